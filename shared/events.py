@@ -1,0 +1,114 @@
+"""Message bodies on the wire, as frozen dataclasses with one encode/decode pair each.
+
+Two kinds of message travel through RabbitMQ:
+- bucket events, written by the object store in MinIO's format
+  (https://min.io/docs/minio/linux/administration/monitoring/bucket-notifications.html), which
+  follows the S3 event message structure
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html);
+- our own messages (FetchRequested, ImageFailed), versioned by `schema_version`.
+
+Handlers only ever see these classes; wire quirks are fixed here, once.
+"""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+from urllib.parse import unquote_plus
+
+import orjson
+
+from shared.errors import PermanentError
+
+SCHEMA_VERSION = 1
+_USER_META_PREFIX = "x-amz-meta-"
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    """One object written to a bucket (one record of a MinIO bucket event)."""
+
+    event_name: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    # User metadata with the `X-Amz-Meta-` prefix removed and names lower-cased.
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Same object version ⇒ same key: duplicates of one event share it."""
+        return f"{self.bucket}/{self.key}#{self.etag}"
+
+
+def decode_bucket_event(body: bytes) -> list[ObjectCreated]:
+    """Decode a MinIO event message into its object-created records (others are skipped)."""
+    try:
+        message = orjson.loads(body)
+        records = message["Records"]
+        return [
+            _decode_record(r) for r in records if r["eventName"].startswith("s3:ObjectCreated:")
+        ]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise PermanentError(f"not a MinIO bucket event: {exc!r}") from exc
+
+
+def _decode_record(record: Mapping[str, Any]) -> ObjectCreated:
+    s3_object = record["s3"]["object"]
+    return ObjectCreated(
+        event_name=record["eventName"],
+        bucket=record["s3"]["bucket"]["name"],
+        # MinIO escapes keys like a query string (space → "+"): undo that once, here.
+        key=unquote_plus(s3_object["key"]),
+        size=int(s3_object.get("size", 0)),
+        etag=str(s3_object.get("eTag", "")).strip('"'),
+        content_type=str(s3_object.get("contentType", "")),
+        metadata=user_metadata(s3_object.get("userMetadata") or {}),
+    )
+
+
+def user_metadata(raw: Mapping[str, str]) -> dict[str, str]:
+    """Keep the `X-Amz-Meta-*` entries, keyed by their lower-cased name without the prefix."""
+    return {
+        name[len(_USER_META_PREFIX) :].lower(): value
+        for name, value in raw.items()
+        if name.lower().startswith(_USER_META_PREFIX)
+    }
+
+
+class _Message:
+    """Encode/decode for our own JSON messages (dataclass fields + schema_version)."""
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"schema_version": SCHEMA_VERSION, **asdict(self)})  # type: ignore[call-overload]
+
+    @classmethod
+    def decode(cls, body: bytes) -> Self:
+        try:
+            data = orjson.loads(body)
+            version = data.pop("schema_version")
+            if version != SCHEMA_VERSION:
+                raise PermanentError(f"{cls.__name__}: unsupported schema_version {version}")
+            return cls(**data)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise PermanentError(f"not a {cls.__name__} message: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class FetchRequested(_Message):
+    """Ingest asks the fetcher to download one image URL."""
+
+    request_id: str
+    image_id: str
+    url: str
+    quality: int
+
+
+@dataclass(frozen=True)
+class ImageFailed(_Message):
+    """An image could not be fetched or compressed; `reason` is shown to the user."""
+
+    request_id: str
+    image_id: str
+    reason: str

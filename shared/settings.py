@@ -1,0 +1,102 @@
+"""One frozen Settings object per process, built from an environment mapping.
+
+`Settings.from_env(os.environ)` in each `main`; tests pass a plain dict. A missing required key
+stops startup with a clear message; secrets never appear in repr or logs.
+"""
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(Exception):
+    """The environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_url: str = field(repr=False)  # may carry a password
+    s3_endpoint: str  # host:port the services use
+    s3_access_key: str = field(repr=False)
+    s3_secret_key: str = field(repr=False)
+    mongo_url: str = field(repr=False)
+    s3_secure: bool = False
+    # What users' output links point at; defaults to the internal endpoint.
+    s3_public_endpoint: str = ""
+    s3_public_secure: bool = False
+    s3_region: str = "us-east-1"
+    mongo_db: str = "imgpipe"
+    # Base URL users reach the gateway at (webhook payloads carry download links under it).
+    public_base_url: str = "http://127.0.0.1:8000"
+    prefetch: int = 16
+    default_quality: int = 50
+    max_csv_bytes: int = 10 * 1024 * 1024
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    fetch_timeout_s: float = 30.0
+    webhook_timeout_s: float = 10.0
+    output_url_expiry_s: int = 7 * 24 * 3600
+    # Image and webhook URLs may not reach loopback/private addresses unless listed here.
+    fetch_allow_cidrs: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is required")
+            return value
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name, "").strip()
+            try:
+                return int(raw) if raw else default
+            except ValueError:
+                raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+        def flag(name: str, default: bool = False) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            if raw in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+        s3_endpoint = required("S3_ENDPOINT")
+        s3_secure = flag("S3_SECURE")
+        try:
+            cidrs = tuple(
+                ipaddress.ip_network(c.strip(), strict=False)
+                for c in env.get("FETCH_ALLOW_CIDRS", "").split(",")
+                if c.strip()
+            )
+        except ValueError as exc:
+            raise SettingsError(f"FETCH_ALLOW_CIDRS: {exc}") from None
+        return cls(
+            amqp_url=required("AMQP_URL"),
+            s3_endpoint=s3_endpoint,
+            s3_access_key=required("S3_ACCESS_KEY"),
+            s3_secret_key=required("S3_SECRET_KEY"),
+            s3_secure=s3_secure,
+            s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT", "").strip() or s3_endpoint,
+            s3_public_secure=flag("S3_PUBLIC_SECURE", s3_secure),
+            s3_region=env.get("S3_REGION", "").strip() or "us-east-1",
+            mongo_url=required("MONGO_URL"),
+            mongo_db=env.get("MONGO_DB", "").strip() or "imgpipe",
+            public_base_url=(env.get("PUBLIC_BASE_URL", "").strip() or cls.public_base_url).rstrip(
+                "/"
+            ),
+            prefetch=integer("PREFETCH", cls.prefetch),
+            default_quality=integer("DEFAULT_QUALITY", cls.default_quality),
+            max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
+            max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
+            max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),
+            fetch_timeout_s=float(integer("FETCH_TIMEOUT_S", int(cls.fetch_timeout_s))),
+            webhook_timeout_s=float(integer("WEBHOOK_TIMEOUT_S", int(cls.webhook_timeout_s))),
+            output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
+            fetch_allow_cidrs=cidrs,
+        )
