@@ -112,3 +112,11 @@ class ImageFailed(_Message):
     request_id: str
     image_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RequestFailed(_Message):
+    """A whole request cannot be processed (e.g. its CSV is unreadable); `reason` is shown."""
+
+    request_id: str
+    reason: str

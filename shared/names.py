@@ -22,6 +22,7 @@ BUCKET_ROUTING_KEYS = {bucket: bucket for bucket in BUCKETS}
 WORK_EXCHANGE = "imgpipe"
 FETCH_ROUTING_KEY = "image.fetch"
 FAILED_ROUTING_KEY = "image.failed"
+REQUEST_FAILED_ROUTING_KEY = "request.failed"
 
 # Rejected messages (permanent failures, or too many redeliveries) land here with their reason.
 DEAD_LETTER_EXCHANGE = "imgpipe.dead-letter"
@@ -54,7 +55,17 @@ IMAGE_COMPRESSED = QueueSpec(
     ((BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS[COMPRESSED_BUCKET]),),
 )
 IMAGE_FAILED = QueueSpec("notifier.image-failed", ((WORK_EXCHANGE, FAILED_ROUTING_KEY),))
-QUEUES = (CSV_UPLOADED, FETCH_REQUESTED, ORIGINAL_STORED, IMAGE_COMPRESSED, IMAGE_FAILED)
+REQUEST_FAILED = QueueSpec(
+    "notifier.request-failed", ((WORK_EXCHANGE, REQUEST_FAILED_ROUTING_KEY),)
+)
+QUEUES = (
+    CSV_UPLOADED,
+    FETCH_REQUESTED,
+    ORIGINAL_STORED,
+    IMAGE_COMPRESSED,
+    IMAGE_FAILED,
+    REQUEST_FAILED,
+)
 
 # Object user metadata (sent as X-Amz-Meta-<name>, read back case-insensitively).
 META_REQUEST_ID = "request-id"
@@ -62,3 +73,10 @@ META_IMAGE_ID = "image-id"
 META_QUALITY = "quality"
 META_WEBHOOK_URL = "webhook-url"
 META_SOURCE_BYTES = "source-bytes"
+META_ORIGINAL_KEY = "original-key"
+
+
+def image_key(image_id: str, extension: str) -> str:
+    """Object key of an image: "<request>/<row>-<slot>.<ext>" (request, product, image)."""
+    request_id, row, slot = image_id.split(".")
+    return f"{request_id}/{row}-{slot}.{extension}"

@@ -1,0 +1,67 @@
+"""compressor: an original landed in original-images → write its compressed copy."""
+
+import asyncio
+from dataclasses import dataclass
+
+from compressor.compress import compress
+from shared.errors import ImageError, PermanentError
+from shared.events import ImageFailed, ObjectCreated
+from shared.names import (
+    COMPRESSED_BUCKET,
+    FAILED_ROUTING_KEY,
+    META_IMAGE_ID,
+    META_ORIGINAL_KEY,
+    META_QUALITY,
+    META_REQUEST_ID,
+    META_SOURCE_BYTES,
+    image_key,
+)
+from shared.runtime import Clients
+
+
+@dataclass(frozen=True)
+class OriginalStored:
+    """What the compressor needs to know about an original, read from its metadata."""
+
+    request_id: str
+    image_id: str
+    quality: int
+    key: str
+
+    @classmethod
+    def from_event(cls, event: ObjectCreated) -> "OriginalStored":
+        try:
+            return cls(
+                request_id=event.metadata[META_REQUEST_ID],
+                image_id=event.metadata[META_IMAGE_ID],
+                quality=int(event.metadata[META_QUALITY]),
+                key=event.key,
+            )
+        except (KeyError, ValueError) as exc:
+            raise PermanentError(f"{event.key}: missing or bad metadata {exc}") from exc
+
+
+async def handle(event: ObjectCreated, clients: Clients) -> None:
+    original = OriginalStored.from_event(event)
+    data = await clients.store.get(event.bucket, event.key)
+    try:
+        # Pillow releases the GIL while decoding and encoding: a thread keeps the loop free.
+        result = await asyncio.to_thread(
+            compress, data, original.quality, max_pixels=clients.settings.max_image_pixels
+        )
+    except ImageError as exc:
+        failed = ImageFailed(original.request_id, original.image_id, str(exc))
+        await clients.publisher.publish(FAILED_ROUTING_KEY, failed)
+        return
+    await clients.store.put(
+        COMPRESSED_BUCKET,
+        image_key(original.image_id, "jpg"),
+        result.data,
+        "image/jpeg",
+        {
+            META_REQUEST_ID: original.request_id,
+            META_IMAGE_ID: original.image_id,
+            META_SOURCE_BYTES: str(len(data)),
+            META_ORIGINAL_KEY: original.key,
+        },
+    )

@@ -1,0 +1,195 @@
+"""Local stand-in for MinIO's AMQP bucket notifications: SeaweedFS filer events → RabbitMQ.
+
+    python -m deploy.local.relay --filer-grpc 127.0.0.1:18888 \\
+        --amqp-url amqp://guest:guest@127.0.0.1:5672/ --state-file .stack/relay.state
+
+Follows the filer's metadata stream under /buckets/, turns every object written to one of our
+buckets into the message MinIO would publish (translate.py), and publishes it the way our MinIO
+AMQP targets are configured: durable direct exchange, persistent delivery, publisher confirms.
+
+Resuming: after each confirmed publish the event's timestamp goes to the state file; a restart
+subscribes from there, so no event is lost and at most the one in flight is published twice
+(consumers dedupe on bucket/key/eTag anyway). With no state file the relay starts from the
+beginning of the filer's log: a fresh stack's buckets are empty, so that replays nothing stale,
+while starting from "now" would miss uploads made before the relay came up.
+"""
+
+import argparse
+import asyncio
+import itertools
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aio_pika
+import aiormq.exceptions as amqp_errors
+import grpc
+
+from deploy.local.filer_wire import (
+    SUBSCRIBE_METADATA,
+    decode_metadata_event,
+    encode_subscribe_request,
+)
+from deploy.local.translate import translate
+from shared.names import BUCKET_EVENTS_EXCHANGE
+
+log = logging.getLogger("deploy.local.relay")
+
+PATH_PREFIX = "/buckets/"
+MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 10.0
+HEALTHY_SESSION_S = 30.0  # a session that lasted this long resets the backoff
+# The broker refused us for good: credentials, vhost, permissions, or an exchange declared
+# with other settings. aiormq reports a missing vhost as a frame error.
+FATAL_AMQP_ERRORS = (
+    amqp_errors.AuthenticationError,
+    amqp_errors.ProbableAuthenticationError,
+    amqp_errors.ConnectionNotAllowed,
+    amqp_errors.ChannelAccessRefused,
+    amqp_errors.ChannelPreconditionFailed,
+    amqp_errors.ProtocolSyntaxError,
+)
+TRANSIENT_ERRORS = (
+    grpc.aio.AioRpcError,
+    amqp_errors.AMQPError,
+    amqp_errors.ChannelInvalidStateError,  # publishing on a channel the broker closed
+    OSError,  # includes refused connections and timeouts
+)
+
+
+class ConfigError(Exception):
+    """Retrying cannot help: fix the arguments, the broker's setup or the state file."""
+
+
+class StateFile:
+    """The timestamp (ns) of the last event handled, kept across restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> int:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return 0
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"state file {self.path} holds no timestamp: {text!r}") from None
+
+    def save(self, ts_ns: int) -> None:
+        # fsync before the rename: a crash leaves the old or the new value, never a torn file.
+        # The directory is not synced: losing the rename only replays a few events.
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w") as file:
+            file.write(f"{ts_ns}\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+
+class Relay:
+    """One relay process: a filer subscription and a broker connection, rebuilt after faults."""
+
+    def __init__(self, filer: str, amqp_url: str, state: StateFile) -> None:
+        self.filer, self.amqp_url, self.state = filer, amqp_url, state
+        self.since_ns = state.load()
+        # The filer refuses a second stream with the same id and epoch: a fresh id per process,
+        # a new epoch per reconnection.
+        self.client_id = random.randint(1, 2**31 - 1)
+
+    async def run(self) -> None:
+        """Relay until cancelled; raise ConfigError when retrying cannot help."""
+        backoff = MIN_BACKOFF_S
+        for epoch in itertools.count(1):
+            started = time.monotonic()
+            try:
+                await self._session(epoch)
+                log.warning("filer stream ended; reconnecting")
+            except FATAL_AMQP_ERRORS as exc:
+                raise ConfigError(f"broker refused the relay: {exc!r}") from exc
+            except TRANSIENT_ERRORS as exc:
+                log.warning("relay interrupted (%r); retrying in %.1f s", exc, backoff)
+            if time.monotonic() - started > HEALTHY_SESSION_S:
+                backoff = MIN_BACKOFF_S
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _session(self, epoch: int) -> None:
+        async with await aio_pika.connect(self.amqp_url) as connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                BUCKET_EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+            )
+            async with grpc.aio.insecure_channel(self.filer) as filer:
+                subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
+                request = encode_subscribe_request(
+                    "imgpipe-relay", PATH_PREFIX, self.since_ns, self.client_id, epoch
+                )
+                log.info("subscribed to %s since %d", self.filer, self.since_ns)
+                async for raw in subscribe(request):
+                    event = decode_metadata_event(raw)
+                    publication = translate(event)
+                    if publication is not None:
+                        message = aio_pika.Message(
+                            publication.body,
+                            headers={**publication.headers},
+                            content_type="application/json",
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        )
+                        # Not mandatory, like MinIO: unroutable events are dropped by the broker.
+                        await exchange.publish(
+                            message, routing_key=publication.routing_key, mandatory=False
+                        )
+                        self.state.save(event.ts_ns)
+                        log.debug("published %s (%s)", publication.object_path, event.ts_ns)
+                    self.since_ns = event.ts_ns
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.relay", description=__doc__)
+    parser.add_argument("--filer-grpc", required=True, help="filer gRPC address, host:port")
+    parser.add_argument("--amqp-url", required=True, help="amqp://user:password@host:port/vhost")
+    parser.add_argument("--state-file", required=True, type=Path, help="resume point, kept here")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    args = parser.parse_args(argv)
+    host, _, port = args.filer_grpc.rpartition(":")
+    if not host or not port.isdigit():
+        parser.error(f"--filer-grpc must be host:port, got {args.filer_grpc!r}")
+    if urlsplit(args.amqp_url).scheme not in ("amqp", "amqps"):
+        parser.error("--amqp-url must be an amqp:// or amqps:// URL")
+    return args
+
+
+async def _run_until_signalled(relay: Relay) -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await relay.run()
+    except asyncio.CancelledError:
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    try:
+        relay = Relay(args.filer_grpc, args.amqp_url, StateFile(args.state_file))
+        asyncio.run(_run_until_signalled(relay))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

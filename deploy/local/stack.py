@@ -1,0 +1,284 @@
+"""The whole service on one machine, as plain processes on loopback (no Docker needed).
+
+RabbitMQ (the machine's own, started if it is not answering), SeaweedFS as the S3 store with
+the relay publishing its events in MinIO's format, SecantusDB as MongoDB, the gateway and the
+four functions. `make up` / `make down` drive it; the integration tests start their own copy
+on free ports and their own RabbitMQ vhost.
+
+    python -m deploy.local.stack up|down|status [--dir .stack]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deploy.local.seaweed import SeaweedPorts, free_port, start_seaweed
+from shared.broker import connect, declare_topology
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_IMAGES = ROOT / "sample-data" / "images"
+ACCESS_KEY = "imgpipe-local"
+SECRET_KEY = "imgpipe-local-secret"  # loopback-only development store, never production
+FUNCTIONS = ("ingest", "fetcher", "compressor", "notifier")
+
+
+@dataclass
+class Ports:
+    gateway: int = 8000
+    mongo: int = 27018
+    images: int = 8099  # serves sample-data/images for the sample CSV
+    seaweed: SeaweedPorts = field(default_factory=SeaweedPorts)
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(free_port(), free_port(), free_port(), SeaweedPorts.free())
+
+
+@dataclass
+class StackConfig:
+    dir: Path
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    ports: Ports = field(default_factory=Ports)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """The environment every service of the stack runs with."""
+        return {
+            "AMQP_URL": self.amqp_url,
+            "S3_ENDPOINT": f"127.0.0.1:{self.ports.seaweed.s3}",
+            "S3_ACCESS_KEY": ACCESS_KEY,
+            "S3_SECRET_KEY": SECRET_KEY,
+            # SecantusDB collapses under pymongo's retryable-write bookkeeping (local-stack.md);
+            # the handlers are idempotent, so the local stack turns it off.
+            "MONGO_URL": f"mongodb://127.0.0.1:{self.ports.mongo}/?retryWrites=false",
+            "MONGO_DB": "imgpipe",
+            "GATEWAY_PORT": str(self.ports.gateway),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports.gateway}",
+            # The sample images and the tests' webhook receivers live on loopback, which the
+            # fetcher and the notifier refuse by default (SSRF guard): allow it here only.
+            "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+            **self.extra_env,
+        }
+
+
+class Stack:
+    """Starts and stops the processes; remembers their pids in <dir>/stack.json."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.procs: dict[str, int] = {}
+        self.logs = config.dir / "logs"
+
+    @property
+    def state_file(self) -> Path:
+        return self.config.dir / "stack.json"
+
+    def start(self) -> None:
+        cfg = self.config
+        self.logs.mkdir(parents=True, exist_ok=True)
+        ensure_rabbitmq(cfg.amqp_url)
+        asyncio.run(_declare(cfg.amqp_url))
+        self._save()
+        try:
+            self._start_all()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_all(self) -> None:
+        cfg, env = self.config, self.config.env()
+        seaweed = start_seaweed(
+            data_dir=cfg.dir / "seaweed",
+            ports=cfg.ports.seaweed,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            log_file=self.logs / "seaweed.log",
+        )
+        self._track("seaweed", seaweed.pid)
+        mongo_dir = cfg.dir / "mongo"
+        mongo_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn(
+            "secantusdb",
+            [
+                _bin("secantusd-py"),
+                *("--host", "127.0.0.1", "--port", str(cfg.ports.mongo)),
+                *("--storage-path", str(mongo_dir)),
+            ],
+        )
+        _wait_for(lambda: _port_open(cfg.ports.mongo), "SecantusDB", self.logs / "secantusdb.log")
+        self._spawn(
+            "relay",
+            [
+                *(sys.executable, "-m", "deploy.local.relay"),
+                *("--filer-grpc", cfg.ports.seaweed.filer_grpc_address),
+                *("--amqp-url", cfg.amqp_url, "--state-file", str(cfg.dir / "relay.state")),
+            ],
+        )
+        for name in FUNCTIONS:
+            self._spawn(name, [sys.executable, "-m", name], env)
+        self._spawn("gateway", [sys.executable, "-m", "ingest.gateway"], env)
+        self._spawn(
+            "images",
+            [
+                *(sys.executable, "-m", "http.server", str(cfg.ports.images)),
+                *("--bind", "127.0.0.1", "--directory", str(SAMPLE_IMAGES)),
+            ],
+        )
+        gateway = f"http://127.0.0.1:{cfg.ports.gateway}/healthz"
+        _wait_for(lambda: _http_ok(gateway), "the gateway", self.logs / "gateway.log")
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
+        )
+        self._track(name, proc.pid)
+
+    def _track(self, name: str, pid: int) -> None:
+        self.procs[name] = pid
+        self._save()
+
+    def _save(self) -> None:
+        state = {"procs": self.procs, "env": self.config.env(), "ports": asdict(self.config.ports)}
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        """SIGTERM every process, newest first; SIGKILL what has not exited after 10 s."""
+        for name, pid in reversed(self.procs.items()):
+            _terminate(pid, name)
+        self.procs.clear()
+        self.state_file.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, dir: Path) -> "Stack":
+        state = json.loads((dir / "stack.json").read_text())
+        stack = cls(StackConfig(dir, amqp_url=state["env"]["AMQP_URL"]))
+        stack.procs = state["procs"]
+        return stack
+
+
+async def _declare(amqp_url: str) -> None:
+    # Queues are bound before the relay publishes anything: unroutable events are dropped.
+    connection = await connect(amqp_url)
+    async with connection:
+        await declare_topology(await connection.channel())
+
+
+def ensure_rabbitmq(amqp_url: str) -> None:
+    """Use the RabbitMQ at `amqp_url` if it answers, otherwise start the machine's own."""
+    host_port = amqp_url.split("@")[-1].split("/")[0]
+    host, _, port = host_port.partition(":")
+    if _port_open(int(port or 5672), host):
+        return
+    if shutil.which("rabbitmq-server") is None:
+        raise SystemExit(
+            "RabbitMQ is not answering and is not installed: run `make setup` "
+            "(it installs Debian's rabbitmq-server) or point AMQP_URL at a broker"
+        )
+    env = {
+        **os.environ,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        # Without this the Erlang distribution port listens on every interface.
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
+    subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True)
+    _wait_for(lambda: _port_open(int(port or 5672), host), "RabbitMQ", None, timeout=60)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _wait_for(
+    ready: Callable[[], bool], what: str, log: Path | None, timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            hint = f"; see {log}" if log else ""
+            raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s{hint}")
+        time.sleep(0.1)
+
+
+def _terminate(pid: int, name: str) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not our child (started by an earlier `up`)
+            finished = 0 if _alive(pid) else pid
+        if finished:
+            return
+        time.sleep(0.05)
+    print(f"{name} (pid {pid}) ignored SIGTERM; killing it", file=sys.stderr)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--dir", type=Path, default=ROOT / ".stack")
+    args = parser.parse_args()
+    if args.command == "up":
+        if (args.dir / "stack.json").exists():
+            raise SystemExit(f"a stack is already running from {args.dir}: `make down` first")
+        amqp_url = os.environ.get("AMQP_URL", StackConfig.amqp_url)
+        stack = Stack(StackConfig(args.dir, amqp_url=amqp_url))
+        stack.start()
+        print(f"stack up; logs in {stack.logs}")
+        for name, value in stack.config.env().items():
+            print(f"  {name}={value}")
+    elif args.command == "down":
+        if (args.dir / "stack.json").exists():
+            Stack.load(args.dir).stop()
+        print("stack down")
+    else:
+        state = args.dir / "stack.json"
+        print(state.read_text() if state.exists() else "no stack running")
+
+
+if __name__ == "__main__":
+    main()

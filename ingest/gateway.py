@@ -1,0 +1,184 @@
+"""The HTTP gateway: accept CSV uploads into the inbox bucket, answer status and downloads.
+
+It never parses rows or fans out work: the inbox bucket's object-created event does that
+(ingest/handler.py), so a CSV put straight into the bucket is processed the same way.
+"""
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from ingest import uploads
+from ingest.csvfile import CsvError, build_output_csv
+from ingest.openapi import OPENAPI
+from ingest.report import group_by_row, output_row, product_view, request_view
+from shared.names import COMPRESSED_BUCKET
+from shared.runtime import Clients, configure_logging, open_clients
+from shared.settings import Settings
+from shared.status import FINAL_STATUSES, RequestStatus
+
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+_DOCS_HTML = Path(__file__).with_name("docs.html")
+
+
+def error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code)
+
+
+def clients_of(request: Request) -> Clients:
+    clients: Clients = request.state.clients
+    return clients
+
+
+async def find_request(request: Request) -> dict[str, Any]:
+    request_id = request.path_params["request_id"]
+    found = None
+    if _REQUEST_ID.match(request_id):
+        found = await clients_of(request).db.get_request(request_id)
+    if found is None:
+        raise HTTPException(404, f"no request with id {request_id!r}")
+    return found
+
+
+async def upload(request: Request) -> Response:
+    clients = clients_of(request)
+    settings = clients.settings
+    async with request.form(max_files=1, max_fields=10) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            return error(400, "the form field 'file' must be the CSV file")
+        try:
+            options = uploads.parse_options(form, settings)
+            data = await uploads.read_capped(file, settings.max_csv_bytes)
+        except uploads.UploadError as exc:
+            return error(exc.status_code, str(exc))
+    try:
+        uploads.check_csv(data)
+    except CsvError as exc:
+        return error(400, str(exc))
+    request_id = uuid.uuid4().hex
+    await uploads.accept(clients, request_id, file.filename or "upload.csv", data, options)
+    return JSONResponse(
+        {"request_id": request_id, "status": RequestStatus.PENDING.value}, status_code=202
+    )
+
+
+async def status(request: Request) -> Response:
+    found = await find_request(request)
+    clients = clients_of(request)
+    db = clients.db
+    link = _linker(clients)
+    products = [
+        product_view(row, images, link)
+        async for row, images in group_by_row(
+            db.iter_rows(found["_id"]), db.iter_images(found["_id"])
+        )
+    ]
+    return JSONResponse({**request_view(found), "products": products})
+
+
+async def download(request: Request) -> Response:
+    found = await find_request(request)
+    if found["status"] not in FINAL_STATUSES:
+        return error(409, f"request {found['_id']} is {found['status']}; try again when it is done")
+    if found["status"] == RequestStatus.FAILED:
+        return error(409, f"request {found['_id']} failed: {found.get('error')}")
+    clients = clients_of(request)
+    link = _linker(clients)
+
+    async def lines() -> AsyncIterator[str]:
+        rows = group_by_row(
+            clients.db.iter_rows(found["_id"]), clients.db.iter_images(found["_id"])
+        )
+        out = [output_row(row, images, link) async for row, images in rows]
+        for chunk in build_output_csv(found["header"], out):
+            yield chunk
+
+    filename = f"{found['_id']}-output.csv"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def requests_for_key(request: Request) -> Response:
+    key = request.query_params.get("inbox_key", "")
+    if not key:
+        return error(400, "query parameter 'inbox_key' is required")
+    found = await clients_of(request).db.requests_for_inbox_key(key)
+    return JSONResponse({"requests": [request_view(r) for r in found]})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+async def docs(request: Request) -> Response:
+    return FileResponse(_DOCS_HTML, media_type="text/html")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, exc.detail)
+
+
+def _linker(clients: Clients) -> Any:
+    return lambda key: clients.store.public_url(COMPRESSED_BUCKET, key)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Clients]]:
+        async with open_clients(settings) as clients:
+            yield {"clients": clients}
+
+    return Starlette(
+        routes=[
+            Route("/api/upload", upload, methods=["POST"]),
+            Route("/api/status/{request_id}", status),
+            Route("/api/download/{request_id}", download),
+            Route("/api/requests", requests_for_key),
+            Route("/openapi.json", openapi),
+            Route("/docs", docs),
+            Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger"),
+            Route("/healthz", healthz),
+        ],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+
+
+def main() -> None:
+    import os
+
+    import uvicorn
+
+    configure_logging("gateway")
+    settings = Settings.from_env(os.environ)
+    uvicorn.run(
+        create_app(settings),
+        host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
+        port=int(os.environ.get("GATEWAY_PORT", "8000")),
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""ingest: a CSV landed in the inbox bucket → record its rows and images, fan out fetches.
+
+Safe to run twice for the same object: rows and images are keyed by position, and a request
+whose fan-out finished is left alone.
+"""
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.csvfile import CsvError, Row, parse_rows
+from shared.db import image_id
+from shared.events import FetchRequested, ObjectCreated, RequestFailed
+from shared.names import (
+    FETCH_ROUTING_KEY,
+    META_QUALITY,
+    META_REQUEST_ID,
+    META_WEBHOOK_URL,
+    REQUEST_FAILED_ROUTING_KEY,
+)
+from shared.runtime import Clients
+from shared.status import ImageStatus, RequestStatus
+
+BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+# Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
+_DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
+
+
+def request_id_for(event: ObjectCreated) -> str:
+    """The gateway's id from the object's metadata, else one derived from the object version.
+
+    A CSV dropped straight into the bucket gets the same id on every redelivery of its event;
+    `GET /api/requests?inbox_key=<key>` finds it.
+    """
+    given = event.metadata.get(META_REQUEST_ID, "").strip().lower()
+    if _REQUEST_ID.match(given):
+        return given
+    return uuid.uuid5(_DROP_NAMESPACE, event.dedupe_key).hex
+
+
+def request_fields(event: ObjectCreated, default_quality: int) -> dict[str, Any]:
+    """Settings of a request created from the object's metadata (for dropped CSVs)."""
+    return {
+        "filename": event.key.rsplit("/", 1)[-1],
+        "quality": event.metadata.get(META_QUALITY, str(default_quality)),
+        "webhook_url": event.metadata.get(META_WEBHOOK_URL) or None,
+        "source": {"bucket": event.bucket, "key": event.key, "etag": event.etag},
+    }
+
+
+def documents(
+    request_id: str, rows: list[Row]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The row and image documents of a batch of parsed rows."""
+    row_docs = [
+        {
+            "_id": f"{request_id}:{row.index}",
+            "request_id": request_id,
+            "index": row.index,
+            "serial": row.serial,
+            "product": row.product,
+            "cells": list(row.cells),
+        }
+        for row in rows
+    ]
+    image_docs = [
+        {
+            "_id": image_id(request_id, row.index, slot),
+            "request_id": request_id,
+            "row": row.index,
+            "slot": slot,
+            "url": url,
+            "status": ImageStatus.PENDING.value,
+        }
+        for row in rows
+        for slot, url in enumerate(row.urls)
+    ]
+    return row_docs, image_docs
+
+
+def batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def handle(event: ObjectCreated, clients: Clients) -> None:
+    request_id = request_id_for(event)
+    settings = clients.settings
+    request = await clients.db.open_request(
+        request_id, request_fields(event, settings.default_quality)
+    )
+    if request["status"] != RequestStatus.PENDING:
+        if request["status"] == RequestStatus.PROCESSING and not request.get("fanned_out"):
+            await _fan_out(request, clients)  # an earlier delivery stopped half way
+        return
+    try:
+        quality = _quality(request["quality"])
+        if event.size > settings.max_csv_bytes:
+            raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")
+        data = await clients.store.get(event.bucket, event.key)
+        total = await _save_rows(request_id, data, clients)
+    except CsvError as exc:
+        await clients.publisher.publish(
+            REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
+        )
+        return
+    await clients.db.start_processing(request_id, total, quality)
+    await _fan_out({**request, "quality": quality}, clients)
+
+
+def _quality(raw: object) -> int:
+    try:
+        quality = int(str(raw))
+    except ValueError:
+        raise CsvError(f"quality must be a whole number from 1 to 95, got {raw!r}") from None
+    if not 1 <= quality <= 95:
+        raise CsvError(f"quality must be from 1 to 95, got {quality}")
+    return quality
+
+
+async def _save_rows(request_id: str, data: bytes, clients: Clients) -> int:
+    """Check the whole CSV, then save its rows and images in batches; returns the image count.
+
+    Two passes over the bytes (parsing is cheap next to the database) so that a bad row near
+    the end fails the request before anything of it is written.
+    """
+    header, rows = parse_rows(data)
+    total = sum(len(row.urls) for row in rows)
+    if total == 0:
+        raise CsvError("the CSV lists no image URLs")
+    await clients.db.set_header(request_id, header)
+    for batch in batches(parse_rows(data)[1]):
+        await clients.db.save_rows(*documents(request_id, batch))
+    return total
+
+
+async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
+    """One fetch message per image still pending, then remember the fan-out finished."""
+    request_id = request["_id"]
+    async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
+        message = FetchRequested(request_id, image["_id"], image["url"], int(request["quality"]))
+        await clients.publisher.publish(FETCH_ROUTING_KEY, message)
+    await clients.db.mark_fanned_out(request_id)

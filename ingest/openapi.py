@@ -1,0 +1,201 @@
+"""The OpenAPI document served at /openapi.json (and rendered by Swagger UI at /docs)."""
+
+from typing import Any
+
+_ERROR = {
+    "description": "An error; `error` says why.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            }
+        }
+    },
+}
+_REQUEST_ID = {
+    "name": "request_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
+_IMAGE = {
+    "type": "object",
+    "properties": {
+        "input_url": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "done", "failed"]},
+        "output_url": {"type": "string", "nullable": True},
+        "error": {"type": "string", "nullable": True},
+        "bytes_in": {"type": "integer", "nullable": True},
+        "bytes_out": {"type": "integer", "nullable": True},
+    },
+}
+_REQUEST = {
+    "type": "object",
+    "properties": {
+        "request_id": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["pending", "processing", "completed", "completed_with_errors", "failed"],
+        },
+        "error": {"type": "string", "nullable": True},
+        "filename": {"type": "string"},
+        "quality": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "completed_at": {"type": "string", "format": "date-time", "nullable": True},
+        "counts": {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in ("total", "done", "failed")},
+        },
+        "webhook_attempts": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "imgpipe",
+        "version": "0.1.0",
+        "description": "Upload a CSV of products and image URLs; every image is downloaded and "
+        "compressed asynchronously. Poll the status or wait for the webhook, then download "
+        "the output CSV.",
+    },
+    "paths": {
+        "/api/upload": {
+            "post": {
+                "summary": "Submit a CSV",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {
+                                        "type": "string",
+                                        "format": "binary",
+                                        "description": "CSV with columns S. No., Product Name, "
+                                        "Input Image Urls (or s, product, urls)",
+                                    },
+                                    "quality": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": 95,
+                                        "default": 50,
+                                    },
+                                    "webhook_url": {"type": "string", "format": "uri"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "Accepted; processing continues asynchronously.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "request_id": {"type": "string"},
+                                        "status": {"type": "string", "enum": ["pending"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _ERROR,
+                    "413": _ERROR,
+                },
+            }
+        },
+        "/api/status/{request_id}": {
+            "get": {
+                "summary": "A request's status, per product and image",
+                "parameters": [_REQUEST_ID],
+                "responses": {
+                    "200": {
+                        "description": "The request",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "allOf": [
+                                        _REQUEST,
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "products": {
+                                                    "type": "array",
+                                                    "items": {
+                                                        "type": "object",
+                                                        "properties": {
+                                                            "row": {"type": "integer"},
+                                                            "serial": {"type": "string"},
+                                                            "product": {"type": "string"},
+                                                            "images": {
+                                                                "type": "array",
+                                                                "items": _IMAGE,
+                                                            },
+                                                        },
+                                                    },
+                                                }
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "404": _ERROR,
+                },
+            }
+        },
+        "/api/download/{request_id}": {
+            "get": {
+                "summary": "The output CSV of a finished request",
+                "description": "The input rows in order with their original columns, plus "
+                "`Output Image Urls` (one slot per input URL; empty where the image failed) "
+                "and `Errors`.",
+                "parameters": [_REQUEST_ID],
+                "responses": {
+                    "200": {"description": "The CSV", "content": {"text/csv": {}}},
+                    "404": _ERROR,
+                    "409": _ERROR,
+                },
+            }
+        },
+        "/api/requests": {
+            "get": {
+                "summary": "Find the requests made from a CSV put straight into the inbox bucket",
+                "parameters": [
+                    {
+                        "name": "inbox_key",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "The object key the CSV was stored under",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Matching requests, newest first",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "requests": {"type": "array", "items": _REQUEST}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _ERROR,
+                },
+            }
+        },
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+    },
+}

@@ -1,0 +1,91 @@
+"""Upload checks and acceptance: what the gateway does with a CSV before the inbox takes over."""
+
+from dataclasses import dataclass
+
+from starlette.datastructures import FormData, UploadFile
+
+from ingest.csvfile import check_header
+from shared.names import INBOX_BUCKET, META_QUALITY, META_REQUEST_ID, META_WEBHOOK_URL
+from shared.netguard import BlockedURL, check_url
+from shared.runtime import Clients
+from shared.settings import Settings
+
+_HEADER_BYTES = 64 * 1024  # the header row must fit in the CSV's first 64 KiB
+
+
+class UploadError(ValueError):
+    """The upload cannot be accepted; the message says why."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Options:
+    quality: int
+    webhook_url: str | None
+
+
+def parse_options(form: FormData, settings: Settings) -> Options:
+    """Validate the optional form fields `quality` (1–95) and `webhook_url`."""
+    raw_quality = form.get("quality")
+    quality = settings.default_quality
+    if isinstance(raw_quality, str) and raw_quality.strip():
+        try:
+            quality = int(raw_quality)
+        except ValueError:
+            raise UploadError(
+                f"quality must be a whole number from 1 to 95, got {raw_quality!r}"
+            ) from None
+        if not 1 <= quality <= 95:
+            raise UploadError(f"quality must be from 1 to 95, got {quality}")
+    webhook = form.get("webhook_url")
+    webhook_url = webhook.strip() if isinstance(webhook, str) and webhook.strip() else None
+    if webhook_url is not None:
+        if not webhook_url.isascii():
+            raise UploadError("webhook_url must be ASCII (percent-encode other characters)")
+        try:
+            check_url(webhook_url, settings.fetch_allow_cidrs)
+        except BlockedURL as exc:
+            raise UploadError(f"webhook_url: {exc}") from None
+    return Options(quality, webhook_url)
+
+
+async def read_capped(file: UploadFile, limit: int) -> bytes:
+    """The whole file, or 413 as soon as it is known to exceed `limit` bytes."""
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise UploadError(f"the CSV is larger than the limit of {limit} bytes", 413)
+    if not data.strip():
+        raise UploadError("the CSV file is empty")
+    return data
+
+
+def check_csv(data: bytes) -> None:
+    """Reject a CSV whose header is unusable now, rather than after it is queued."""
+    check_header(data[:_HEADER_BYTES], whole_file=len(data) <= _HEADER_BYTES)
+
+
+async def accept(
+    clients: Clients, request_id: str, filename: str, data: bytes, options: Options
+) -> None:
+    """Record the request as pending, then hand the CSV to the inbox bucket.
+
+    The request exists before its CSV does, so an immediate status query answers; the
+    inbox event that follows finds it by the `request-id` metadata.
+    """
+    key = f"uploads/{request_id}.csv"
+    await clients.db.open_request(
+        request_id,
+        {
+            "filename": filename,
+            "quality": options.quality,
+            "webhook_url": options.webhook_url,
+            "source": {"bucket": INBOX_BUCKET, "key": key},
+        },
+    )
+    metadata = {META_REQUEST_ID: request_id, META_QUALITY: str(options.quality)}
+    if options.webhook_url:
+        metadata[META_WEBHOOK_URL] = options.webhook_url
+    await clients.store.put(INBOX_BUCKET, key, data, "text/csv", metadata)

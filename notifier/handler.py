@@ -1,0 +1,64 @@
+"""notifier: record each image's outcome; close the request and call its webhook at the end."""
+
+from typing import Any
+
+from notifier.webhook import deliver, payload
+from shared.db import now
+from shared.errors import PermanentError
+from shared.events import ImageFailed, ObjectCreated, RequestFailed
+from shared.names import META_IMAGE_ID, META_ORIGINAL_KEY, META_REQUEST_ID, META_SOURCE_BYTES
+from shared.runtime import Clients
+from shared.status import ImageStatus, RequestStatus, final_status
+
+
+async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
+    try:
+        request_id = event.metadata[META_REQUEST_ID]
+        image_id = event.metadata[META_IMAGE_ID]
+        fields = {
+            "compressed_key": event.key,
+            "original_key": event.metadata.get(META_ORIGINAL_KEY),
+            "bytes_in": int(event.metadata[META_SOURCE_BYTES]),
+            "bytes_out": event.size,
+        }
+    except (KeyError, ValueError) as exc:
+        raise PermanentError(f"{event.key}: missing or bad metadata {exc}") from exc
+    await _finish_image(request_id, image_id, ImageStatus.DONE, fields, clients)
+
+
+async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
+    fields = {"error": message.reason}
+    await _finish_image(message.request_id, message.image_id, ImageStatus.FAILED, fields, clients)
+
+
+async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
+    closed = await clients.db.close_request(
+        message.request_id, RequestStatus.FAILED, message.reason
+    )
+    if closed is not None:
+        await _call_webhook(closed, clients)
+
+
+async def _finish_image(
+    request_id: str, image_id: str, status: ImageStatus, fields: dict[str, Any], clients: Clients
+) -> None:
+    if not await clients.db.finish_image(image_id, status, fields):
+        return  # a duplicate event: this image was already counted
+    request = await clients.db.count_finished(request_id, status)
+    if request is None:
+        raise PermanentError(f"image {image_id} belongs to unknown request {request_id}")
+    final = final_status(request["total"], request["done"], request["failed"])
+    if final is None or request["status"] != RequestStatus.PROCESSING:
+        return
+    closed = await clients.db.close_request(request_id, final)
+    if closed is not None:  # only the handler that closed the request calls the webhook
+        await _call_webhook(closed, clients)
+
+
+async def _call_webhook(request: dict[str, Any], clients: Clients) -> None:
+    url = request.get("webhook_url")
+    if not url:
+        return
+    body = payload(request, clients.settings.public_base_url)
+    outcome = await deliver(clients.http, url, body, clients.settings)
+    await clients.db.record_webhook(request["_id"], {**outcome, "at": now()})

@@ -1,0 +1,157 @@
+"""MongoDB: requests, their CSV rows and their images, through pymongo's async API.
+
+Three collections, so a 100,000-image request never has to fit in one document:
+- `requests`: one document per request (settings, status, counts);
+- `rows`: one per CSV data row (original cells, for the output CSV), `_id` = "<request>:<row>";
+- `images`: one per URL slot, `_id` = image id "<request>.<row>.<slot>".
+Every write is keyed by a deterministic id, so redelivered messages rewrite, never duplicate.
+"""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+
+from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus
+
+Doc = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def image_id(request_id: str, row: int, slot: int) -> str:
+    return f"{request_id}.{row}.{slot}"
+
+
+class Database:
+    def __init__(self, mongo_url: str, db_name: str) -> None:
+        self._client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo_url, tz_aware=True)
+        db = self._client[db_name]
+        self.requests = db["requests"]
+        self.rows = db["rows"]
+        self.images = db["images"]
+
+    async def ensure_indexes(self) -> None:
+        await self.rows.create_index([("request_id", ASCENDING), ("index", ASCENDING)])
+        await self.images.create_index(
+            [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
+        )
+        await self.requests.create_index([("source.key", ASCENDING)])
+
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    # --- requests -------------------------------------------------------------------------
+
+    async def open_request(self, request_id: str, fields: Mapping[str, Any]) -> Doc:
+        """Create the request as pending unless it exists; return it either way."""
+        doc = await self.requests.find_one_and_update(
+            {"_id": request_id},
+            {
+                "$setOnInsert": {
+                    **fields,
+                    "status": RequestStatus.PENDING.value,
+                    "total": 0,
+                    "done": 0,
+                    "failed": 0,
+                    "created_at": now(),
+                    "updated_at": now(),
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None  # upsert always returns a document
+        return doc
+
+    async def get_request(self, request_id: str) -> Doc | None:
+        return await self.requests.find_one({"_id": request_id})
+
+    async def requests_for_inbox_key(self, key: str) -> list[Doc]:
+        cursor = self.requests.find({"source.key": key}).sort("created_at", -1)
+        return [doc async for doc in cursor.limit(100)]
+
+    async def set_header(self, request_id: str, header: Sequence[str]) -> None:
+        await self.requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
+
+    async def start_processing(self, request_id: str, total: int, quality: int) -> None:
+        """Record how many images the request has, before any of them is sent to be fetched."""
+        await self.requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PENDING.value},
+            {
+                "$set": {
+                    "status": RequestStatus.PROCESSING.value,
+                    "total": total,
+                    "quality": quality,
+                    "updated_at": now(),
+                }
+            },
+        )
+
+    async def mark_fanned_out(self, request_id: str) -> None:
+        await self.requests.update_one({"_id": request_id}, {"$set": {"fanned_out": True}})
+
+    async def count_finished(self, request_id: str, status: ImageStatus) -> Doc | None:
+        """Count one more finished image; returns the request with its new counts."""
+        field = "done" if status is ImageStatus.DONE else "failed"
+        return await self.requests.find_one_and_update(
+            {"_id": request_id},
+            {"$inc": {field: 1}, "$set": {"updated_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def close_request(
+        self, request_id: str, status: RequestStatus, error: str | None = None
+    ) -> Doc | None:
+        """Move the request to a final status once; returns it only to the caller that did."""
+        assert status in FINAL_STATUSES
+        return await self.requests.find_one_and_update(
+            {"_id": request_id, "status": {"$nin": [s.value for s in FINAL_STATUSES]}},
+            {"$set": {"status": status.value, "error": error, "completed_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def record_webhook(self, request_id: str, outcome: Mapping[str, Any]) -> None:
+        await self.requests.update_one(
+            {"_id": request_id}, {"$push": {"webhook_attempts": dict(outcome)}}
+        )
+
+    # --- rows and images ------------------------------------------------------------------
+
+    async def save_rows(self, rows: Sequence[Doc], images: Sequence[Doc]) -> None:
+        """Insert a batch of rows and images; re-running a batch changes nothing."""
+        if rows:
+            await self.rows.bulk_write(
+                [UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True) for r in rows],
+                ordered=False,
+            )
+        if images:
+            await self.images.bulk_write(
+                [UpdateOne({"_id": i["_id"]}, {"$setOnInsert": i}, upsert=True) for i in images],
+                ordered=False,
+            )
+
+    def iter_rows(self, request_id: str) -> AsyncIterator[Doc]:
+        return self.rows.find({"request_id": request_id}).sort("index", ASCENDING)
+
+    def iter_images(self, request_id: str, status: ImageStatus | None = None) -> AsyncIterator[Doc]:
+        query: Doc = {"request_id": request_id}
+        if status is not None:
+            query["status"] = status.value
+        return self.images.find(query).sort([("row", ASCENDING), ("slot", ASCENDING)])
+
+    async def finish_image(
+        self, image_id: str, status: ImageStatus, fields: Mapping[str, Any]
+    ) -> bool:
+        """Record an image's outcome once; True only for the call that finished it."""
+        result = await self.images.update_one(
+            {"_id": image_id, "status": ImageStatus.PENDING.value},
+            {"$set": {**fields, "status": status.value, "finished_at": now()}},
+        )
+        return result.modified_count == 1

@@ -1,0 +1,105 @@
+"""The object store (MinIO in production, any S3 locally), through the `minio` SDK.
+
+The SDK is synchronous; its calls run in worker threads so the event loop (and the broker
+heartbeat) keeps going. One client per process: urllib3's connection pool is thread-safe.
+"""
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
+from typing import Protocol
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from shared.events import user_metadata
+from shared.names import BUCKETS
+from shared.settings import Settings
+
+_CHUNK = 64 * 1024
+
+
+class ObjectStore(Protocol):
+    async def put(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> str: ...
+    async def get(self, bucket: str, key: str) -> bytes: ...
+    def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
+    async def metadata(self, bucket: str, key: str) -> dict[str, str]: ...
+    def public_url(self, bucket: str, key: str) -> str: ...
+
+
+class MinioStore:
+    """ObjectStore over the minio SDK."""
+
+    def __init__(self, settings: Settings) -> None:
+        # Enough pooled connections for a full prefetch window of concurrent handlers.
+        pool = urllib3.PoolManager(maxsize=max(10, settings.prefetch * 2), retries=False)
+        self._client = Minio(
+            settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            http_client=pool,
+        )
+        # Presigning is pure computation: a client for the public endpoint signs links for the
+        # host users can reach, and never connects anywhere (the region is given).
+        self._public = Minio(
+            settings.s3_public_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_public_secure,
+            region=settings.s3_region,
+        )
+        self._expiry = timedelta(seconds=settings.output_url_expiry_s)
+
+    async def ensure_buckets(self) -> None:
+        """Create the service's buckets if missing (idempotent)."""
+        for bucket in BUCKETS:
+            if not await asyncio.to_thread(self._client.bucket_exists, bucket):
+                try:
+                    await asyncio.to_thread(self._client.make_bucket, bucket)
+                except S3Error as exc:  # another process created it first
+                    if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
+
+    async def put(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> str:
+        """Write an object; returns its ETag."""
+        result = await asyncio.to_thread(
+            self._client.put_object,
+            bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=dict(metadata),
+        )
+        return str(result.etag)
+
+    async def get(self, bucket: str, key: str) -> bytes:
+        return b"".join([chunk async for chunk in self.stream(bucket, key)])
+
+    async def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]:
+        """Yield an object's bytes in chunks, reading each chunk in a worker thread."""
+        response = await asyncio.to_thread(self._client.get_object, bucket, key)
+        try:
+            chunks = response.stream(_CHUNK)
+            while chunk := await asyncio.to_thread(next, chunks, b""):
+                yield chunk
+        finally:
+            response.close()
+            response.release_conn()
+
+    async def metadata(self, bucket: str, key: str) -> dict[str, str]:
+        """An object's user metadata, names lower-cased without the X-Amz-Meta- prefix."""
+        stat = await asyncio.to_thread(self._client.stat_object, bucket, key)
+        return user_metadata(dict(stat.metadata or {}))
+
+    def public_url(self, bucket: str, key: str) -> str:
+        """A presigned GET link on the public endpoint, valid for the configured expiry."""
+        return self._public.presigned_get_object(bucket, key, expires=self._expiry)

@@ -1,0 +1,227 @@
+"""Upload → fetch → compress → notify → webhook, on the real local stack."""
+
+import asyncio
+import csv
+import io
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from minio import Minio
+from PIL import Image
+
+from deploy.local.stack import ACCESS_KEY, SECRET_KEY, Stack
+from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
+
+from .conftest import Webhooks
+
+pytestmark = pytest.mark.integration
+
+CLASSIC_HEADER = ["S. No.", "Product Name", "Input Image Urls"]
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if result := await check():
+            return result
+        await asyncio.sleep(0.1)
+    pytest.fail(f"timed out after {within:.0f} s waiting for {what}")
+
+
+def base(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.config.ports.gateway}"
+
+
+def image_url(stack: Stack, name: str) -> str:
+    return f"http://127.0.0.1:{stack.config.ports.images}/{name}"
+
+
+def make_csv(rows: list[list[str]], header: list[str] = CLASSIC_HEADER) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def s3(stack: Stack) -> Minio:
+    return Minio(
+        f"127.0.0.1:{stack.config.ports.seaweed.s3}",
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        secure=False,
+    )
+
+
+async def upload(
+    http: aiohttp.ClientSession, stack: Stack, data: bytes, **fields: str
+) -> aiohttp.ClientResponse:
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename="products.csv", content_type="text/csv")
+    for name, value in fields.items():
+        form.add_field(name, value)
+    return await http.post(f"{base(stack)}/api/upload", data=form)
+
+
+async def status_of(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:
+    async with http.get(f"{base(stack)}/api/status/{request_id}") as response:
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def wait_final(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:
+    async def final() -> dict[str, Any] | None:
+        status = await status_of(http, stack, request_id)
+        return status if status["status"] not in ("pending", "processing") else None
+
+    result: dict[str, Any] = await wait_for(final, f"request {request_id} to finish")
+    return result
+
+
+def sample_images(sample_data: Path) -> list[str]:
+    return sorted(p.name for p in (sample_data / "images").iterdir() if p.suffix != ".md")
+
+
+async def test_upload_to_webhook(
+    stack: Stack, http: aiohttp.ClientSession, webhooks: Webhooks, sample_data: Path
+) -> None:
+    names = sample_images(sample_data)
+    rows = [
+        ["1", "Café ☕ first", ", ".join(image_url(stack, n) for n in names[:2])],
+        ["2", "Second", image_url(stack, names[2])],
+        ["3", "Third", ",".join(image_url(stack, n) for n in names[3:])],
+    ]
+    response = await upload(http, stack, make_csv(rows), webhook_url=webhooks.url, quality="40")
+    assert response.status == 202, await response.text()
+    accepted = await response.json()
+    request_id = accepted["request_id"]
+    assert accepted["status"] == "pending"
+    # The request answers at once, before the inbox event is processed.
+    assert (await status_of(http, stack, request_id))["status"] in ("pending", "processing")
+
+    hook = await wait_for(
+        lambda: _hook_for(webhooks, request_id), f"the webhook of request {request_id}"
+    )
+    assert hook["status"] == "completed"
+    assert hook["total"] == len(names) and hook["done"] == len(names) and hook["failed"] == 0
+    assert hook["download_url"] == f"{base(stack)}/api/download/{request_id}"
+
+    status = await status_of(http, stack, request_id)
+    assert status["status"] == "completed"
+    assert status["counts"] == {"total": len(names), "done": len(names), "failed": 0}
+    assert [p["product"] for p in status["products"]] == ["Café ☕ first", "Second", "Third"]
+    inputs = [i["input_url"] for p in status["products"] for i in p["images"]]
+    assert inputs == [image_url(stack, n) for n in names]
+    assert status["webhook_attempts"][0]["ok"] is True
+
+    async with http.get(hook["download_url"]) as download:
+        assert download.status == 200
+        assert download.content_type == "text/csv"
+        table = list(csv.reader(io.StringIO(await download.text())))
+    assert table[0] == [*CLASSIC_HEADER, "Output Image Urls", "Errors"]
+    assert [r[:3] for r in table[1:]] == rows
+    outputs = [u for r in table[1:] for u in r[3].split(",")]
+    assert len(outputs) == len(names)
+
+    client = s3(stack)
+    for name, url in zip(names, outputs, strict=True):
+        async with http.get(url) as got:  # presigned: works without credentials
+            assert got.status == 200, url
+            body = await got.read()
+        with Image.open(io.BytesIO(body)) as image:
+            assert image.format == "JPEG"
+        assert len(body) < (sample_data / "images" / name).stat().st_size, name
+    assert len(list(client.list_objects(COMPRESSED_BUCKET, f"{request_id}/"))) == len(names)
+    assert len(list(client.list_objects(ORIGINALS_BUCKET, f"{request_id}/"))) == len(names)
+
+
+async def _hook_for(webhooks: Webhooks, request_id: str) -> dict[str, Any] | None:
+    return next((h for h in webhooks.received if h["request_id"] == request_id), None)
+
+
+async def test_csv_dropped_into_inbox(
+    stack: Stack, http: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    names = sample_images(sample_data)
+    data = make_csv([["1", "Dropped", image_url(stack, names[0])]], header=["s", "product", "urls"])
+    key = "drops/my products.csv"
+    s3(stack).put_object(INBOX_BUCKET, key, io.BytesIO(data), len(data), content_type="text/csv")
+
+    async def found() -> list[dict[str, Any]]:
+        async with http.get(f"{base(stack)}/api/requests", params={"inbox_key": key}) as r:
+            return list((await r.json())["requests"])
+
+    requests = await wait_for(found, "the dropped CSV's request")
+    status = await wait_final(http, stack, requests[0]["request_id"])
+    assert status["status"] == "completed"
+    assert status["counts"] == {"total": 1, "done": 1, "failed": 0}
+
+
+async def test_failed_images_complete_with_errors(
+    stack: Stack, http: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    names = sample_images(sample_data)
+    urls = [
+        image_url(stack, names[0]),
+        image_url(stack, "missing.jpg"),
+        image_url(stack, "LICENSES.md"),
+    ]
+    response = await upload(http, stack, make_csv([["1", "Mixed", ", ".join(urls)]]))
+    request_id = (await response.json())["request_id"]
+    status = await wait_final(http, stack, request_id)
+    assert status["status"] == "completed_with_errors"
+    assert status["counts"] == {"total": 3, "done": 1, "failed": 2}
+    ok, missing, text = status["products"][0]["images"]
+    assert ok["status"] == "done" and ok["output_url"]
+    assert missing["status"] == "failed" and "404" in missing["error"]
+    assert text["status"] == "failed" and "not an image" in text["error"]
+
+    async with http.get(f"{base(stack)}/api/download/{request_id}") as download:
+        table = list(csv.reader(io.StringIO(await download.text())))
+    output_slots = table[1][3].split(",")
+    assert (
+        len(output_slots) == 3 and output_slots[0] and not output_slots[1] and not output_slots[2]
+    )
+    assert "404" in table[1][4] and "not an image" in table[1][4]
+
+
+@pytest.mark.parametrize(
+    ("data", "status_code", "message"),
+    [
+        (b"", 400, "empty"),
+        (b"a,b,c\n1,2,3\n", 400, "Input Image Urls"),
+    ],
+)
+async def test_bad_upload_is_refused(
+    stack: Stack, http: aiohttp.ClientSession, data: bytes, status_code: int, message: str
+) -> None:
+    response = await upload(http, stack, data)
+    assert response.status == status_code
+    assert message.lower() in (await response.json())["error"].lower()
+
+
+@pytest.mark.parametrize("request_id", ["0" * 32, "not-an-id", "../../etc"])
+async def test_unknown_request_is_404(
+    stack: Stack, http: aiohttp.ClientSession, request_id: str
+) -> None:
+    for path in ("status", "download"):
+        async with http.get(f"{base(stack)}/api/{path}/{request_id}") as response:
+            assert response.status == 404
+            assert "error" in await response.json()
+
+
+async def test_docs_are_served_without_cdn(stack: Stack, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{base(stack)}/openapi.json") as response:
+        spec = await response.json()
+    assert "/api/upload" in spec["paths"]
+    async with http.get(f"{base(stack)}/docs") as response:
+        html = await response.text()
+    assert "/docs/static/swagger-ui-bundle.js" in html and "http" not in html.split("<body>")[1]
+    async with http.get(f"{base(stack)}/docs/static/swagger-ui-bundle.js") as response:
+        assert response.status == 200
