@@ -157,13 +157,14 @@ async def _receive(response: aiohttp.ClientResponse, max_bytes: int) -> Download
 
 def _translate(exc: aiohttp.ClientError, url: URL) -> Exception:
     """The ImageError or TransientFetchError an aiohttp failure stands for."""
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        if isinstance(exc.os_error, socket.gaierror) and exc.os_error.errno in _NO_SUCH_HOST:
-            return ImageError(f"host not found: {url.host}")
-        return TransientFetchError(f"DNS lookup failed for {url.host}")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return ImageError(f"TLS certificate not valid for {url.host}")
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, socket.gaierror):
+            # No such name is an answer; anything else (timeout, SERVFAIL) may pass.
+            if exc.os_error.errno in _NO_SUCH_HOST:
+                return ImageError(f"host not found: {url.host}")
+            return TransientFetchError(f"DNS lookup failed for {url.host}")
         errno = exc.os_error.errno
         detail = os.strerror(errno) if errno else str(exc.os_error) or "connection failed"
         return TransientFetchError(f"cannot connect to {url.host}:{url.port} ({detail})")
@@ -190,10 +191,11 @@ async def _follow(
         except aiohttp.ClientError as exc:
             raise _translate(exc, current) from exc
         try:
-            # Every hop is vetted again: scheme, IP literal; the resolver checks hostnames.
-            current = check_url(current.join(URL(location)), allow)
-        except ValueError as exc:  # includes BlockedURL
-            raise ImageError(str(exc) if isinstance(exc, BlockedURL) else "invalid URL") from exc
+            target = current.join(URL(location))
+        except ValueError:
+            raise ImageError(f"invalid URL in redirect: {location!r}") from None
+        # Every hop is vetted again: scheme, IP literal; the resolver checks hostnames.
+        current = check_url(target, allow)
     raise ImageError(f"too many redirects (more than {MAX_REDIRECTS})")
 
 

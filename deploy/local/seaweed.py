@@ -3,7 +3,7 @@
 Every listener weed opens gets an explicit port, so test sessions (on free ports) and the dev
 stack (on the defaults below) run side by side. The process runs with a minimal environment and
 its data dir as cwd and HOME, so a developer's ~/.seaweedfs or S3_* variables cannot change it.
-Stop it with SIGTERM (`proc.terminate()`): it exits within a few seconds.
+Stop it with SIGTERM; it exits within a few seconds. `stop_seaweed` also tidies up after it.
 """
 
 import socket
@@ -100,13 +100,14 @@ def start_seaweed(
     log_file: Path,
     timeout_s: float = 30.0,
 ) -> "subprocess.Popen[bytes]":
-    """Start `weed mini` and return once an authenticated S3 request succeeds.
+    """Start `weed mini`; return once all its ports listen and an authenticated S3 request works.
 
     Its output is appended to `log_file`. If it exits or is not ready within `timeout_s`, it is
     stopped and RuntimeError names the log.
     """
     if len(set(astuple(ports))) != len(fields(ports)):
         raise ValueError(f"SeaweedFS ports must be distinct: {ports}")
+    data_dir = data_dir.resolve()  # weed runs in it: a relative -dir would point elsewhere
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "AWS_ACCESS_KEY_ID": access_key,
@@ -127,6 +128,25 @@ def start_seaweed(
     return proc
 
 
+def stop_seaweed(
+    proc: "subprocess.Popen[bytes]", ports: SeaweedPorts, timeout_s: float = 15
+) -> None:
+    """SIGTERM, wait (SIGKILL after `timeout_s`), then remove the socket files weed leaves.
+
+    weed names its gRPC unix sockets /tmp/seaweedfs-<kind>-grpc-<port>.sock, with no flag to
+    move them, and does not always remove them on exit.
+    """
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for port in astuple(ports):
+        for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+            leftover.unlink(missing_ok=True)
+
+
 def _s3_answers(
     proc: "subprocess.Popen[bytes]",
     ports: SeaweedPorts,
@@ -134,14 +154,25 @@ def _s3_answers(
     secret_key: str,
     timeout_s: float,
 ) -> bool:
-    """Poll with an authenticated request (it fails until the credentials are loaded too)."""
+    """Poll until every port listens and an authenticated S3 request succeeds.
+
+    Waiting for all ports, not just S3, also means a quick SIGTERM finds every component up:
+    one stopped while still starting leaves its socket file in /tmp.
+    """
     http = urllib3.PoolManager(timeout=1.0, retries=False)
     client = Minio(ports.s3_endpoint, access_key, secret_key, secure=False, http_client=http)
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            client.list_buckets()
-            return True
+            if all(map(_listening, astuple(ports))):
+                client.list_buckets()
+                return True
         except (urllib3.exceptions.HTTPError, MinioException):
-            time.sleep(_PROBE_INTERVAL_S)
+            pass
+        time.sleep(_PROBE_INTERVAL_S)
     return False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -78,6 +78,8 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.procs: dict[str, int] = {}
+        # Our own children, so stop() can reap them; `make down` only has their pids.
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.logs = config.dir / "logs"
 
     @property
@@ -105,7 +107,7 @@ class Stack:
             secret_key=SECRET_KEY,
             log_file=self.logs / "seaweed.log",
         )
-        self._track("seaweed", seaweed.pid)
+        self._track("seaweed", seaweed)
         mongo_dir = cfg.dir / "mongo"
         mongo_dir.mkdir(parents=True, exist_ok=True)
         self._spawn(
@@ -139,19 +141,20 @@ class Stack:
         _wait_for(lambda: _http_ok(gateway), "the gateway", self.logs / "gateway.log")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
-        )
-        self._track(name, proc.pid)
+        with (self.logs / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
+            )
+        self._track(name, proc)
 
-    def _track(self, name: str, pid: int) -> None:
-        self.procs[name] = pid
+    def _track(self, name: str, proc: "subprocess.Popen[bytes]") -> None:
+        self.procs[name] = proc.pid
+        self._children[proc.pid] = proc
         self._save()
 
     def _save(self) -> None:
@@ -162,6 +165,8 @@ class Stack:
         """SIGTERM every process, newest first; SIGKILL what has not exited after 10 s."""
         for name, pid in reversed(self.procs.items()):
             _terminate(pid, name)
+            if child := self._children.pop(pid, None):
+                child.wait()  # reaped: no zombie, no ResourceWarning
         self.procs.clear()
         self.state_file.unlink(missing_ok=True)
 
@@ -238,11 +243,7 @@ def _terminate(pid: int, name: str) -> None:
         return
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not our child (started by an earlier `up`)
-            finished = 0 if _alive(pid) else pid
-        if finished:
+        if not _alive(pid):
             return
         time.sleep(0.05)
     print(f"{name} (pid {pid}) ignored SIGTERM; killing it", file=sys.stderr)
@@ -250,11 +251,12 @@ def _terminate(pid: int, name: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie, exited but not yet reaped, counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
 
 
 def main() -> None:

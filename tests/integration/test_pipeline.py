@@ -15,8 +15,7 @@ from PIL import Image
 
 from deploy.local.stack import ACCESS_KEY, SECRET_KEY, Stack
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
-
-from .conftest import Webhooks
+from tests.integration.conftest import Webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +122,7 @@ async def test_upload_to_webhook(
     async with http.get(hook["download_url"]) as download:
         assert download.status == 200
         assert download.content_type == "text/csv"
-        table = list(csv.reader(io.StringIO(await download.text())))
+        table = list(csv.reader(io.StringIO((await download.read()).decode("utf-8-sig"))))
     assert table[0] == [*CLASSIC_HEADER, "Output Image Urls", "Errors"]
     assert [r[:3] for r in table[1:]] == rows
     outputs = [u for r in table[1:] for u in r[3].split(",")]
@@ -183,7 +182,7 @@ async def test_failed_images_complete_with_errors(
     assert text["status"] == "failed" and "not an image" in text["error"]
 
     async with http.get(f"{base(stack)}/api/download/{request_id}") as download:
-        table = list(csv.reader(io.StringIO(await download.text())))
+        table = list(csv.reader(io.StringIO((await download.read()).decode("utf-8-sig"))))
     output_slots = table[1][3].split(",")
     assert (
         len(output_slots) == 3 and output_slots[0] and not output_slots[1] and not output_slots[2]

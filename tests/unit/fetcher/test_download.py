@@ -276,6 +276,7 @@ async def test_too_many_redirects(site: Site, session: aiohttp.ClientSession) ->
         ("http://[::1]/", "blocked address ::1 (loopback)"),
         ("ftp://127.0.0.1/a.jpg", "unsupported URL scheme 'ftp'"),
         ("http://127.1/", "invalid URL: non-canonical IP address '127.1'"),
+        ("http://127.0.0.1:99999/", "invalid URL in redirect: 'http://127.0.0.1:99999/'"),
     ],
 )
 async def test_redirect_to_forbidden_target_is_never_requested(
