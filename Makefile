@@ -26,7 +26,7 @@ down:  ## stop everything `make up` started
 demo: setup  ## start the stack, submit the sample CSV, print its status and output CSV
 	$(BIN)/python -m deploy.local.demo
 
-test: setup lint  ## everything CI runs
+test: setup lint typecheck  ## everything CI runs
 	$(BIN)/pytest
 
 test-unit: setup

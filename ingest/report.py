@@ -26,11 +26,11 @@ async def group_by_row(
 
 def image_view(image: Doc, link_for: LinkFor) -> Doc:
     key = image.get("compressed_key")
-    done = image["status"] == ImageStatus.DONE and key
+    done = image["status"] == ImageStatus.DONE
     return {
         "input_url": image["url"],
         "status": image["status"],
-        "output_url": link_for(key) if done else None,
+        "output_url": link_for(key) if done and key else None,
         "error": image.get("error"),
         "bytes_in": image.get("bytes_in"),
         "bytes_out": image.get("bytes_out"),

@@ -12,6 +12,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     ExchangeType,
 )
+from aiormq.abc import FieldTable
 
 from shared.errors import PermanentError
 from shared.events import FetchRequested, ImageFailed, RequestFailed
@@ -38,7 +39,7 @@ async def connect(amqp_url: str) -> AbstractRobustConnection:
     return await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": "imgpipe"})
 
 
-def queue_arguments(spec: QueueSpec) -> dict[str, str | int]:
+def queue_arguments(spec: QueueSpec) -> FieldTable:
     """Arguments of a function's queue; the RabbitMQ definitions file must match them."""
     return {
         "x-queue-type": "quorum",

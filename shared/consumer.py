@@ -1,6 +1,7 @@
 """`python -m <function>`: open the clients, consume the function's queues until stopped."""
 
 import asyncio
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -20,11 +21,7 @@ def run(name: str, routes: Mapping[str, Route]) -> None:
     async def main() -> None:
         async with open_clients(settings) as clients:
             for queue, route in routes.items():
-                await consume(
-                    clients.channel,
-                    queue,
-                    lambda body, attempt, route=route: route(clients, body, attempt),
-                )
+                await consume(clients.channel, queue, functools.partial(route, clients))
             await run_until_stopped()
 
     asyncio.run(main())
