@@ -77,7 +77,7 @@ def main() -> None:
                 f"{image['error'] or ''}"
             )
     print(f"\noutput CSV ({gateway}/api/download/{request_id}):\n")
-    print(get(f"{gateway}/api/download/{request_id}").decode())
+    print(get(f"{gateway}/api/download/{request_id}").decode("utf-8-sig"))
     print("The stack is still running: try http://127.0.0.1:8000/docs — `make down` stops it.")
 
 

@@ -41,6 +41,7 @@ from shared.names import BUCKET_EVENTS_EXCHANGE
 log = logging.getLogger("deploy.local.relay")
 
 PATH_PREFIX = "/buckets/"
+CLIENT_NAME = "imgpipe-relay"  # how the broker and the filer list this client
 MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 10.0
 HEALTHY_SESSION_S = 30.0  # a session that lasted this long resets the backoff
 # The broker refused us for good: credentials, vhost, permissions, or an exchange declared
@@ -120,7 +121,9 @@ class Relay:
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _session(self, epoch: int) -> None:
-        async with await aio_pika.connect(self.amqp_url) as connection:
+        async with await aio_pika.connect(
+            self.amqp_url, client_properties={"connection_name": CLIENT_NAME}
+        ) as connection:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.declare_exchange(
                 BUCKET_EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
@@ -128,7 +131,7 @@ class Relay:
             async with grpc.aio.insecure_channel(self.filer) as filer:
                 subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
                 request = encode_subscribe_request(
-                    "imgpipe-relay", PATH_PREFIX, self.since_ns, self.client_id, epoch
+                    CLIENT_NAME, PATH_PREFIX, self.since_ns, self.client_id, epoch
                 )
                 log.info("subscribed to %s since %d", self.filer, self.since_ns)
                 async for raw in subscribe(request):
