@@ -56,6 +56,16 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
+        def seconds(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, got {raw!r}")
+            return value
+
         def flag(name: str, default: bool = False) -> bool:
             raw = env.get(name, "").strip().lower()
             if not raw:
@@ -95,8 +105,8 @@ class Settings:
             max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
             max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),
-            fetch_timeout_s=float(integer("FETCH_TIMEOUT_S", int(cls.fetch_timeout_s))),
-            webhook_timeout_s=float(integer("WEBHOOK_TIMEOUT_S", int(cls.webhook_timeout_s))),
+            fetch_timeout_s=seconds("FETCH_TIMEOUT_S", cls.fetch_timeout_s),
+            webhook_timeout_s=seconds("WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
             output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
             fetch_allow_cidrs=cidrs,
         )

@@ -35,7 +35,7 @@ from deploy.local.filer_wire import (
     decode_metadata_event,
     encode_subscribe_request,
 )
-from deploy.local.translate import translate
+from deploy.local.translate import Publication, translate
 from shared.names import BUCKET_EVENTS_EXCHANGE
 
 log = logging.getLogger("deploy.local.relay")
@@ -112,9 +112,10 @@ class Relay:
                 await self._session(epoch)
                 log.warning("filer stream ended; reconnecting")
             except FATAL_AMQP_ERRORS as exc:
-                raise ConfigError(f"broker refused the relay: {exc!r}") from exc
+                hint = "check the credentials, vhost, permissions and exchange type"
+                raise ConfigError(f"the broker refused the relay ({hint}): {exc!r}") from exc
             except TRANSIENT_ERRORS as exc:
-                log.warning("relay interrupted (%r); retrying in %.1f s", exc, backoff)
+                log.warning("relay interrupted (%s); retrying in %.1f s", _describe(exc), backoff)
             if time.monotonic() - started > HEALTHY_SESSION_S:
                 backoff = MIN_BACKOFF_S
             await asyncio.sleep(backoff)
@@ -133,24 +134,37 @@ class Relay:
                 request = encode_subscribe_request(
                     CLIENT_NAME, PATH_PREFIX, self.since_ns, self.client_id, epoch
                 )
-                log.info("subscribed to %s since %d", self.filer, self.since_ns)
+                log.info("subscribing to %s after %d", self.filer, self.since_ns)
                 async for raw in subscribe(request):
                     event = decode_metadata_event(raw)
+                    # The filer may resend the event at since_ns; its timestamps strictly increase.
+                    if event.ts_ns <= self.since_ns:
+                        continue
                     publication = translate(event)
                     if publication is not None:
-                        message = aio_pika.Message(
-                            publication.body,
-                            headers={**publication.headers},
-                            content_type="application/json",
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        )
-                        # Not mandatory, like MinIO: unroutable events are dropped by the broker.
-                        await exchange.publish(
-                            message, routing_key=publication.routing_key, mandatory=False
-                        )
+                        await _publish(exchange, publication)
                         self.state.save(event.ts_ns)
-                        log.debug("published %s (%s)", publication.object_path, event.ts_ns)
+                        log.debug("published %s (%d)", publication.object_path, event.ts_ns)
                     self.since_ns = event.ts_ns
+
+
+async def _publish(exchange: aio_pika.abc.AbstractExchange, publication: Publication) -> None:
+    """Publish as MinIO's AMQP target does; with confirms on, this waits for the broker's ack."""
+    message = aio_pika.Message(
+        publication.body,
+        headers={**publication.headers},
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+    # Not mandatory, like MinIO: the broker drops events no queue is bound for.
+    await exchange.publish(message, routing_key=publication.routing_key, mandatory=False)
+
+
+def _describe(exc: BaseException) -> str:
+    """One log line for a fault (gRPC errors carry a multi-line debug string)."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"filer: {exc.code().name} {exc.details()}"
+    return repr(exc)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -182,9 +196,9 @@ async def _run_until_signalled(relay: Relay) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    # Only the relay's own records go below WARNING: aiormq's debug output is one frame a line.
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    log.setLevel(args.log_level)
     try:
         relay = Relay(args.filer_grpc, args.amqp_url, StateFile(args.state_file))
         asyncio.run(_run_until_signalled(relay))

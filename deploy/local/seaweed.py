@@ -86,9 +86,6 @@ def weed_command(data_dir: Path, ports: SeaweedPorts) -> list[str]:
         *(f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}"),
         *(f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}"),
         *(f"-admin.port={p.admin}", f"-admin.port.grpc={p.admin_grpc}"),
-        # Unix sockets default to /tmp/seaweedfs-<kind>-<port>.sock; the S3 one is left behind.
-        f"-s3.localSocket={data_dir / 's3.sock'}",
-        f"-filer.localSocket={data_dir / 'filer.sock'}",
     ]
 
 
@@ -120,10 +117,13 @@ def start_seaweed(
         )
     try:
         if not _s3_answers(proc, ports, access_key, secret_key, timeout_s):
-            raise RuntimeError(f"SeaweedFS did not start within {timeout_s} s; see {log_file}")
+            exited = proc.poll() is not None
+            reason = f"exited with code {proc.returncode}" if exited else f"not up in {timeout_s} s"
+            raise RuntimeError(f"SeaweedFS {reason}; see {log_file}")
     except BaseException:
         proc.kill()
         proc.wait()
+        remove_sockets(ports)
         raise
     return proc
 
@@ -133,8 +133,9 @@ def stop_seaweed(
 ) -> None:
     """SIGTERM, wait (SIGKILL after `timeout_s`), then remove the socket files weed leaves.
 
-    weed names its gRPC unix sockets /tmp/seaweedfs-<kind>-grpc-<port>.sock, with no flag to
-    move them, and does not always remove them on exit.
+    weed also listens on unix sockets named /tmp/seaweedfs-<kind>[-grpc]-<port>.sock and does not
+    always remove them on exit. (-s3.localSocket and -filer.localSocket could move two of them,
+    but a path over 107 bytes stops weed, and the gRPC ones have no flag.)
     """
     proc.terminate()
     try:
@@ -142,6 +143,11 @@ def stop_seaweed(
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    remove_sockets(ports)
+
+
+def remove_sockets(ports: SeaweedPorts) -> None:
+    """Delete the unix sockets a stopped weed left in /tmp."""
     for port in astuple(ports):
         for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
             leftover.unlink(missing_ok=True)
@@ -156,8 +162,8 @@ def _s3_answers(
 ) -> bool:
     """Poll until every port listens and an authenticated S3 request succeeds.
 
-    Waiting for all ports, not just S3, also means a quick SIGTERM finds every component up:
-    one stopped while still starting leaves its socket file in /tmp.
+    S3 answers before the admin server is up; waiting for every port means the caller gets a
+    fully started process (one stopped halfway leaves more socket files behind).
     """
     http = urllib3.PoolManager(timeout=1.0, retries=False)
     client = Minio(ports.s3_endpoint, access_key, secret_key, secure=False, http_client=http)

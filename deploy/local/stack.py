@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deploy.local.seaweed import SeaweedPorts, free_port, start_seaweed
+from deploy.local.seaweed import SeaweedPorts, free_port, remove_sockets, start_seaweed
 from shared.broker import connect, declare_topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,12 +168,15 @@ class Stack:
             if child := self._children.pop(pid, None):
                 child.wait()  # reaped: no zombie, no ResourceWarning
         self.procs.clear()
+        remove_sockets(self.config.ports.seaweed)
         self.state_file.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, dir: Path) -> "Stack":
         state = json.loads((dir / "stack.json").read_text())
-        stack = cls(StackConfig(dir, amqp_url=state["env"]["AMQP_URL"]))
+        ports = state["ports"]
+        ports["seaweed"] = SeaweedPorts(**ports["seaweed"])
+        stack = cls(StackConfig(dir, amqp_url=state["env"]["AMQP_URL"], ports=Ports(**ports)))
         stack.procs = state["procs"]
         return stack
 

@@ -25,6 +25,7 @@ from minio import Minio
 
 from deploy.local.relay import CLIENT_NAME
 from deploy.local.seaweed import SeaweedPorts, start_seaweed, stop_seaweed
+from deploy.local.stack import ensure_rabbitmq
 from shared.events import decode_bucket_event
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
@@ -104,6 +105,7 @@ def body(message: AbstractIncomingMessage) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def relay_vhost() -> Iterator[str]:
     """A RabbitMQ vhost of this module's own: no other test's consumers see these events."""
+    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
     name = f"relay-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
     subprocess.run(
