@@ -11,7 +11,7 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 from urllib.parse import unquote_plus
 
@@ -50,7 +50,7 @@ def decode_bucket_event(body: bytes) -> list[ObjectCreated]:
         return [
             _decode_record(r) for r in records if r["eventName"].startswith("s3:ObjectCreated:")
         ]
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise PermanentError(f"not a MinIO bucket event: {exc!r}") from exc
 
 
@@ -78,21 +78,32 @@ def user_metadata(raw: Mapping[str, str]) -> dict[str, str]:
 
 
 class _Message:
-    """Encode/decode for our own JSON messages (dataclass fields + schema_version)."""
+    """Encode/decode for our own JSON messages: the dataclass fields, `type`, `schema_version`.
+
+    Decoding ignores fields it does not know, so a producer may add an optional field before
+    every consumer is upgraded; a breaking change bumps SCHEMA_VERSION instead.
+    """
 
     def encode(self) -> bytes:
-        return orjson.dumps({"schema_version": SCHEMA_VERSION, **asdict(self)})  # type: ignore[call-overload]
+        header = {"schema_version": SCHEMA_VERSION, "type": type(self).__name__}
+        return orjson.dumps({**header, **asdict(self)})  # type: ignore[call-overload]
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
         try:
             data = orjson.loads(body)
-            version = data.pop("schema_version")
-            if version != SCHEMA_VERSION:
-                raise PermanentError(f"{cls.__name__}: unsupported schema_version {version}")
-            return cls(**data)
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            if data.get("type") != cls.__name__:
+                raise PermanentError(f"not a {cls.__name__} message: type {data.get('type')!r}")
+            version = data.get("schema_version")
+            if type(version) is not int or version != SCHEMA_VERSION:  # True == 1: check type
+                raise PermanentError(f"{cls.__name__}: unsupported schema_version {version!r}")
+            values = {f.name: data[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+        except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
             raise PermanentError(f"not a {cls.__name__} message: {exc!r}") from exc
+        for f in fields(cls):  # type: ignore[arg-type]
+            if type(values[f.name]) is not f.type:  # exact: a bool is no int here
+                raise PermanentError(f"{cls.__name__}.{f.name} must be of type {f.type}")
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ stops startup with a clear message; secrets never appear in repr or logs.
 """
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -49,12 +50,16 @@ class Settings:
                 raise SettingsError(f"environment variable {name} is required")
             return value
 
-        def integer(name: str, default: int) -> int:
+        def integer(name: str, default: int, low: int = 1, high: int | None = None) -> int:
             raw = env.get(name, "").strip()
             try:
-                return int(raw) if raw else default
+                value = int(raw) if raw else default
             except ValueError:
                 raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+            if value < low or (high is not None and value > high):
+                bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise SettingsError(f"{name} must be {bounds}, got {value}")
+            return value
 
         def seconds(name: str, default: float) -> float:
             raw = env.get(name, "").strip()
@@ -62,8 +67,8 @@ class Settings:
                 value = float(raw) if raw else default
             except ValueError:
                 raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-            if value <= 0:
-                raise SettingsError(f"{name} must be positive, got {raw!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
             return value
 
         def flag(name: str, default: bool = False) -> bool:
@@ -101,7 +106,7 @@ class Settings:
                 "/"
             ),
             prefetch=integer("PREFETCH", cls.prefetch),
-            default_quality=integer("DEFAULT_QUALITY", cls.default_quality),
+            default_quality=integer("DEFAULT_QUALITY", cls.default_quality, high=95),
             max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
             max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),

@@ -1,0 +1,275 @@
+"""What the gateway shows: rows paired with their images, status views and output rows."""
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from ingest.csvfile import OutputRow
+from ingest.report import group_by_row, image_view, output_row, product_view, request_view
+from shared.status import ImageStatus
+
+RID = "e6ffb05b235749b081bb556eda014c40"
+Doc = dict[str, Any]
+
+
+async def aiter_of(docs: Iterable[Doc]) -> AsyncIterator[Doc]:
+    for doc in docs:
+        yield doc
+
+
+def link(key: str) -> str:
+    return f"https://img.example.com/compressed-images/{key}?X-Amz-Signature=abc"
+
+
+def row(index: int) -> Doc:
+    return {
+        "_id": f"{RID}:{index}",
+        "request_id": RID,
+        "index": index,
+        "serial": str(index + 1),
+        "product": f"Product {index + 1}",
+        "cells": [str(index + 1), f"Product {index + 1}", "urls…"],
+    }
+
+
+def image(index: int, slot: int, status: str = "pending", **fields: Any) -> Doc:
+    return {
+        "_id": f"{RID}.{index}.{slot}",
+        "request_id": RID,
+        "row": index,
+        "slot": slot,
+        "url": f"https://src.example.com/{index}-{slot}.jpg",
+        "status": status,
+        **fields,
+    }
+
+
+async def grouped(rows: list[Doc], images: list[Doc]) -> list[tuple[int, list[str]]]:
+    """(row index, image ids) of each pair group_by_row yields."""
+    return [
+        (r["index"], [i["_id"] for i in slots])
+        async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
+    ]
+
+
+# --- group_by_row -------------------------------------------------------------------------
+
+
+async def test_rows_with_zero_one_and_three_images() -> None:
+    rows = [row(0), row(1), row(2), row(3)]
+    images = [image(1, 0), image(2, 0), image(2, 1), image(2, 2)]
+
+    assert await grouped(rows, images) == [
+        (0, []),
+        (1, [f"{RID}.1.0"]),
+        (2, [f"{RID}.2.0", f"{RID}.2.1", f"{RID}.2.2"]),
+        (3, []),  # a trailing row without images is still yielded
+    ]
+
+
+async def test_images_keep_their_sorted_order() -> None:
+    rows = [row(0), row(1)]
+    images = [image(0, 0), image(0, 1), image(0, 2), image(1, 0), image(1, 1)]
+
+    result = [
+        (r["index"], [i["slot"] for i in slots])
+        async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
+    ]
+
+    assert result == [(0, [0, 1, 2]), (1, [0, 1])]
+
+
+async def test_yields_the_documents_themselves() -> None:
+    rows = [row(0)]
+    images = [image(0, 0, "done", compressed_key=f"{RID}/0-0.jpg")]
+
+    pairs = [pair async for pair in group_by_row(aiter_of(rows), aiter_of(images))]
+
+    assert pairs == [(rows[0], images)]
+    assert pairs[0][0] is rows[0]
+    assert pairs[0][1][0] is images[0]
+
+
+async def test_no_images_at_all() -> None:
+    assert await grouped([row(0), row(1)], []) == [(0, []), (1, [])]
+
+
+async def test_no_rows() -> None:
+    assert await grouped([], [image(0, 0)]) == []
+
+
+async def test_sparse_row_indexes() -> None:
+    rows = [row(0), row(5), row(9)]
+    images = [image(5, 0), image(9, 0), image(9, 1)]
+
+    assert await grouped(rows, images) == [
+        (0, []),
+        (5, [f"{RID}.5.0"]),
+        (9, [f"{RID}.9.0", f"{RID}.9.1"]),
+    ]
+
+
+# --- image_view ---------------------------------------------------------------------------
+
+
+def test_done_image_with_key_gets_a_link() -> None:
+    doc = image(0, 1, "done", compressed_key=f"{RID}/0-1.jpg", bytes_in=59366, bytes_out=21873)
+    assert image_view(doc, link) == {
+        "input_url": "https://src.example.com/0-1.jpg",
+        "status": "done",
+        "output_url": link(f"{RID}/0-1.jpg"),
+        "error": None,
+        "bytes_in": 59366,
+        "bytes_out": 21873,
+    }
+
+
+def test_status_enum_compares_like_the_stored_string() -> None:
+    doc = image(0, 0, ImageStatus.DONE, compressed_key=f"{RID}/0-0.jpg")
+    assert image_view(doc, link)["output_url"] == link(f"{RID}/0-0.jpg")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param(image(0, 0, "done"), id="done-without-key"),
+        pytest.param(image(0, 0, "done", compressed_key=""), id="done-empty-key"),
+        pytest.param(image(0, 0, "pending"), id="pending"),
+        pytest.param(
+            image(0, 0, "failed", compressed_key=f"{RID}/0-0.jpg", error="HTTP 404"),
+            id="failed-with-stale-key",
+        ),
+    ],
+)
+def test_no_link_unless_done_with_key(doc: Doc) -> None:
+    calls: list[str] = []
+
+    def recording_link(key: str) -> str:
+        calls.append(key)
+        return link(key)
+
+    assert image_view(doc, recording_link)["output_url"] is None
+    assert calls == []  # no presigning for images without output
+
+
+def test_failed_image_view() -> None:
+    doc = image(2, 0, "failed", error="not an image (text/html)")
+    assert image_view(doc, link) == {
+        "input_url": "https://src.example.com/2-0.jpg",
+        "status": "failed",
+        "output_url": None,
+        "error": "not an image (text/html)",
+        "bytes_in": None,
+        "bytes_out": None,
+    }
+
+
+# --- request_view -------------------------------------------------------------------------
+
+CREATED = datetime(2025, 6, 3, 9, 14, 25, 87000, tzinfo=UTC)
+
+
+def test_pending_request_view() -> None:
+    doc = {"_id": RID, "status": "pending", "created_at": CREATED}
+    assert request_view(doc) == {
+        "request_id": RID,
+        "status": "pending",
+        "error": None,
+        "filename": None,
+        "quality": None,
+        "created_at": "2025-06-03T09:14:25.087000+00:00",
+        "completed_at": None,
+        "counts": {"total": 0, "done": 0, "failed": 0},
+        "webhook_attempts": [],
+    }
+
+
+def test_finished_request_view() -> None:
+    completed = CREATED + timedelta(minutes=2)
+    attempt_at = datetime(2025, 6, 3, 11, 16, 30, tzinfo=timezone(timedelta(hours=2)))
+    doc = {
+        "_id": RID,
+        "status": "completed_with_errors",
+        "filename": "products.csv",
+        "quality": 80,
+        "created_at": CREATED,
+        "completed_at": completed,
+        "total": 7,
+        "done": 6,
+        "failed": 1,
+        "webhook_url": "https://hooks.example.com/imgpipe?token=s3cr3t",
+        "header": ["S. No.", "Product Name", "Input Image Urls"],
+        "webhook_attempts": [
+            {"ok": False, "status_code": 502, "error": "Bad Gateway", "at": attempt_at},
+        ],
+    }
+
+    view = request_view(doc)
+
+    assert view == {
+        "request_id": RID,
+        "status": "completed_with_errors",
+        "error": None,
+        "filename": "products.csv",
+        "quality": 80,
+        "created_at": "2025-06-03T09:14:25.087000+00:00",
+        "completed_at": "2025-06-03T09:16:25.087000+00:00",
+        "counts": {"total": 7, "done": 6, "failed": 1},
+        "webhook_attempts": [
+            {
+                "ok": False,
+                "status_code": 502,
+                "error": "Bad Gateway",
+                "at": "2025-06-03T11:16:30+02:00",
+            }
+        ],
+    }
+    assert "s3cr3t" not in str(view)  # the webhook URL may carry a token: not shown
+    assert doc["webhook_attempts"][0]["at"] is attempt_at  # the document is not modified
+
+
+def test_failed_request_view_shows_the_error() -> None:
+    doc = {"_id": RID, "status": "failed", "error": "The file is empty", "created_at": CREATED}
+    assert request_view(doc)["error"] == "The file is empty"
+
+
+# --- product_view and output_row ----------------------------------------------------------
+
+
+def test_product_view() -> None:
+    images = [
+        image(3, 0, "done", compressed_key=f"{RID}/3-0.jpg"),
+        image(3, 1, "failed", error="HTTP 404"),
+    ]
+    view = product_view(row(3), images, link)
+    assert view["row"] == 3
+    assert view["serial"] == "4"
+    assert view["product"] == "Product 4"
+    assert [i["output_url"] for i in view["images"]] == [link(f"{RID}/3-0.jpg"), None]
+    assert [i["error"] for i in view["images"]] == [None, "HTTP 404"]
+
+
+def test_output_row_slots_and_errors() -> None:
+    images = [
+        image(0, 0, "done", compressed_key=f"{RID}/0-0.jpg"),
+        image(0, 1, "failed", error="HTTP 404 Not Found"),
+        image(0, 2, "done", compressed_key=f"{RID}/0-2.jpg"),
+        image(0, 3, "pending"),
+    ]
+
+    result = output_row(row(0), images, link)
+
+    assert result == OutputRow(
+        cells=("1", "Product 1", "urls…"),
+        output_urls=[link(f"{RID}/0-0.jpg"), None, link(f"{RID}/0-2.jpg"), None],
+        errors=[None, "HTTP 404 Not Found", None, None],
+    )
+    assert isinstance(result.cells, tuple)
+
+
+def test_output_row_without_images() -> None:
+    assert output_row(row(1), [], link) == OutputRow(
+        cells=("2", "Product 2", "urls…"), output_urls=[], errors=[]
+    )

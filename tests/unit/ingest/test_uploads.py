@@ -1,0 +1,196 @@
+"""The gateway's upload checks: form options, the CSV's size and its header."""
+
+import io
+
+import pytest
+from starlette.datastructures import FormData, UploadFile
+
+from ingest.csvfile import CsvError
+from ingest.uploads import Options, UploadError, check_csv, parse_options, read_capped
+from shared.settings import Settings
+
+ENV = {
+    "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
+    "S3_ENDPOINT": "127.0.0.1:8333",
+    "S3_ACCESS_KEY": "access",
+    "S3_SECRET_KEY": "secret",
+    "MONGO_URL": "mongodb://127.0.0.1:27017/",
+    "DEFAULT_QUALITY": "60",
+}
+SETTINGS = Settings.from_env(ENV)
+LOOPBACK_ALLOWED = Settings.from_env({**ENV, "FETCH_ALLOW_CIDRS": "127.0.0.0/8"})
+HOOK = "https://hooks.example.com/imgpipe?token=abc"
+
+
+def options(settings: Settings = SETTINGS, **fields: str) -> Options:
+    return parse_options(FormData(list(fields.items())), settings)
+
+
+# --- quality ------------------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    assert options() == Options(quality=60, webhook_url=None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", 1), ("50", 50), ("95", 95), (" 7 ", 7), ("", 60), ("   ", 60)]
+)
+def test_quality(raw: str, expected: int) -> None:
+    assert options(quality=raw).quality == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "96", "-5", "1000"])
+def test_quality_out_of_range(raw: str) -> None:
+    with pytest.raises(UploadError, match=rf"^quality must be from 1 to 95, got {int(raw)}$") as e:
+        options(quality=raw)
+    assert e.value.status_code == 400
+
+
+@pytest.mark.parametrize("raw", ["abc", "7.5", "50%", "1e2"])
+def test_quality_not_a_whole_number(raw: str) -> None:
+    with pytest.raises(UploadError) as caught:
+        options(quality=raw)
+    assert str(caught.value) == f"quality must be a whole number from 1 to 95, got {raw!r}"
+    assert caught.value.status_code == 400
+
+
+def test_a_file_in_a_text_field_is_ignored() -> None:
+    """Current behaviour: only text values count; a file sent as `quality` is not an error."""
+    upload = UploadFile(io.BytesIO(b"80"), filename="quality.txt")
+    form = FormData([("quality", upload), ("webhook_url", upload)])
+    assert parse_options(form, SETTINGS) == Options(quality=60, webhook_url=None)
+
+
+# --- webhook_url --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\t\n"])
+def test_blank_webhook_is_none(raw: str) -> None:
+    assert options(webhook_url=raw).webhook_url is None
+
+
+def test_webhook_is_kept_trimmed() -> None:
+    assert options(webhook_url=f"  {HOOK}\n").webhook_url == HOOK
+    assert options(webhook_url="http://hooks.example.com:8080/x").webhook_url == (
+        "http://hooks.example.com:8080/x"
+    )
+
+
+def test_quality_and_webhook_together() -> None:
+    assert options(quality="80", webhook_url=HOOK) == Options(quality=80, webhook_url=HOOK)
+
+
+@pytest.mark.parametrize(
+    "raw", ["https://hooks.exämple.com/x", "https://hooks.example.com/café", "https://例え.jp/"]
+)
+def test_non_ascii_webhook(raw: str) -> None:
+    with pytest.raises(UploadError, match=r"^webhook_url must be ASCII") as caught:
+        options(webhook_url=raw)
+    assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("ftp://hooks.example.com/x", "unsupported URL scheme 'ftp'"),
+        ("file:///etc/passwd", "unsupported URL scheme 'file'"),
+        ("hooks.example.com/x", "no scheme"),
+        ("http://10.0.0.1/", "blocked address 10.0.0.1 (private)"),
+        ("http://127.0.0.1/", "blocked address 127.0.0.1 (loopback)"),
+        ("http://169.254.169.254/latest/meta-data", "cloud metadata"),
+        ("http://[::1]:8080/", "loopback"),
+        ("https://user:pw@hooks.example.com/", "embedded credentials"),
+        ("http://2130706433/", "non-canonical IP address"),
+    ],
+)
+def test_blocked_webhook(raw: str, reason: str) -> None:
+    with pytest.raises(UploadError) as caught:
+        options(webhook_url=raw)
+    message = str(caught.value)
+    assert message.startswith("webhook_url: ")
+    assert reason in message
+    assert caught.value.status_code == 400
+
+
+def test_loopback_webhook_only_when_allowed() -> None:
+    assert options(LOOPBACK_ALLOWED, webhook_url="http://127.0.0.1:9000/hook").webhook_url == (
+        "http://127.0.0.1:9000/hook"
+    )
+    # The allow list exempts only what it lists.
+    with pytest.raises(UploadError, match=r"^webhook_url: blocked address 10\.0\.0\.1"):
+        options(LOOPBACK_ALLOWED, webhook_url="http://10.0.0.1/")
+    with pytest.raises(UploadError, match="cloud metadata"):
+        options(
+            Settings.from_env({**ENV, "FETCH_ALLOW_CIDRS": "169.254.0.0/16"}),
+            webhook_url="http://169.254.169.254/",
+        )
+
+
+def test_quality_is_checked_before_the_webhook() -> None:
+    with pytest.raises(UploadError, match=r"^quality"):
+        options(quality="0", webhook_url="ftp://x")
+
+
+# --- read_capped --------------------------------------------------------------------------
+
+
+def upload_of(data: bytes) -> UploadFile:
+    return UploadFile(io.BytesIO(data), filename="products.csv")
+
+
+async def test_read_capped_returns_the_file() -> None:
+    assert await read_capped(upload_of(b"s,product,urls\n"), 15) == b"s,product,urls\n"
+
+
+async def test_read_capped_over_the_limit() -> None:
+    with pytest.raises(UploadError) as caught:
+        await read_capped(upload_of(b"x" * 16), 15)
+    assert caught.value.status_code == 413
+    assert str(caught.value) == "the CSV is larger than the limit of 15 bytes"
+
+
+@pytest.mark.parametrize("data", [b"", b" \r\n\t"])
+async def test_read_capped_empty(data: bytes) -> None:
+    with pytest.raises(UploadError, match=r"^the CSV file is empty$") as caught:
+        await read_capped(upload_of(data), 100)
+    assert caught.value.status_code == 400
+
+
+# --- check_csv ----------------------------------------------------------------------------
+
+GOOD = b"S. No.,Product Name,Input Image Urls\n1,Cat,https://img.example.com/a.jpg\n"
+
+
+def test_good_csv_passes() -> None:
+    check_csv(GOOD)
+    check_csv(b"\xef\xbb\xbfs,product,urls,notes\r\n1,Cat,,\r\n")  # BOM, CRLF, extra column
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"name,url\nCat,https://img.example.com/a.jpg\n", "Missing columns"),
+        (b"S. No.,Product Name,Urls,urls\n1,Cat,a,b\n", "are both the 'Input Image Urls'"),
+        (b"S. No.,Product Name,Input Image Urls\n", "no data rows"),
+        (b"\n\n", "The file is empty"),
+        (b"S. No.,Product\xff Name,Input Image Urls\n", "not UTF-8"),
+        (b'S. No.,"Product Name,Input Image Urls\n1,a,b\n', "not valid CSV"),
+    ],
+)
+def test_bad_csv(data: bytes, message: str) -> None:
+    with pytest.raises(CsvError, match=message):
+        check_csv(data)
+
+
+def test_only_the_header_of_a_large_file_is_checked() -> None:
+    """Rows are checked by ingest; the gateway only looks at the first 64 KiB."""
+    bad_row_late = GOOD + b"2,Dog,https://img.example.com/b.jpg\n" * 2000 + b'3,"unclosed\n'
+    assert len(bad_row_late) > 64 * 1024
+    check_csv(bad_row_late)
+
+
+def test_header_must_end_within_64_kib() -> None:
+    data = b"S. No.,Product Name,Input Image Urls," + b"x" * (64 * 1024) + b"\n1,a,b\n"
+    with pytest.raises(CsvError, match="does not end within the first 65536 bytes"):
+        check_csv(data)

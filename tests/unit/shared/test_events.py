@@ -1,0 +1,340 @@
+"""Wire formats: MinIO bucket events (recorded payloads) and our own versioned messages."""
+
+from collections.abc import Callable
+from dataclasses import FrozenInstanceError
+from typing import Any
+
+import orjson
+import pytest
+
+from shared.errors import PermanentError
+from shared.events import (
+    SCHEMA_VERSION,
+    FetchRequested,
+    ImageFailed,
+    ObjectCreated,
+    RequestFailed,
+    decode_bucket_event,
+    user_metadata,
+)
+from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
+
+RID = "e6ffb05b235749b081bb556eda014c40"
+
+EventBody = Callable[[str], bytes]
+EventJson = Callable[[str], dict[str, Any]]
+
+
+def only(records: list[ObjectCreated]) -> ObjectCreated:
+    assert len(records) == 1
+    return records[0]
+
+
+# --- MinIO bucket events ------------------------------------------------------------------
+
+
+def test_put_original(event_body: EventBody) -> None:
+    event = only(decode_bucket_event(event_body("minio-put-original.json")))
+
+    assert event.event_name == "s3:ObjectCreated:Put"
+    assert event.bucket == ORIGINALS_BUCKET
+    assert event.key == f"{RID}/0-1.jpg"  # "%2F" unescaped
+    assert event.size == 59366
+    assert event.etag == "98111df294415ff3bd236e9b2b31e091"
+    assert event.content_type == "image/jpeg"
+    # Prefix removed, names lower-cased; "content-type" is not user metadata.
+    assert event.metadata == {
+        "request-id": RID,
+        "image-id": f"{RID}.0.1",
+        "quality": "80",
+    }
+    assert event.dedupe_key == f"original-images/{RID}/0-1.jpg#98111df294415ff3bd236e9b2b31e091"
+
+
+def test_put_inbox_upload(event_body: EventBody) -> None:
+    event = only(decode_bucket_event(event_body("minio-put-inbox-upload.json")))
+
+    assert event.bucket == INBOX_BUCKET
+    assert event.key == f"uploads/{RID}.csv"
+    assert event.size == 411
+    assert event.etag == "f69c93414df3908cbbbbcc4a9ad9d7e2"
+    assert event.content_type == "text/csv"
+    assert event.metadata == {
+        "request-id": RID,
+        "quality": "80",
+        "webhook-url": "https://hooks.example.com/imgpipe?token=s3cr3t",
+    }
+
+
+def test_put_inbox_drop_unescapes_key_like_a_query_string(event_body: EventBody) -> None:
+    event = only(decode_bucket_event(event_body("minio-put-inbox-drop.json")))
+
+    # "drops%2FSpring+sale%2Fcat%C3%A1logo+2024.csv": "+" is a space, "%C3%A1" is UTF-8 "á".
+    assert event.key == "drops/Spring sale/catálogo 2024.csv"
+    assert event.bucket == INBOX_BUCKET
+    assert event.metadata == {"quality": "70"}
+    assert event.dedupe_key == (
+        "csv-inbox/drops/Spring sale/catálogo 2024.csv#f69c93414df3908cbbbbcc4a9ad9d7e2"
+    )
+
+
+def test_escaped_plus_stays_a_plus(event_json: EventJson) -> None:
+    raw = event_json("minio-put-inbox-drop.json")
+    raw["Records"][0]["s3"]["object"]["key"] = "a%2Bb+c%25d.csv"  # QueryEscape("a+b c%d.csv")
+
+    assert only(decode_bucket_event(orjson.dumps(raw))).key == "a+b c%d.csv"
+
+
+def test_removed_records_are_skipped(event_body: EventBody) -> None:
+    event = only(decode_bucket_event(event_body("minio-delete-and-put-compressed.json")))
+
+    assert event.event_name == "s3:ObjectCreated:Put"
+    assert event.bucket == COMPRESSED_BUCKET
+    assert event.key == f"{RID}/0-1.jpg"
+    assert event.size == 21873
+    assert event.etag == "2b98a4ad988a18c42682f388901f2672"
+    assert event.metadata == {
+        "request-id": RID,
+        "image-id": f"{RID}.0.1",
+        "original-key": f"{RID}/0-1.jpg",
+        "source-bytes": "59366",
+    }
+
+
+def test_only_removed_records_decode_to_nothing(event_json: EventJson) -> None:
+    raw = event_json("minio-delete-and-put-compressed.json")
+    raw["Records"] = raw["Records"][:1]
+
+    assert decode_bucket_event(orjson.dumps(raw)) == []
+
+
+def test_no_records_decode_to_nothing() -> None:
+    assert decode_bucket_event(b'{"Records": []}') == []
+
+
+def test_every_created_record_is_kept_in_order(event_json: EventJson) -> None:
+    upload = event_json("minio-put-inbox-upload.json")["Records"][0]
+    drop = event_json("minio-put-inbox-drop.json")["Records"][0]
+    drop["eventName"] = "s3:ObjectCreated:CompleteMultipartUpload"
+    drop["s3"]["object"]["eTag"] = "0c78aef83f66abc1fa1e8477f296d394-3"
+
+    events = decode_bucket_event(orjson.dumps({"Records": [upload, drop]}))
+
+    assert [e.key for e in events] == [f"uploads/{RID}.csv", "drops/Spring sale/catálogo 2024.csv"]
+    assert events[1].event_name == "s3:ObjectCreated:CompleteMultipartUpload"
+    assert events[1].etag == "0c78aef83f66abc1fa1e8477f296d394-3"
+
+
+def test_metadata_names_match_case_insensitively(event_json: EventJson) -> None:
+    raw = event_json("minio-put-original.json")
+    obj = raw["Records"][0]["s3"]["object"]
+    obj["userMetadata"] = {
+        "x-amz-meta-request-id": RID,  # lower case, as some S3 servers send it
+        "X-AMZ-META-IMAGE-ID": f"{RID}.0.1",
+        "X-Amz-Meta-Quality": "80",
+        "content-type": "image/jpeg",
+    }
+
+    event = only(decode_bucket_event(orjson.dumps(raw)))
+
+    assert event.metadata == {"request-id": RID, "image-id": f"{RID}.0.1", "quality": "80"}
+
+
+def test_quoted_etag_is_unquoted(event_json: EventJson) -> None:
+    raw = event_json("minio-put-original.json")
+    raw["Records"][0]["s3"]["object"]["eTag"] = '"98111df294415ff3bd236e9b2b31e091"'
+
+    event = only(decode_bucket_event(orjson.dumps(raw)))
+
+    assert event.etag == "98111df294415ff3bd236e9b2b31e091"
+    assert event.dedupe_key.endswith("#98111df294415ff3bd236e9b2b31e091")
+
+
+def test_optional_object_fields_have_defaults(event_json: EventJson) -> None:
+    raw = event_json("minio-put-original.json")
+    obj = raw["Records"][0]["s3"]["object"]
+    for name in ("size", "eTag", "contentType", "userMetadata"):
+        del obj[name]
+
+    event = only(decode_bucket_event(orjson.dumps(raw)))
+
+    assert (event.size, event.etag, event.content_type, event.metadata) == (0, "", "", {})
+
+
+def test_object_created_is_frozen(event_body: EventBody) -> None:
+    event = only(decode_bucket_event(event_body("minio-put-original.json")))
+    with pytest.raises(FrozenInstanceError):
+        event.key = "elsewhere"  # type: ignore[misc]
+
+
+def test_user_metadata_keeps_only_prefixed_names() -> None:
+    raw = {
+        "content-type": "text/csv",
+        "X-Amz-Meta-Quality": "80",
+        "X-Amz-Server-Side-Encryption": "AES256",
+        "X-Amz-Meta-Webhook-Url": "https://hooks.example.com/x",
+    }
+    assert user_metadata(raw) == {"quality": "80", "webhook-url": "https://hooks.example.com/x"}
+
+
+def _without_s3(raw: dict[str, Any]) -> dict[str, Any]:
+    del raw["Records"][0]["s3"]
+    return raw
+
+
+def _without_object(raw: dict[str, Any]) -> dict[str, Any]:
+    del raw["Records"][0]["s3"]["object"]
+    return raw
+
+
+def _without_event_name(raw: dict[str, Any]) -> dict[str, Any]:
+    del raw["Records"][0]["eventName"]
+    return raw
+
+
+def _without_bucket_name(raw: dict[str, Any]) -> dict[str, Any]:
+    del raw["Records"][0]["s3"]["bucket"]["name"]
+    return raw
+
+
+def _metadata_as_list(raw: dict[str, Any]) -> dict[str, Any]:
+    raw["Records"][0]["s3"]["object"]["userMetadata"] = ["X-Amz-Meta-Quality"]
+    return raw
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [_without_s3, _without_object, _without_event_name, _without_bucket_name, _metadata_as_list],
+)
+def test_malformed_record_is_permanent(
+    event_json: EventJson, breaks: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    body = orjson.dumps(breaks(event_json("minio-put-original.json")))
+    with pytest.raises(PermanentError, match="not a MinIO bucket event"):
+        decode_bucket_event(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"not json", id="not-json"),
+        pytest.param(b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(b"{}", id="no-records"),
+        pytest.param(b'{"records": []}', id="records-wrong-case"),
+        pytest.param(b"[]", id="top-level-list"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b'{"Records": null}', id="records-null"),
+        pytest.param(b'{"Records": {"eventName": "s3:ObjectCreated:Put"}}', id="records-dict"),
+        pytest.param(b'{"Records": "s3:ObjectCreated:Put"}', id="records-string"),
+        pytest.param(b'{"Records": [null]}', id="record-null"),
+        pytest.param(b'{"Records": [{"eventName": "s3:ObjectCreated:Put"}]}', id="record-no-s3"),
+    ],
+)
+def test_malformed_body_is_permanent(body: bytes) -> None:
+    with pytest.raises(PermanentError, match="not a MinIO bucket event"):
+        decode_bucket_event(body)
+
+
+def test_non_numeric_size_is_permanent(event_json: EventJson) -> None:
+    raw = event_json("minio-put-original.json")
+    raw["Records"][0]["s3"]["object"]["size"] = "large"
+    with pytest.raises(PermanentError):
+        decode_bucket_event(orjson.dumps(raw))
+
+
+# --- our own messages -------------------------------------------------------------------
+
+MESSAGES = [
+    FetchRequested(RID, f"{RID}.0.1", "https://img.example.com/ä b.jpg?w=1&h=2", 80),
+    ImageFailed(RID, f"{RID}.3.0", "HTTP 404 Not Found"),
+    RequestFailed(RID, "Missing column: 'Product Name' (or 'product')."),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
+def test_round_trip(message: FetchRequested | ImageFailed | RequestFailed) -> None:
+    assert type(message).decode(message.encode()) == message
+
+
+def test_fetch_requested_wire_shape() -> None:
+    message = FetchRequested(RID, f"{RID}.0.1", "https://img.example.com/a.jpg", 80)
+    assert orjson.loads(message.encode()) == {
+        "schema_version": SCHEMA_VERSION,
+        "type": "FetchRequested",
+        "request_id": RID,
+        "image_id": f"{RID}.0.1",
+        "url": "https://img.example.com/a.jpg",
+        "quality": 80,
+    }
+
+
+def test_image_failed_wire_shape() -> None:
+    assert orjson.loads(ImageFailed(RID, f"{RID}.3.0", "timeout").encode()) == {
+        "schema_version": SCHEMA_VERSION,
+        "type": "ImageFailed",
+        "request_id": RID,
+        "image_id": f"{RID}.3.0",
+        "reason": "timeout",
+    }
+
+
+def test_request_failed_wire_shape() -> None:
+    assert orjson.loads(RequestFailed(RID, "empty").encode()) == {
+        "schema_version": SCHEMA_VERSION,
+        "type": "RequestFailed",
+        "request_id": RID,
+        "reason": "empty",
+    }
+
+
+def test_decode_ignores_key_order() -> None:
+    body = b'{"reason": "r", "image_id": "i", "type": "ImageFailed", "schema_version": 1, '
+    body += b'"request_id": "q"}'
+    assert ImageFailed.decode(body) == ImageFailed("q", "i", "r")
+
+
+@pytest.mark.parametrize("version", [0, 2, "1", None])
+def test_unknown_schema_version_is_permanent(version: object) -> None:
+    body = orjson.dumps(
+        {"schema_version": version, "type": "RequestFailed", "request_id": RID, "reason": "r"}
+    )
+    with pytest.raises(PermanentError, match="RequestFailed: unsupported schema_version"):
+        RequestFailed.decode(body)
+
+
+def test_missing_schema_version_is_permanent() -> None:
+    with pytest.raises(PermanentError, match="not a RequestFailed message"):
+        RequestFailed.decode(orjson.dumps({"request_id": RID, "reason": "r"}))
+
+
+def test_missing_field_is_permanent() -> None:
+    body = orjson.dumps({"schema_version": 1, "request_id": RID, "image_id": "i", "url": "u"})
+    with pytest.raises(PermanentError, match="not a FetchRequested message"):
+        FetchRequested.decode(body)
+
+
+def test_unknown_field_is_ignored() -> None:
+    """A producer may add an optional field before its consumers are upgraded."""
+    body = orjson.dumps(
+        {"schema_version": 1, "type": "RequestFailed", "request_id": RID, "reason": "r", "x": 1}
+    )
+    assert RequestFailed.decode(body) == RequestFailed(RID, "r")
+
+
+def test_another_message_type_is_permanent() -> None:
+    body = ImageFailed(RID, f"{RID}.0.0", "r").encode()
+    with pytest.raises(PermanentError, match="not a RequestFailed message"):
+        RequestFailed.decode(body)
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'"text"', b"null", b"42"])
+def test_malformed_message_is_permanent(body: bytes) -> None:
+    with pytest.raises(PermanentError, match="not a ImageFailed message"):
+        ImageFailed.decode(body)
+
+
+def test_messages_are_frozen() -> None:
+    message = RequestFailed(RID, "r")
+    with pytest.raises(FrozenInstanceError):
+        message.reason = "other"  # type: ignore[misc]
