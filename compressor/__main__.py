@@ -1,15 +1,20 @@
 """python -m compressor: compress every original that lands in original-images."""
 
-from compressor.handler import handle
-from shared.consumer import run
+from compressor.handler import OriginalStored, handle, record_failure
+from shared.consumer import Route, run
 from shared.events import decode_bucket_event
 from shared.names import ORIGINAL_STORED
 from shared.runtime import Clients
 
 
-async def on_original_stored(clients: Clients, body: bytes, attempt: int) -> None:
+async def original_stored(clients: Clients, body: bytes) -> None:
     for event in decode_bucket_event(body):
         await handle(event, clients)
 
 
-run("compressor", {ORIGINAL_STORED.name: on_original_stored})
+async def give_up(clients: Clients, body: bytes, reason: str) -> None:
+    for event in decode_bucket_event(body):
+        await record_failure(OriginalStored.from_event(event), reason, clients)
+
+
+run("compressor", {ORIGINAL_STORED.name: Route(original_stored, give_up)})

@@ -50,8 +50,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             compress, data, original.quality, max_pixels=clients.settings.max_image_pixels
         )
     except ImageError as exc:
-        failed = ImageFailed(original.request_id, original.image_id, str(exc))
-        await clients.publisher.publish(FAILED_ROUTING_KEY, failed)
+        await record_failure(original, str(exc), clients)
         return
     await clients.store.put(
         COMPRESSED_BUCKET,
@@ -65,3 +64,9 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             META_ORIGINAL_KEY: original.key,
         },
     )
+
+
+async def record_failure(original: OriginalStored, reason: str, clients: Clients) -> None:
+    """Tell the notifier this image failed, so its request can still complete."""
+    failed = ImageFailed(original.request_id, original.image_id, reason)
+    await clients.publisher.publish(FAILED_ROUTING_KEY, failed)

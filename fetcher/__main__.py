@@ -1,14 +1,18 @@
 """python -m fetcher: download every image URL ingest asks for."""
 
-from fetcher.handler import handle
-from shared.consumer import run
+from fetcher.handler import handle, record_failure
+from shared.consumer import Route, run
 from shared.events import FetchRequested
 from shared.names import FETCH_REQUESTED
 from shared.runtime import Clients
 
 
-async def on_fetch_requested(clients: Clients, body: bytes, attempt: int) -> None:
-    await handle(FetchRequested.decode(body), attempt, clients)
+async def fetch_requested(clients: Clients, body: bytes) -> None:
+    await handle(FetchRequested.decode(body), clients)
 
 
-run("fetcher", {FETCH_REQUESTED.name: on_fetch_requested})
+async def give_up(clients: Clients, body: bytes, reason: str) -> None:
+    await record_failure(FetchRequested.decode(body), reason, clients)
+
+
+run("fetcher", {FETCH_REQUESTED.name: Route(fetch_requested, give_up)})

@@ -1,7 +1,7 @@
 """fetcher: download one image URL and store the original in original-images."""
 
 from fetcher.download import TransientFetchError, download
-from shared.errors import ImageError
+from shared.errors import ImageError, RetryLater
 from shared.events import FetchRequested, ImageFailed
 from shared.names import (
     FAILED_ROUTING_KEY,
@@ -13,12 +13,8 @@ from shared.names import (
 )
 from shared.runtime import Clients
 
-# A URL that keeps failing transiently (5xx, timeouts, resets) is recorded as failed after
-# this many deliveries, so the request still completes.
-MAX_ATTEMPTS = 3
 
-
-async def handle(message: FetchRequested, attempt: int, clients: Clients) -> None:
+async def handle(message: FetchRequested, clients: Clients) -> None:
     settings = clients.settings
     try:
         image = await download(
@@ -27,14 +23,11 @@ async def handle(message: FetchRequested, attempt: int, clients: Clients) -> Non
             max_bytes=settings.max_image_bytes,
             allow=settings.fetch_allow_cidrs,
         )
-    except ImageError as exc:
-        await _record_failure(message, str(exc), clients)
+    except ImageError as exc:  # 404, not an image, too large, blocked address…
+        await record_failure(message, str(exc), clients)
         return
-    except TransientFetchError as exc:
-        if attempt < MAX_ATTEMPTS:
-            raise
-        await _record_failure(message, f"{exc} (gave up after {attempt} attempts)", clients)
-        return
+    except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
+        raise RetryLater(str(exc), exc.retry_after) from exc
     await clients.store.put(
         ORIGINALS_BUCKET,
         image_key(message.image_id, image.extension),
@@ -48,6 +41,7 @@ async def handle(message: FetchRequested, attempt: int, clients: Clients) -> Non
     )
 
 
-async def _record_failure(message: FetchRequested, reason: str, clients: Clients) -> None:
+async def record_failure(message: FetchRequested, reason: str, clients: Clients) -> None:
+    """Tell the notifier this image failed, so its request can still complete."""
     failed = ImageFailed(message.request_id, message.image_id, reason)
     await clients.publisher.publish(FAILED_ROUTING_KEY, failed)

@@ -3,16 +3,22 @@
 The HTTP gateway is `python -m ingest.gateway`.
 """
 
-from ingest.handler import handle
-from shared.consumer import run
-from shared.events import decode_bucket_event
-from shared.names import CSV_UPLOADED
+from ingest.handler import handle, request_id_for
+from shared.consumer import Route, run
+from shared.events import RequestFailed, decode_bucket_event
+from shared.names import CSV_UPLOADED, REQUEST_FAILED_ROUTING_KEY
 from shared.runtime import Clients
 
 
-async def on_csv_uploaded(clients: Clients, body: bytes, attempt: int) -> None:
+async def csv_uploaded(clients: Clients, body: bytes) -> None:
     for event in decode_bucket_event(body):
         await handle(event, clients)
 
 
-run("ingest", {CSV_UPLOADED.name: on_csv_uploaded})
+async def give_up(clients: Clients, body: bytes, reason: str) -> None:
+    for event in decode_bucket_event(body):
+        failed = RequestFailed(request_id_for(event), f"could not read the CSV: {reason}")
+        await clients.publisher.publish(REQUEST_FAILED_ROUTING_KEY, failed)
+
+
+run("ingest", {CSV_UPLOADED.name: Route(csv_uploaded, give_up)})

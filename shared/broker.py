@@ -1,37 +1,31 @@
 """RabbitMQ: topology, publishing with confirms, and the consumer loop every function uses."""
 
 import asyncio
-import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractIncomingMessage,
     AbstractRobustConnection,
     ExchangeType,
 )
 from aiormq.abc import FieldTable
 
-from shared.errors import PermanentError
 from shared.events import FetchRequested, ImageFailed, RequestFailed
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     QUEUES,
+    RETRY_EXCHANGE,
     WORK_EXCHANGE,
     QueueSpec,
 )
+from shared.retry import DEFAULT_DELAYS_S, delay_queue
 
-log = logging.getLogger(__name__)
-
-# A message redelivered this many times (crash loops, a fault that never clears) is
-# dead-lettered by the quorum queue instead of spinning forever.
+# A message redelivered this many times without an ack (a handler that crashes its process
+# every time) is dead-lettered by the quorum queue instead of looping forever.
 DELIVERY_LIMIT = 20
-
-Handler = Callable[[bytes, int], Awaitable[None]]
-"""A consumer callback: the message body and its delivery attempt (1 for the first)."""
 
 
 async def connect(amqp_url: str) -> AbstractRobustConnection:
@@ -49,24 +43,40 @@ def queue_arguments(spec: QueueSpec) -> FieldTable:
     }
 
 
-async def declare_topology(channel: AbstractChannel) -> None:
+async def declare_topology(
+    channel: AbstractChannel, retry_delays: Sequence[float] = DEFAULT_DELAYS_S
+) -> None:
     """Declare every exchange, queue and binding (idempotent; same arguments everywhere).
 
     Queues must be bound before the first object lands: the object store drops events it
     cannot route.
     """
-    for name in (BUCKET_EVENTS_EXCHANGE, WORK_EXCHANGE, DEAD_LETTER_EXCHANGE):
+    for name in (BUCKET_EVENTS_EXCHANGE, WORK_EXCHANGE, DEAD_LETTER_EXCHANGE, RETRY_EXCHANGE):
         await channel.declare_exchange(name, ExchangeType.DIRECT, durable=True)
     for spec in QUEUES:
         queue = await channel.declare_queue(
             spec.name, durable=True, arguments=queue_arguments(spec)
         )
-        for exchange, routing_key in spec.bindings:
+        for exchange, routing_key in (*spec.bindings, (RETRY_EXCHANGE, spec.name)):
             await queue.bind(exchange, routing_key)
         dead = await channel.declare_queue(
             spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dead.bind(DEAD_LETTER_EXCHANGE, spec.name)
+    for delay in retry_delays:
+        name = delay_queue(delay)
+        await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
+        held = await channel.declare_queue(
+            name,
+            durable=True,
+            # Expired messages go back through the retry exchange with their original
+            # routing key: the name of the queue they came from.
+            arguments={
+                "x-message-ttl": round(delay * 1000),
+                "x-dead-letter-exchange": RETRY_EXCHANGE,
+            },
+        )
+        await held.bind(name, "")
 
 
 class Publisher:
@@ -89,31 +99,6 @@ class Publisher:
             routing_key=routing_key,
             mandatory=True,  # unroutable = a missing queue: fail loudly, do not drop
         )
-
-
-def _attempt(message: AbstractIncomingMessage) -> int:
-    # Quorum queues count earlier deliveries in this header.
-    count = (message.headers or {}).get("x-delivery-count", 0)
-    return 1 + (count if isinstance(count, int) else 0)
-
-
-async def consume(channel: AbstractChannel, queue_name: str, handler: Handler) -> None:
-    """Feed the queue's messages to `handler`; the outcome decides ack, dead-letter or requeue."""
-
-    async def on_message(message: AbstractIncomingMessage) -> None:
-        try:
-            await handler(message.body, _attempt(message))
-        except PermanentError as exc:
-            log.error("dead-lettering a message from %s: %s", queue_name, exc)
-            await message.reject(requeue=False)
-        except Exception:
-            log.exception("requeueing a message from %s after a transient failure", queue_name)
-            await message.nack(requeue=True)
-        else:
-            await message.ack()
-
-    queue = await channel.get_queue(queue_name, ensure=False)
-    await queue.consume(on_message)
 
 
 async def run_until_stopped() -> None:

@@ -1,27 +1,144 @@
-"""`python -m <function>`: open the clients, consume the function's queues until stopped."""
+"""`python -m <function>`: consume the function's queues; what a handler raises decides the rest.
+
+The outcome policy lives here, once, for every function (see shared/errors.py):
+returned → ack; PermanentError → dead-letter with the reason; anything else → retry after a
+backoff delay, and when the retries are used up, the route's give-up hook, then dead-letter.
+Every republish is confirmed by the broker before the original is acked: at least once.
+"""
 
 import asyncio
-import functools
+import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
-from shared.broker import consume, run_until_stopped
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+
+from shared.broker import run_until_stopped
+from shared.errors import PermanentError, RetryLater
+from shared.names import DEAD_LETTER_EXCHANGE
+from shared.retry import delay_queue, expiration_ms, next_delay
 from shared.runtime import Clients, configure_logging, open_clients
 from shared.settings import Settings
 
-# A queue's handler: decodes the body at the edge, then calls the function's handle().
-Route = Callable[[Clients, bytes, int], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+REASON_HEADER = "x-last-error"
+
+
+def _own_headers(message: AbstractIncomingMessage) -> dict[str, object]:
+    """The message's headers without the broker's bookkeeping (a copy starts afresh)."""
+    return {
+        k: v
+        for k, v in (message.headers or {}).items()
+        if k != "x-delivery-count"
+        and not k.startswith(("x-death", "x-first-death", "x-last-death"))
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one queue's messages are handled.
+
+    `handle` decodes the body at the edge and calls the function's handler; `give_up` runs
+    once when a message has failed transiently on every attempt (e.g. to record the image as
+    failed, so its request can still complete).
+    """
+
+    handle: Callable[[Clients, bytes], Awaitable[None]]
+    give_up: Callable[[Clients, bytes, str], Awaitable[None]] | None = None
+
+
+def attempt_of(message: AbstractIncomingMessage) -> int:
+    """1 for a first delivery; counts our retries and the broker's redeliveries after a crash."""
+    headers = message.headers or {}
+    retries = headers.get(ATTEMPT_HEADER, 1)
+    redeliveries = headers.get("x-delivery-count", 0)  # set by quorum queues
+    return (retries if isinstance(retries, int) else 1) + (
+        redeliveries if isinstance(redeliveries, int) else 0
+    )
+
+
+async def consume(
+    channel: AbstractChannel, queue_name: str, route: Route, clients: Clients
+) -> None:
+    """Feed the queue's messages to `route`, settling each one by the outcome."""
+    delays = clients.settings.retry_delays_s
+
+    async def forward(
+        message: AbstractIncomingMessage,
+        exchange: str,
+        headers: dict[str, object],
+        expiration: float | None = None,
+    ) -> None:
+        """Publish a copy of `message` (confirmed), addressed back to this queue."""
+        target = await channel.get_exchange(exchange, ensure=False)
+        copy = aio_pika.Message(
+            message.body,
+            headers={**_own_headers(message), **headers},  # type: ignore[dict-item]
+            content_type=message.content_type,
+            type=message.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            expiration=expiration,
+        )
+        await target.publish(copy, routing_key=queue_name)
+
+    async def settle(message: AbstractIncomingMessage) -> None:
+        attempt = attempt_of(message)
+        try:
+            await route.handle(clients, message.body)
+        except PermanentError as exc:
+            log.error("%s: dead-lettering a message: %s", queue_name, exc)
+            await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: str(exc)[:1000]})
+        except Exception as exc:
+            reason = (str(exc) or type(exc).__name__)[:1000]
+            wanted = exc.delay if isinstance(exc, RetryLater) else None
+            delay = next_delay(attempt, delays, wanted)
+            if delay is None:
+                log.error("%s: giving up after %d attempts: %s", queue_name, attempt, reason)
+                reason = f"{reason} (after {attempt} attempts)"
+                if route.give_up is not None:
+                    await route.give_up(clients, message.body, reason)
+                await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: reason})
+            else:
+                log.warning(
+                    "%s: attempt %d failed (%s); next in %.1f s", queue_name, attempt, reason, delay
+                )
+                headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason}
+                await forward(message, delay_queue(delay), headers, expiration_ms(delay) / 1000)
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        try:
+            await settle(message)
+        except Exception:
+            # Settling failed (the broker or the give-up hook is down): hand it back.
+            log.exception("%s: could not settle a message; requeueing it", queue_name)
+            await message.nack(requeue=True)
+        else:
+            await message.ack()
+
+    queue = await channel.get_queue(queue_name, ensure=False)
+    await queue.consume(on_message)
 
 
 def run(name: str, routes: Mapping[str, Route]) -> None:
-    """Entry point of a consumer function: `routes` maps each queue it reads to its handler."""
+    """Entry point of a consumer function: `routes` maps each queue it reads to its handler.
+
+    `--check` is a dry run (image smoke tests): imports done, settings valid, nothing connected.
+    """
     configure_logging(name)
     settings = Settings.from_env(os.environ)
+    if "--check" in sys.argv[1:]:
+        print(f"{name}: configuration ok; would consume {', '.join(routes)}")
+        return
 
     async def main() -> None:
         async with open_clients(settings) as clients:
             for queue, route in routes.items():
-                await consume(clients.channel, queue, functools.partial(route, clients))
+                await consume(clients.channel, queue, route, clients)
             await run_until_stopped()
 
     asyncio.run(main())

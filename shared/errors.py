@@ -3,8 +3,10 @@
 - returns normally      → ack;
 - raises PermanentError → reject without requeue: the message goes to its dead-letter queue
   (retrying cannot help: malformed message, unknown request);
-- raises anything else  → requeue: a transient fault (network, store, database) may pass.
-  The queue's delivery limit turns an endless failure into a dead letter.
+- raises anything else  → try again later: a transient fault (network, store, database) may
+  pass. Retries back off through delay queues (shared/retry.py); when they are used up the
+  function's give-up hook runs (e.g. the image is recorded as failed) and the message is
+  dead-lettered with its reason. RetryLater asks for a minimum delay (Retry-After).
 
 Per-image problems (404, not an image) are not message errors: they are recorded as a failed
 image and the message is acked.
@@ -13,6 +15,14 @@ image and the message is acked.
 
 class PermanentError(Exception):
     """Retrying this message cannot succeed."""
+
+
+class RetryLater(Exception):
+    """Try this message again later (after at least `delay` seconds, if given)."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 class ImageError(Exception):

@@ -26,6 +26,8 @@ REQUEST_FAILED_ROUTING_KEY = "request.failed"
 
 # Rejected messages (permanent failures, or too many redeliveries) land here with their reason.
 DEAD_LETTER_EXCHANGE = "imgpipe.dead-letter"
+# Messages coming back from a delay queue (shared/retry.py), routed by their queue's name.
+RETRY_EXCHANGE = "imgpipe.retry"
 
 
 @dataclass(frozen=True)

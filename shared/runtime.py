@@ -54,7 +54,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         # Prefetch bounds the messages one replica works on at once (its memory and its
         # share of the queue); more replicas, not a bigger prefetch, add throughput.
         await channel.set_qos(prefetch_count=settings.prefetch)
-        await declare_topology(channel)
+        await declare_topology(channel, settings.retry_delays_s)
         async with make_session(settings.fetch_allow_cidrs, settings.fetch_timeout_s) as http:
             yield Clients(settings, store, db, channel, Publisher(channel), http)
     finally:

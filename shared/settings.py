@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.retry import DEFAULT_DELAYS_S
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -41,6 +43,8 @@ class Settings:
     output_url_expiry_s: int = 7 * 24 * 3600
     # Image and webhook URLs may not reach loopback/private addresses unless listed here.
     fetch_allow_cidrs: tuple[IPNetwork, ...] = ()
+    # Backoff before each retry of a transiently failed message; len + 1 attempts in all.
+    retry_delays_s: tuple[float, ...] = DEFAULT_DELAYS_S
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -81,6 +85,18 @@ class Settings:
                 return False
             raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
+        def delays(name: str) -> tuple[float, ...]:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return DEFAULT_DELAYS_S
+            try:
+                values = tuple(float(part) for part in raw.split(","))
+            except ValueError:
+                raise SettingsError(f"{name} must be seconds separated by commas") from None
+            if not all(math.isfinite(v) and v > 0 for v in values):
+                raise SettingsError(f"{name} must be positive numbers of seconds, got {raw!r}")
+            return values
+
         s3_endpoint = required("S3_ENDPOINT")
         s3_secure = flag("S3_SECURE")
         try:
@@ -114,4 +130,5 @@ class Settings:
             webhook_timeout_s=seconds("WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
             output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
             fetch_allow_cidrs=cidrs,
+            retry_delays_s=delays("RETRY_DELAYS_S"),
         )

@@ -1,0 +1,39 @@
+"""When to try a message again (pure): exponential backoff through a few fixed delay queues.
+
+A message that failed transiently is republished to a delay queue whose TTL holds it back,
+then RabbitMQ dead-letters it to the retry exchange, which routes it to the queue it came
+from. Fixed levels keep the number of queues small; a per-message expiration just under the
+level's TTL adds jitter, so a burst of failures does not come back as one burst.
+"""
+
+import random
+from collections.abc import Sequence
+
+# Delays before the 2nd, 3rd, … attempt; after the last one the message is given up.
+DEFAULT_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
+JITTER = 0.2  # a retry waits between (1 - JITTER) and 1 times its level's delay
+
+
+def delay_queue(delay_s: float) -> str:
+    """Name of the delay queue (and of its fanout exchange) for one level."""
+    return f"imgpipe.delay.{round(delay_s * 1000)}ms"
+
+
+def next_delay(attempt: int, delays: Sequence[float], wanted: float | None = None) -> float | None:
+    """The level to wait in before attempt `attempt + 1`, or None when retries are used up.
+
+    `wanted` (e.g. from a Retry-After header) picks the smallest level that waits at least as
+    long, never less than the backoff schedule's own level for this attempt.
+    """
+    if attempt > len(delays):
+        return None
+    level = delays[attempt - 1]
+    if wanted is not None:
+        level = max(level, next((d for d in sorted(delays) if d >= wanted), max(delays)))
+    return level
+
+
+def expiration_ms(level_s: float, rng: random.Random | None = None) -> int:
+    """Per-message TTL inside a level: jittered down, never above the queue's own TTL."""
+    factor = 1 - JITTER * (rng or random).random()
+    return max(1, int(level_s * 1000 * factor))
