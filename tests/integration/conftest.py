@@ -12,6 +12,8 @@ from aiohttp import web
 from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
 
 BROKER = "127.0.0.1:5672"
+RETRY_DELAYS_S = "0.2,0.4,0.8"  # 4 attempts in all
+SAMPLE_IMAGES = Path(__file__).resolve().parents[2] / "sample-data" / "images"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +36,8 @@ def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         dir=tmp_path_factory.mktemp("stack"),
         amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
         ports=Ports.free(),
+        # Short backoff so retry tests take seconds, not minutes.
+        extra_env={"RETRY_DELAYS_S": RETRY_DELAYS_S},
     )
     running = Stack(config)
     running.start()
@@ -78,3 +82,63 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture(scope="session")
 def sample_data() -> Path:
     return Path(__file__).resolve().parents[2] / "sample-data"
+
+
+class Origin:
+    """A local image server that misbehaves on request, for retry and failure tests.
+
+    /ok/NAME serves a sample image; /fail/N/KEY/NAME answers 503 the first N times for KEY,
+    then serves NAME; /always/STATUS/NAME always answers STATUS; /retry-after/S/KEY/NAME
+    answers 429 with Retry-After: S once, then serves NAME.
+    """
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.base = ""
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path}"
+
+
+@pytest.fixture(scope="session")
+async def origin() -> AsyncIterator[Origin]:
+    server = Origin()
+
+    def image(name: str) -> web.Response:
+        return web.Response(body=(SAMPLE_IMAGES / name).read_bytes(), content_type="image/jpeg")
+
+    async def ok(request: web.Request) -> web.Response:
+        return image(request.match_info["name"])
+
+    async def fail(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        server.hits[key] = server.hits.get(key, 0) + 1
+        if server.hits[key] <= int(request.match_info["n"]):
+            return web.Response(status=503, text="busy")
+        return image(request.match_info["name"])
+
+    async def always(request: web.Request) -> web.Response:
+        key = request.path
+        server.hits[key] = server.hits.get(key, 0) + 1
+        return web.Response(status=int(request.match_info["status"]), text="no")
+
+    async def retry_after(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        server.hits[key] = server.hits.get(key, 0) + 1
+        if server.hits[key] == 1:
+            return web.Response(status=429, headers={"Retry-After": request.match_info["s"]})
+        return image(request.match_info["name"])
+
+    app = web.Application()
+    app.router.add_get("/ok/{name}", ok)
+    app.router.add_get("/fail/{n}/{key}/{name}", fail)
+    app.router.add_get("/always/{status}/{name}", always)
+    app.router.add_get("/retry-after/{s}/{key}/{name}", retry_after)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.base = f"http://127.0.0.1:{port}"
+    yield server
+    await runner.cleanup()

@@ -1,86 +1,30 @@
 """Upload → fetch → compress → notify → webhook, on the real local stack."""
 
-import asyncio
 import csv
 import io
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from minio import Minio
 from PIL import Image
 
-from deploy.local.stack import ACCESS_KEY, SECRET_KEY, Stack
+from deploy.local.stack import Stack
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
+from tests.integration.client import (
+    CLASSIC_HEADER,
+    base,
+    image_url,
+    make_csv,
+    s3,
+    status_of,
+    upload,
+    wait_final,
+    wait_for,
+)
 from tests.integration.conftest import Webhooks
 
 pytestmark = pytest.mark.integration
-
-CLASSIC_HEADER = ["S. No.", "Product Name", "Input Image Urls"]
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `within` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.1)
-    pytest.fail(f"timed out after {within:.0f} s waiting for {what}")
-
-
-def base(stack: Stack) -> str:
-    return f"http://127.0.0.1:{stack.config.ports.gateway}"
-
-
-def image_url(stack: Stack, name: str) -> str:
-    return f"http://127.0.0.1:{stack.config.ports.images}/{name}"
-
-
-def make_csv(rows: list[list[str]], header: list[str] = CLASSIC_HEADER) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def s3(stack: Stack) -> Minio:
-    return Minio(
-        f"127.0.0.1:{stack.config.ports.seaweed.s3}",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        secure=False,
-    )
-
-
-async def upload(
-    http: aiohttp.ClientSession, stack: Stack, data: bytes, **fields: str
-) -> aiohttp.ClientResponse:
-    form = aiohttp.FormData()
-    form.add_field("file", data, filename="products.csv", content_type="text/csv")
-    for name, value in fields.items():
-        form.add_field(name, value)
-    return await http.post(f"{base(stack)}/api/upload", data=form)
-
-
-async def status_of(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:
-    async with http.get(f"{base(stack)}/api/status/{request_id}") as response:
-        assert response.status == 200, await response.text()
-        body: dict[str, Any] = await response.json()
-        return body
-
-
-async def wait_final(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:
-    async def final() -> dict[str, Any] | None:
-        status = await status_of(http, stack, request_id)
-        return status if status["status"] not in ("pending", "processing") else None
-
-    result: dict[str, Any] = await wait_for(final, f"request {request_id} to finish")
-    return result
 
 
 def sample_images(sample_data: Path) -> list[str]:
