@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from deploy.local.rabbit import RabbitNode
 from deploy.local.seaweed import SeaweedPorts, free_port, remove_sockets, start_seaweed
 from shared.broker import connect, declare_topology
 
@@ -51,6 +52,8 @@ class StackConfig:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     ports: Ports = field(default_factory=Ports)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A private broker node (tests that restart RabbitMQ); amqp_url must point at it.
+    rabbit: RabbitNode | None = None
 
     def env(self) -> dict[str, str]:
         """The environment every service of the stack runs with."""
@@ -80,6 +83,8 @@ class Stack:
         self.procs: dict[str, int] = {}
         # Our own children, so stop() can reap them; `make down` only has their pids.
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        # How to start each process again (fault-injection tests kill and restart them).
+        self._starters: dict[str, Callable[[], subprocess.Popen[bytes]]] = {}
         self.logs = config.dir / "logs"
 
     @property
@@ -89,7 +94,10 @@ class Stack:
     def start(self) -> None:
         cfg = self.config
         self.logs.mkdir(parents=True, exist_ok=True)
-        ensure_rabbitmq(cfg.amqp_url)
+        if cfg.rabbit is not None:
+            cfg.rabbit.start()
+        else:
+            ensure_rabbitmq(cfg.amqp_url)
         asyncio.run(_declare(cfg.amqp_url))
         self._save()
         try:
@@ -100,14 +108,16 @@ class Stack:
 
     def _start_all(self) -> None:
         cfg, env = self.config, self.config.env()
-        seaweed = start_seaweed(
-            data_dir=cfg.dir / "seaweed",
-            ports=cfg.ports.seaweed,
-            access_key=ACCESS_KEY,
-            secret_key=SECRET_KEY,
-            log_file=self.logs / "seaweed.log",
+        self._add(
+            "seaweed",
+            lambda: start_seaweed(
+                data_dir=cfg.dir / "seaweed",
+                ports=cfg.ports.seaweed,
+                access_key=ACCESS_KEY,
+                secret_key=SECRET_KEY,
+                log_file=self.logs / "seaweed.log",
+            ),
         )
-        self._track("seaweed", seaweed)
         mongo_dir = cfg.dir / "mongo"
         mongo_dir.mkdir(parents=True, exist_ok=True)
         self._spawn(
@@ -117,8 +127,8 @@ class Stack:
                 *("--host", "127.0.0.1", "--port", str(cfg.ports.mongo)),
                 *("--storage-path", str(mongo_dir)),
             ],
+            ready=lambda: _port_open(cfg.ports.mongo),
         )
-        _wait_for(lambda: _port_open(cfg.ports.mongo), "SecantusDB", self.logs / "secantusdb.log")
         self._spawn(
             "relay",
             [
@@ -129,7 +139,13 @@ class Stack:
         )
         for name in FUNCTIONS:
             self._spawn(name, [sys.executable, "-m", name], env)
-        self._spawn("gateway", [sys.executable, "-m", "ingest.gateway"], env)
+        gateway = f"http://127.0.0.1:{cfg.ports.gateway}/healthz"
+        self._spawn(
+            "gateway",
+            [sys.executable, "-m", "ingest.gateway"],
+            env,
+            ready=lambda: _http_ok(gateway),
+        )
         self._spawn(
             "images",
             [
@@ -137,25 +153,56 @@ class Stack:
                 *("--bind", "127.0.0.1", "--directory", str(SAMPLE_IMAGES)),
             ],
         )
-        gateway = f"http://127.0.0.1:{cfg.ports.gateway}/healthz"
-        _wait_for(lambda: _http_ok(gateway), "the gateway", self.logs / "gateway.log")
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env={**os.environ, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
-            )
-        self._track(name, proc)
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        log_path = self.logs / f"{name}.log"
 
-    def _track(self, name: str, proc: "subprocess.Popen[bytes]") -> None:
+        def start() -> "subprocess.Popen[bytes]":
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=ROOT,
+                    env={**os.environ, **(env or {})},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
+                )
+            if ready is not None:
+                _wait_for(ready, name, log_path)
+            return proc
+
+        self._add(name, start)
+
+    def _add(self, name: str, start: Callable[[], "subprocess.Popen[bytes]"]) -> None:
+        self._starters[name] = start
+        proc = start()
         self.procs[name] = proc.pid
         self._children[proc.pid] = proc
         self._save()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one process (SIGKILL: a crash, no clean-up) and reap it."""
+        pid = self.procs.pop(name)
+        os.kill(pid, sig)
+        self._children.pop(pid).wait()
+        self._save()
+
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one process and start it again with the same command and environment."""
+        self.kill(name, sig)
+        self._add(name, self._starters[name])
+
+    def restart_broker(self) -> None:
+        """Stop and start the stack's private RabbitMQ node (its data survives)."""
+        if self.config.rabbit is None:
+            raise RuntimeError("only a stack with its own RabbitMQ node may restart it")
+        self.config.rabbit.restart()
 
     def _save(self) -> None:
         state = {"procs": self.procs, "env": self.config.env(), "ports": asdict(self.config.ports)}
@@ -169,6 +216,8 @@ class Stack:
                 child.wait()  # reaped: no zombie, no ResourceWarning
         self.procs.clear()
         remove_sockets(self.config.ports.seaweed)
+        if self.config.rabbit is not None:
+            self.config.rabbit.stop()
         self.state_file.unlink(missing_ok=True)
 
     @classmethod
