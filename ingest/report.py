@@ -52,6 +52,7 @@ def request_view(request: Doc) -> Doc:
             "done": request.get("done", 0),
             "failed": request.get("failed", 0),
         },
+        "webhook_state": request.get("webhook_state"),
         "webhook_attempts": [
             {**a, "at": a["at"].isoformat()} for a in request.get("webhook_attempts", [])
         ],

@@ -1,9 +1,15 @@
 """python -m notifier: track image outcomes, close requests, call webhooks."""
 
-from notifier.handler import on_image_compressed, on_image_failed, on_request_failed
+from notifier.handler import (
+    give_up_webhook,
+    on_image_compressed,
+    on_image_failed,
+    on_request_failed,
+    on_webhook_due,
+)
 from shared.consumer import Route, run
-from shared.events import ImageFailed, RequestFailed, decode_bucket_event
-from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED
+from shared.events import ImageFailed, RequestFailed, WebhookDue, decode_bucket_event
+from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED, WEBHOOK_DUE
 from shared.runtime import Clients
 
 
@@ -20,11 +26,21 @@ async def request_failed(clients: Clients, body: bytes) -> None:
     await on_request_failed(RequestFailed.decode(body), clients)
 
 
+async def webhook_due(clients: Clients, body: bytes) -> None:
+    await on_webhook_due(WebhookDue.decode(body), clients)
+
+
+async def webhook_given_up(clients: Clients, body: bytes, reason: str) -> None:
+    await give_up_webhook(WebhookDue.decode(body), reason, clients)
+
+
 run(
     "notifier",
     {
         IMAGE_COMPRESSED.name: Route(image_compressed),
         IMAGE_FAILED.name: Route(image_failed),
         REQUEST_FAILED.name: Route(request_failed),
+        WEBHOOK_DUE.name: Route(webhook_due, webhook_given_up),
     },
+    requires=("WEBHOOK_SECRET",),
 )

@@ -2,11 +2,16 @@
 
 from typing import Any
 
-from notifier.webhook import deliver, payload
-from shared.db import now
-from shared.errors import PermanentError
-from shared.events import ImageFailed, ObjectCreated, RequestFailed
-from shared.names import META_IMAGE_ID, META_ORIGINAL_KEY, META_REQUEST_ID, META_SOURCE_BYTES
+from notifier.webhook import deliver
+from shared.errors import PermanentError, RetryLater
+from shared.events import ImageFailed, ObjectCreated, RequestFailed, WebhookDue
+from shared.names import (
+    META_IMAGE_ID,
+    META_ORIGINAL_KEY,
+    META_REQUEST_ID,
+    META_SOURCE_BYTES,
+    WEBHOOK_DUE_ROUTING_KEY,
+)
 from shared.runtime import Clients
 from shared.status import ImageStatus, RequestStatus, final_status
 
@@ -56,9 +61,23 @@ async def _finish_image(
 
 
 async def _call_webhook(request: dict[str, Any], clients: Clients) -> None:
-    url = request.get("webhook_url")
-    if not url:
-        return
-    body = payload(request, clients.settings.public_base_url)
-    outcome = await deliver(clients.http, url, body, clients.settings)
-    await clients.db.record_webhook(request["_id"], {**outcome, "at": now()})
+    """Queue the webhook; delivering it (and retrying) is on_webhook_due's job."""
+    if request.get("webhook_url"):
+        await clients.publisher.publish(WEBHOOK_DUE_ROUTING_KEY, WebhookDue(request["_id"]))
+
+
+async def on_webhook_due(message: WebhookDue, clients: Clients) -> None:
+    request = await clients.db.get_request(message.request_id)
+    if request is None:
+        raise PermanentError(f"webhook due for unknown request {message.request_id}")
+    if request.get("webhook_state") in ("delivered", "failed"):
+        return  # a duplicate message: delivered (or given up) already
+    outcome = await deliver(clients.http, request["webhook_url"], request, clients.settings)
+    state = "delivered" if outcome.ok else None if outcome.retryable else "failed"
+    await clients.db.record_webhook(message.request_id, outcome.record(), state)
+    if state is None:
+        raise RetryLater(f"webhook not delivered: {outcome.error}")
+
+
+async def give_up_webhook(message: WebhookDue, reason: str, clients: Clients) -> None:
+    await clients.db.record_webhook(message.request_id, {"ok": False, "error": reason}, "failed")

@@ -1,5 +1,16 @@
-"""The webhook a request's owner receives when it reaches a final status."""
+"""The webhook a request's owner receives when it reaches a final status.
 
+Signed as in the Standard Webhooks scheme (https://www.standardwebhooks.com/): headers
+`webhook-id` (the same on every attempt, so subscribers can dedupe), `webhook-timestamp` and
+`webhook-signature` = "v1," + base64(HMAC-SHA256(secret, "<id>.<timestamp>.<body>")), where
+the secret is the base64 part of `whsec_…`. Delivery is retried by the broker (shared/retry.py).
+"""
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -7,6 +18,13 @@ import orjson
 
 from shared.netguard import BlockedURL, check_url
 from shared.settings import Settings
+
+SECRET_PREFIX = "whsec_"
+
+
+def event_id(request_id: str) -> str:
+    """One event per request: every attempt of its webhook carries this id."""
+    return f"msg_{request_id}"
 
 
 def payload(request: dict[str, Any], public_base_url: str) -> dict[str, Any]:
@@ -25,24 +43,56 @@ def payload(request: dict[str, Any], public_base_url: str) -> dict[str, Any]:
     }
 
 
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value for one attempt."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One delivery attempt, as recorded on the request and shown in its status."""
+
+    ok: bool
+    status_code: int | None
+    error: str | None
+    retryable: bool  # worth another attempt (everything but a refused address)
+
+    def record(self) -> dict[str, Any]:
+        return {"ok": self.ok, "status_code": self.status_code, "error": self.error}
+
+
 async def deliver(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
-    """POST the body once; returns the attempt's outcome for the request's record."""
+    session: aiohttp.ClientSession, url: str, request: dict[str, Any], settings: Settings
+) -> Outcome:
+    """POST the signed body once."""
+    body = orjson.dumps(payload(request, settings.public_base_url))
+    message_id = event_id(request["_id"])
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(settings.webhook_secret, message_id, timestamp, body),
+    }
     try:
         check_url(url, settings.fetch_allow_cidrs)
         async with session.post(
             url,
-            data=orjson.dumps(body),
-            headers={"Content-Type": "application/json"},
+            data=body,
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_s),
             allow_redirects=False,
         ) as response:
-            ok = 200 <= response.status < 300
-            return {
-                "ok": ok,
-                "status_code": response.status,
-                "error": None if ok else response.reason,
-            }
-    except (BlockedURL, aiohttp.ClientError, TimeoutError) as exc:
-        return {"ok": False, "status_code": None, "error": str(exc) or type(exc).__name__}
+            code = response.status
+    except BlockedURL as exc:
+        return Outcome(False, None, str(exc), retryable=False)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Outcome(False, None, str(exc) or type(exc).__name__, retryable=True)
+    if 200 <= code < 300:
+        return Outcome(True, code, None, retryable=False)
+    # Any other answer is retried, as common webhook senders do: a subscriber mid-deploy
+    # may answer 404 or 401 for a while.
+    return Outcome(False, code, f"HTTP {code}", retryable=True)

@@ -12,7 +12,7 @@ from aio_pika.abc import (
 )
 from aiormq.abc import FieldTable
 
-from shared.events import FetchRequested, ImageFailed, RequestFailed
+from shared.events import FetchRequested, ImageFailed, RequestFailed, WebhookDue
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
@@ -86,7 +86,9 @@ class Publisher:
         self._channel = channel
 
     async def publish(
-        self, routing_key: str, message: FetchRequested | ImageFailed | RequestFailed
+        self,
+        routing_key: str,
+        message: FetchRequested | ImageFailed | RequestFailed | WebhookDue,
     ) -> None:
         exchange = await self._channel.get_exchange(WORK_EXCHANGE, ensure=False)
         await exchange.publish(

@@ -21,7 +21,7 @@ from shared.errors import PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE
 from shared.retry import delay_queue, expiration_ms, next_delay
 from shared.runtime import Clients, configure_logging, open_clients
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +124,17 @@ async def consume(
     await queue.consume(on_message)
 
 
-def run(name: str, routes: Mapping[str, Route]) -> None:
+def run(name: str, routes: Mapping[str, Route], requires: tuple[str, ...] = ()) -> None:
     """Entry point of a consumer function: `routes` maps each queue it reads to its handler.
 
+    `requires` names settings this function cannot work without, beyond the common ones.
     `--check` is a dry run (image smoke tests): imports done, settings valid, nothing connected.
     """
     configure_logging(name)
     settings = Settings.from_env(os.environ)
+    for variable in requires:
+        if not os.environ.get(variable, "").strip():
+            raise SettingsError(f"{name} needs the environment variable {variable}")
     if "--check" in sys.argv[1:]:
         print(f"{name}: configuration ok; would consume {', '.join(routes)}")
         return

@@ -117,10 +117,14 @@ class Database:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def record_webhook(self, request_id: str, outcome: Mapping[str, Any]) -> None:
-        await self.requests.update_one(
-            {"_id": request_id}, {"$push": {"webhook_attempts": dict(outcome)}}
-        )
+    async def record_webhook(
+        self, request_id: str, attempt: Mapping[str, Any], state: str | None = None
+    ) -> None:
+        """Append one delivery attempt; `state` ("delivered", "failed") ends the deliveries."""
+        update: Doc = {"$push": {"webhook_attempts": {**attempt, "at": now()}}}
+        if state is not None:
+            update["$set"] = {"webhook_state": state}
+        await self.requests.update_one({"_id": request_id}, update)
 
     # --- rows and images ------------------------------------------------------------------
 

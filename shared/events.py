@@ -131,3 +131,10 @@ class RequestFailed(_Message):
 
     request_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class WebhookDue(_Message):
+    """A request reached its final status: call its webhook (until it answers 2xx)."""
+
+    request_id: str

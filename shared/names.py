@@ -23,6 +23,7 @@ WORK_EXCHANGE = "imgpipe"
 FETCH_ROUTING_KEY = "image.fetch"
 FAILED_ROUTING_KEY = "image.failed"
 REQUEST_FAILED_ROUTING_KEY = "request.failed"
+WEBHOOK_DUE_ROUTING_KEY = "webhook.due"
 
 # Rejected messages (permanent failures, or too many redeliveries) land here with their reason.
 DEAD_LETTER_EXCHANGE = "imgpipe.dead-letter"
@@ -60,6 +61,8 @@ IMAGE_FAILED = QueueSpec("notifier.image-failed", ((WORK_EXCHANGE, FAILED_ROUTIN
 REQUEST_FAILED = QueueSpec(
     "notifier.request-failed", ((WORK_EXCHANGE, REQUEST_FAILED_ROUTING_KEY),)
 )
+# Webhook deliveries get their own queue: their retries never hold up image messages.
+WEBHOOK_DUE = QueueSpec("notifier.webhook-due", ((WORK_EXCHANGE, WEBHOOK_DUE_ROUTING_KEY),))
 QUEUES = (
     CSV_UPLOADED,
     FETCH_REQUESTED,
@@ -67,6 +70,7 @@ QUEUES = (
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
     REQUEST_FAILED,
+    WEBHOOK_DUE,
 )
 
 # Object user metadata (sent as X-Amz-Meta-<name>, read back case-insensitively).

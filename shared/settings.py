@@ -4,6 +4,8 @@
 stops startup with a clear message; secrets never appear in repr or logs.
 """
 
+import base64
+import binascii
 import ipaddress
 import math
 from collections.abc import Mapping
@@ -25,6 +27,8 @@ class Settings:
     s3_access_key: str = field(repr=False)
     s3_secret_key: str = field(repr=False)
     mongo_url: str = field(repr=False)
+    # Signs webhooks (Standard Webhooks, "whsec_" + base64); required by the notifier.
+    webhook_secret: str = field(repr=False, default="")
     s3_secure: bool = False
     # What users' output links point at; defaults to the internal endpoint.
     s3_public_endpoint: str = ""
@@ -117,6 +121,7 @@ class Settings:
             s3_public_secure=flag("S3_PUBLIC_SECURE", s3_secure),
             s3_region=env.get("S3_REGION", "").strip() or "us-east-1",
             mongo_url=required("MONGO_URL"),
+            webhook_secret=webhook_secret(env.get("WEBHOOK_SECRET", "").strip()),
             mongo_db=env.get("MONGO_DB", "").strip() or "imgpipe",
             public_base_url=(env.get("PUBLIC_BASE_URL", "").strip() or cls.public_base_url).rstrip(
                 "/"
@@ -132,3 +137,16 @@ class Settings:
             fetch_allow_cidrs=cidrs,
             retry_delays_s=delays("RETRY_DELAYS_S"),
         )
+
+
+def webhook_secret(raw: str) -> str:
+    """Check a Standard Webhooks secret: "whsec_" + base64 of at least 24 random bytes."""
+    if not raw:
+        return ""
+    try:
+        key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        raise SettingsError("WEBHOOK_SECRET must be whsec_ followed by base64") from None
+    if len(key) < 24:
+        raise SettingsError("WEBHOOK_SECRET is too short: use at least 24 random bytes")
+    return raw

@@ -10,6 +10,7 @@ on free ports and their own RabbitMQ vhost.
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -54,6 +55,9 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # A private broker node (tests that restart RabbitMQ); amqp_url must point at it.
     rabbit: RabbitNode | None = None
+    webhook_secret: str = field(
+        default_factory=lambda: "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    )
 
     def env(self) -> dict[str, str]:
         """The environment every service of the stack runs with."""
@@ -71,6 +75,7 @@ class StackConfig:
             # The sample images and the tests' webhook receivers live on loopback, which the
             # fetcher and the notifier refuse by default (SSRF guard): allow it here only.
             "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+            "WEBHOOK_SECRET": self.webhook_secret,
             **self.extra_env,
         }
 

@@ -3,9 +3,12 @@
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
@@ -45,12 +48,30 @@ def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
     running.stop()
 
 
+@dataclass(frozen=True)
+class Delivery:
+    body: bytes
+    headers: dict[str, str]
+    answered: int
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
 class Webhooks:
-    """A local webhook receiver that records every POST it gets."""
+    """A local webhook receiver that records every POST it gets.
+
+    POSTs to /hook are answered 204; to /fail/N/KEY, 500 the first N times for KEY.
+    """
 
     def __init__(self) -> None:
-        self.received: list[dict[str, object]] = []
+        self.received: list[Delivery] = []
+        self.failures: dict[str, int] = {}
         self.url = ""
+        self.base = ""
+
+    def for_request(self, request_id: str) -> list[Delivery]:
+        return [d for d in self.received if d.json()["request_id"] == request_id]
 
 
 @pytest.fixture(scope="session")
@@ -58,17 +79,25 @@ async def webhooks() -> AsyncIterator[Webhooks]:
     hooks = Webhooks()
 
     async def receive(request: web.Request) -> web.Response:
-        hooks.received.append(await request.json())
-        return web.Response(status=204)
+        status = 204
+        if "n" in request.match_info:
+            key = request.match_info["key"]
+            hooks.failures[key] = hooks.failures.get(key, 0) + 1
+            if hooks.failures[key] <= int(request.match_info["n"]):
+                status = 500
+        hooks.received.append(Delivery(await request.read(), dict(request.headers), status))
+        return web.Response(status=status)
 
     app = web.Application()
     app.router.add_post("/hook", receive)
+    app.router.add_post("/fail/{n}/{key}", receive)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     hooks.url = f"http://127.0.0.1:{port}/hook"
+    hooks.base = f"http://127.0.0.1:{port}"
     yield hooks
     await runner.cleanup()
 

@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
+from standardwebhooks import Webhook
 
 from deploy.local.stack import Stack
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
@@ -22,7 +23,7 @@ from tests.integration.client import (
     wait_final,
     wait_for,
 )
-from tests.integration.conftest import Webhooks
+from tests.integration.conftest import Delivery, Webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +49,12 @@ async def test_upload_to_webhook(
     # The request answers at once, before the inbox event is processed.
     assert (await status_of(http, stack, request_id))["status"] in ("pending", "processing")
 
-    hook = await wait_for(
-        lambda: _hook_for(webhooks, request_id), f"the webhook of request {request_id}"
+    delivery = await wait_for(
+        lambda: _first(webhooks.for_request(request_id)), f"the webhook of request {request_id}"
     )
+    # Signed as Standard Webhooks: the reference implementation verifies it.
+    hook = Webhook(stack.config.webhook_secret).verify(delivery.body, delivery.headers)
+    assert delivery.headers["webhook-id"] == f"msg_{request_id}"
     assert hook["status"] == "completed"
     assert hook["total"] == len(names) and hook["done"] == len(names) and hook["failed"] == 0
     assert hook["download_url"] == f"{base(stack)}/api/download/{request_id}"
@@ -61,7 +65,8 @@ async def test_upload_to_webhook(
     assert [p["product"] for p in status["products"]] == ["Café ☕ first", "Second", "Third"]
     inputs = [i["input_url"] for p in status["products"] for i in p["images"]]
     assert inputs == [image_url(stack, n) for n in names]
-    assert status["webhook_attempts"][0]["ok"] is True
+    assert status["webhook_state"] == "delivered"
+    assert [a["ok"] for a in status["webhook_attempts"]] == [True]
 
     async with http.get(hook["download_url"]) as download:
         assert download.status == 200
@@ -84,8 +89,8 @@ async def test_upload_to_webhook(
     assert len(list(client.list_objects(ORIGINALS_BUCKET, f"{request_id}/"))) == len(names)
 
 
-async def _hook_for(webhooks: Webhooks, request_id: str) -> dict[str, Any] | None:
-    return next((h for h in webhooks.received if h["request_id"] == request_id), None)
+async def _first(deliveries: list[Delivery]) -> Delivery | None:
+    return deliveries[0] if deliveries else None
 
 
 async def test_csv_dropped_into_inbox(
@@ -168,3 +173,27 @@ async def test_docs_are_served_without_cdn(stack: Stack, http: aiohttp.ClientSes
     assert "/docs/static/swagger-ui-bundle.js" in html and "http" not in html.split("<body>")[1]
     async with http.get(f"{base(stack)}/docs/static/swagger-ui-bundle.js") as response:
         assert response.status == 200
+
+
+async def test_webhook_is_retried_with_the_same_id(
+    stack: Stack, http: aiohttp.ClientSession, webhooks: Webhooks, sample_data: Path
+) -> None:
+    url = image_url(stack, sample_images(sample_data)[0])
+    hook_url = f"{webhooks.base}/fail/2/retried"  # answers 500, 500, then 204
+    response = await upload(http, stack, make_csv([["1", "Hooked", url]]), webhook_url=hook_url)
+    request_id = (await response.json())["request_id"]
+
+    async def delivered() -> dict[str, Any] | None:
+        status = await status_of(http, stack, request_id)
+        return status if status["webhook_state"] == "delivered" else None
+
+    status = await wait_for(delivered, "the webhook to be delivered")
+    attempts = webhooks.for_request(request_id)
+    assert [a.answered for a in attempts] == [500, 500, 204]
+    assert {a.headers["webhook-id"] for a in attempts} == {f"msg_{request_id}"}
+    assert len({a.body for a in attempts}) == 1  # the same event every time
+    assert [(a["ok"], a["status_code"]) for a in status["webhook_attempts"]] == [
+        (False, 500),
+        (False, 500),
+        (True, 204),
+    ]

@@ -182,6 +182,7 @@ def test_pending_request_view() -> None:
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
         "counts": {"total": 0, "done": 0, "failed": 0},
+        "webhook_state": None,
         "webhook_attempts": [],
     }
 
@@ -217,6 +218,7 @@ def test_finished_request_view() -> None:
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": "2025-06-03T09:16:25.087000+00:00",
         "counts": {"total": 7, "done": 6, "failed": 1},
+        "webhook_state": None,
         "webhook_attempts": [
             {
                 "ok": False,

@@ -21,6 +21,8 @@ from shared.names import (
     QUEUES,
     REQUEST_FAILED,
     REQUEST_FAILED_ROUTING_KEY,
+    WEBHOOK_DUE,
+    WEBHOOK_DUE_ROUTING_KEY,
     WORK_EXCHANGE,
     QueueSpec,
     image_key,
@@ -56,7 +58,7 @@ def test_image_key_needs_three_parts(bad: str) -> None:
 def test_queue_names_are_unique() -> None:
     names = [spec.name for spec in QUEUES]
     dead = [spec.dead_letter_queue for spec in QUEUES]
-    assert len(set(names)) == len(names) == 6
+    assert len(set(names)) == len(names) == 7
     assert len(set(names + dead)) == 12
 
 
@@ -100,6 +102,7 @@ def test_every_work_routing_key_is_bound_exactly_once() -> None:
         (FAILED_ROUTING_KEY, IMAGE_FAILED.name),
         (FETCH_ROUTING_KEY, FETCH_REQUESTED.name),
         (REQUEST_FAILED_ROUTING_KEY, REQUEST_FAILED.name),
+        (WEBHOOK_DUE_ROUTING_KEY, WEBHOOK_DUE.name),
     ]
 
 
