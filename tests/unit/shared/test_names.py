@@ -59,7 +59,7 @@ def test_queue_names_are_unique() -> None:
     names = [spec.name for spec in QUEUES]
     dead = [spec.dead_letter_queue for spec in QUEUES]
     assert len(set(names)) == len(names) == 7
-    assert len(set(names + dead)) == 12
+    assert len(set(names + dead)) == 14
 
 
 def test_dead_letter_queue_name() -> None:
