@@ -66,9 +66,20 @@ async def upload(request: Request) -> Response:
             return error(exc.status_code, str(exc))
     try:
         uploads.check_csv(data)
-    except CsvError as exc:
+        key = uploads.idempotency_key(request.headers.get("Idempotency-Key"))
+    except (CsvError, uploads.UploadError) as exc:
         return error(400, str(exc))
     request_id = uuid.uuid4().hex
+    if key is not None:
+        fingerprint = uploads.fingerprint(data, options)
+        claim = await clients.db.claim_idempotency_key(key, request_id, fingerprint)
+        if claim["fingerprint"] != fingerprint:
+            return error(422, "this Idempotency-Key was used for a different upload")
+        earlier = await clients.db.get_request(claim["request_id"])
+        if earlier is not None:  # a retry of an accepted upload: same answer, no new work
+            body = {"request_id": earlier["_id"], "status": earlier["status"]}
+            return JSONResponse(body, status_code=202, headers={"Idempotent-Replayed": "true"})
+        request_id = claim["request_id"]  # claimed earlier, but never accepted: finish it
     await uploads.accept(clients, request_id, file.filename or "upload.csv", data, options)
     return JSONResponse(
         {"request_id": request_id, "status": RequestStatus.PENDING.value}, status_code=202
@@ -166,18 +177,21 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def main() -> None:
+    """`python -m ingest.gateway`; `--check` is a dry run: app built, settings valid, no I/O."""
     import os
+    import sys
 
     import uvicorn
 
     configure_logging("gateway")
     settings = Settings.from_env(os.environ)
-    uvicorn.run(
-        create_app(settings),
-        host=os.environ.get("GATEWAY_HOST", "127.0.0.1"),
-        port=int(os.environ.get("GATEWAY_PORT", "8000")),
-        log_level="info",
-    )
+    host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
+    port = int(os.environ.get("GATEWAY_PORT", "8000"))
+    app = create_app(settings)
+    if "--check" in sys.argv[1:]:
+        print(f"gateway: configuration ok; would listen on {host}:{port}")
+        return
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Upload checks and acceptance: what the gateway does with a CSV before the inbox takes over."""
 
+import hashlib
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
@@ -89,3 +90,20 @@ async def accept(
     if options.webhook_url:
         metadata[META_WEBHOOK_URL] = options.webhook_url
     await clients.store.put(INBOX_BUCKET, key, data, "text/csv", metadata)
+
+
+def idempotency_key(raw: str | None) -> str | None:
+    """The upload's Idempotency-Key header, checked: 1–255 visible ASCII characters."""
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
+        raise UploadError("Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return key
+
+
+def fingerprint(data: bytes, options: Options) -> str:
+    """What makes two uploads the same upload (a reused key must carry the same one)."""
+    digest = hashlib.sha256(data)
+    digest.update(f"\0{options.quality}\0{options.webhook_url or ''}".encode())
+    return digest.hexdigest()

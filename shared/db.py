@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus
 
@@ -33,6 +34,7 @@ class Database:
         self.requests = db["requests"]
         self.rows = db["rows"]
         self.images = db["images"]
+        self.idempotency = db["idempotency_keys"]
 
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("request_id", ASCENDING), ("index", ASCENDING)])
@@ -125,6 +127,31 @@ class Database:
         if state is not None:
             update["$set"] = {"webhook_state": state}
         await self.requests.update_one({"_id": request_id}, update)
+
+    async def claim_idempotency_key(self, key: str, request_id: str, fingerprint: str) -> Doc:
+        """Bind an upload's Idempotency-Key to `request_id` unless it is bound already.
+
+        Returns the binding that holds: ours, or the one an earlier upload made.
+        """
+        for _ in range(2):  # two concurrent first claims: one upsert loses, then reads
+            try:
+                doc = await self.idempotency.find_one_and_update(
+                    {"_id": key},
+                    {
+                        "$setOnInsert": {
+                            "request_id": request_id,
+                            "fingerprint": fingerprint,
+                            "created_at": now(),
+                        }
+                    },
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            assert doc is not None
+            return doc
+        raise RuntimeError(f"could not claim idempotency key {key!r}")
 
     # --- rows and images ------------------------------------------------------------------
 

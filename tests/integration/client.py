@@ -52,13 +52,18 @@ def s3(stack: Stack) -> Minio:
 
 
 async def upload(
-    http: aiohttp.ClientSession, stack: Stack, data: bytes, **fields: str
+    http: aiohttp.ClientSession,
+    stack: Stack,
+    data: bytes,
+    headers: dict[str, str] | None = None,
+    **fields: str,
 ) -> aiohttp.ClientResponse:
+    """POST the CSV (and form fields) to /api/upload."""
     form = aiohttp.FormData()
     form.add_field("file", data, filename="products.csv", content_type="text/csv")
     for name, value in fields.items():
         form.add_field(name, value)
-    return await http.post(f"{base(stack)}/api/upload", data=form)
+    return await http.post(f"{base(stack)}/api/upload", data=form, headers=headers)
 
 
 async def status_of(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,23 @@ async def test_webhook_is_retried_with_the_same_id(
         (False, 500),
         (True, 204),
     ]
+
+
+async def test_idempotency_key_returns_the_same_request(
+    stack: Stack, http: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    data = make_csv([["1", "Once", image_url(stack, sample_images(sample_data)[0])]])
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    first = await upload(http, stack, data, headers=key)
+    again = await upload(http, stack, data, headers=key)
+    assert first.status == again.status == 202
+    request_id = (await first.json())["request_id"]
+    assert (await again.json())["request_id"] == request_id
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+    other = await upload(http, stack, data + b"2,Other,http://x/y.jpg\r\n", headers=key)
+    assert other.status == 422
+    assert "different upload" in (await other.json())["error"]
+
+    status = await wait_final(http, stack, request_id)
+    assert status["counts"]["total"] == 1  # processed once
