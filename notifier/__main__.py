@@ -7,6 +7,7 @@ from notifier.handler import (
     on_request_failed,
     on_webhook_due,
 )
+from notifier.reconcile import reconcile_forever
 from shared.consumer import Route, run
 from shared.events import ImageFailed, RequestFailed, WebhookDue, decode_bucket_event
 from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED, WEBHOOK_DUE
@@ -43,4 +44,5 @@ run(
         WEBHOOK_DUE.name: Route(webhook_due, webhook_given_up),
     },
     requires=("WEBHOOK_SECRET",),
+    background=reconcile_forever,
 )

@@ -41,7 +41,7 @@ async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
         message.request_id, RequestStatus.FAILED, message.reason
     )
     if closed is not None:
-        await _call_webhook(closed, clients)
+        await call_webhook(closed, clients)
 
 
 async def _finish_image(
@@ -52,15 +52,20 @@ async def _finish_image(
     request = await clients.db.count_finished(request_id, status)
     if request is None:
         raise PermanentError(f"image {image_id} belongs to unknown request {request_id}")
+    await close_if_finished(request, clients)
+
+
+async def close_if_finished(request: dict[str, Any], clients: Clients) -> None:
+    """Give the request its final status once every image finished; then its webhook."""
     final = final_status(request["total"], request["done"], request["failed"])
     if final is None or request["status"] != RequestStatus.PROCESSING:
         return
-    closed = await clients.db.close_request(request_id, final)
+    closed = await clients.db.close_request(request["_id"], final)
     if closed is not None:  # only the handler that closed the request calls the webhook
-        await _call_webhook(closed, clients)
+        await call_webhook(closed, clients)
 
 
-async def _call_webhook(request: dict[str, Any], clients: Clients) -> None:
+async def call_webhook(request: dict[str, Any], clients: Clients) -> None:
     """Queue the webhook; delivering it (and retrying) is on_webhook_due's job."""
     if request.get("webhook_url"):
         await clients.publisher.publish(WEBHOOK_DUE_ROUTING_KEY, WebhookDue(request["_id"]))

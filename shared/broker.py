@@ -12,9 +12,17 @@ from aio_pika.abc import (
 )
 from aiormq.abc import FieldTable
 
-from shared.events import FetchRequested, ImageFailed, RequestFailed, WebhookDue
+from shared.events import (
+    FetchRequested,
+    ImageFailed,
+    ObjectCreated,
+    RequestFailed,
+    WebhookDue,
+    encode_bucket_event,
+)
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
+    BUCKET_ROUTING_KEYS,
     DEAD_LETTER_EXCHANGE,
     QUEUES,
     RETRY_EXCHANGE,
@@ -84,6 +92,19 @@ class Publisher:
 
     def __init__(self, channel: AbstractChannel) -> None:
         self._channel = channel
+
+    async def announce(self, obj: ObjectCreated) -> None:
+        """Publish an object's creation event again, as the object store would have."""
+        exchange = await self._channel.get_exchange(BUCKET_EVENTS_EXCHANGE, ensure=False)
+        await exchange.publish(
+            aio_pika.Message(
+                encode_bucket_event(obj),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=BUCKET_ROUTING_KEYS[obj.bucket],
+            mandatory=True,
+        )
 
     async def publish(
         self,

@@ -10,8 +10,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -124,10 +125,16 @@ async def consume(
     await queue.consume(on_message)
 
 
-def run(name: str, routes: Mapping[str, Route], requires: tuple[str, ...] = ()) -> None:
+def run(
+    name: str,
+    routes: Mapping[str, Route],
+    requires: tuple[str, ...] = (),
+    background: Callable[[Clients], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     """Entry point of a consumer function: `routes` maps each queue it reads to its handler.
 
-    `requires` names settings this function cannot work without, beyond the common ones.
+    `requires` names settings this function cannot work without, beyond the common ones;
+    `background` is a task that runs beside the consumers (the notifier's reconciler).
     `--check` is a dry run (image smoke tests): imports done, settings valid, nothing connected.
     """
     configure_logging(name)
@@ -143,6 +150,9 @@ def run(name: str, routes: Mapping[str, Route], requires: tuple[str, ...] = ()) 
         async with open_clients(settings) as clients:
             for queue, route in routes.items():
                 await consume(clients.channel, queue, route, clients)
+            task = asyncio.create_task(background(clients)) if background else None
             await run_until_stopped()
+            if task is not None:
+                task.cancel()
 
     asyncio.run(main())

@@ -8,7 +8,7 @@ Every write is keyed by a deterministic id, so redelivered messages rewrite, nev
 """
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
@@ -35,6 +35,7 @@ class Database:
         self.rows = db["rows"]
         self.images = db["images"]
         self.idempotency = db["idempotency_keys"]
+        self.leases = db["leases"]
 
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("request_id", ASCENDING), ("index", ASCENDING)])
@@ -42,6 +43,7 @@ class Database:
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
         await self.requests.create_index([("source.key", ASCENDING)])
+        await self.requests.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
 
     async def ping(self) -> None:
         await self._client.admin.command("ping")
@@ -92,6 +94,7 @@ class Database:
                     "total": total,
                     "quality": quality,
                     "updated_at": now(),
+                    "progress_at": now(),
                 }
             },
         )
@@ -104,7 +107,7 @@ class Database:
         field = "done" if status is ImageStatus.DONE else "failed"
         return await self.requests.find_one_and_update(
             {"_id": request_id},
-            {"$inc": {field: 1}, "$set": {"updated_at": now()}},
+            {"$inc": {field: 1}, "$set": {"updated_at": now(), "progress_at": now()}},
             return_document=ReturnDocument.AFTER,
         )
 
@@ -127,6 +130,62 @@ class Database:
         if state is not None:
             update["$set"] = {"webhook_state": state}
         await self.requests.update_one({"_id": request_id}, update)
+
+    # --- reconciliation -------------------------------------------------------------------
+
+    async def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Hold the named lease for `seconds` unless another holder has it (one reconciler)."""
+        moment = now()
+        try:
+            await self.leases.find_one_and_update(
+                {"_id": name, "$or": [{"until": {"$lt": moment}}, {"holder": holder}]},
+                {"$set": {"holder": holder, "until": moment + timedelta(seconds=seconds)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # held by someone else: the upsert collided with it
+            return False
+        return True
+
+    async def stuck_requests(self, idle_since: datetime, limit: int = 100) -> list[Doc]:
+        """Unfinished requests without progress since `idle_since`, oldest first."""
+        cursor = self.requests.find(
+            {
+                "status": {"$in": [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]},
+                "updated_at": {"$lt": idle_since},
+            }
+        ).sort("updated_at", ASCENDING)
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def undelivered_webhooks(self, closed_before: datetime, limit: int = 100) -> list[Doc]:
+        """Finished requests whose webhook has neither been delivered nor given up."""
+        cursor = self.requests.find(
+            {
+                "status": {"$in": [s.value for s in FINAL_STATUSES]},
+                "webhook_url": {"$ne": None},
+                "webhook_state": None,
+                "completed_at": {"$lt": closed_before},
+            }
+        )
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def count_images(self, request_id: str) -> dict[str, int]:
+        """How many of the request's images are in each status."""
+        pipeline: list[Doc] = [
+            {"$match": {"request_id": request_id}},
+            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        ]
+        return {doc["_id"]: doc["n"] async for doc in await self.images.aggregate(pipeline)}
+
+    async def set_counts(self, request_id: str, done: int, failed: int) -> Doc | None:
+        """Correct counts from the images themselves (a crash lost an increment)."""
+        return await self.requests.find_one_and_update(
+            {"_id": request_id},
+            {"$set": {"done": done, "failed": failed, "updated_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def touch(self, request_id: str) -> None:
+        await self.requests.update_one({"_id": request_id}, {"$set": {"updated_at": now()}})
 
     async def claim_idempotency_key(self, key: str, request_id: str, fingerprint: str) -> Doc:
         """Bind an upload's Idempotency-Key to `request_id` unless it is bound already.

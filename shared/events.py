@@ -13,7 +13,7 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 
@@ -66,6 +66,28 @@ def _decode_record(record: Mapping[str, Any]) -> ObjectCreated:
         content_type=str(s3_object.get("contentType", "")),
         metadata=user_metadata(s3_object.get("userMetadata") or {}),
     )
+
+
+def encode_bucket_event(obj: ObjectCreated) -> bytes:
+    """A MinIO-format event for an object (the reconciler re-announces objects with it)."""
+    record = {
+        "eventVersion": "2.0",
+        "eventSource": "minio:s3",
+        "eventName": obj.event_name,
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": obj.bucket, "arn": f"arn:aws:s3:::{obj.bucket}"},
+            "object": {
+                "key": quote_plus(obj.key),
+                "size": obj.size,
+                "eTag": obj.etag,
+                "contentType": obj.content_type,
+                "userMetadata": {f"X-Amz-Meta-{k}": v for k, v in obj.metadata.items()},
+            },
+        },
+    }
+    body = {"EventName": obj.event_name, "Key": f"{obj.bucket}/{obj.key}", "Records": [record]}
+    return orjson.dumps(body)
 
 
 def user_metadata(raw: Mapping[str, str]) -> dict[str, str]:

@@ -47,6 +47,11 @@ class Settings:
     output_url_expiry_s: int = 7 * 24 * 3600
     # Image and webhook URLs may not reach loopback/private addresses unless listed here.
     fetch_allow_cidrs: tuple[IPNetwork, ...] = ()
+    # The reconciler (notifier/reconcile.py): how often it looks, how long a request may make
+    # no progress before its missing steps are re-issued, and before it is given up.
+    reconcile_interval_s: float = 60.0
+    stuck_after_s: float = 300.0
+    request_deadline_s: float = 3600.0
     # Backoff before each retry of a transiently failed message; len + 1 attempts in all.
     retry_delays_s: tuple[float, ...] = DEFAULT_DELAYS_S
 
@@ -136,6 +141,9 @@ class Settings:
             output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
             fetch_allow_cidrs=cidrs,
             retry_delays_s=delays("RETRY_DELAYS_S"),
+            reconcile_interval_s=seconds("RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
+            stuck_after_s=seconds("STUCK_AFTER_S", cls.stuck_after_s),
+            request_deadline_s=seconds("REQUEST_DEADLINE_S", cls.request_deadline_s),
         )
 
 

@@ -14,7 +14,7 @@ import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from shared.events import user_metadata
+from shared.events import ObjectCreated, user_metadata
 from shared.names import BUCKETS
 from shared.settings import Settings
 
@@ -27,7 +27,8 @@ class ObjectStore(Protocol):
     ) -> str: ...
     async def get(self, bucket: str, key: str) -> bytes: ...
     def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
-    async def metadata(self, bucket: str, key: str) -> dict[str, str]: ...
+    async def describe(self, bucket: str, key: str) -> ObjectCreated | None: ...
+    async def keys(self, bucket: str, prefix: str) -> list[str]: ...
     def public_url(self, bucket: str, key: str) -> str: ...
 
 
@@ -95,10 +96,33 @@ class MinioStore:
             response.close()
             response.release_conn()
 
-    async def metadata(self, bucket: str, key: str) -> dict[str, str]:
-        """An object's user metadata, names lower-cased without the X-Amz-Meta- prefix."""
-        stat = await asyncio.to_thread(self._client.stat_object, bucket, key)
-        return user_metadata(dict(stat.metadata or {}))
+    async def describe(self, bucket: str, key: str) -> ObjectCreated | None:
+        """The object as its creation event would describe it, or None if it does not exist."""
+        try:
+            stat = await asyncio.to_thread(self._client.stat_object, bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
+        return ObjectCreated(
+            event_name="s3:ObjectCreated:Put",
+            bucket=bucket,
+            key=key,
+            size=int(stat.size or 0),
+            etag=str(stat.etag or "").strip('"'),
+            content_type=str(stat.content_type or ""),
+            metadata=user_metadata(dict(stat.metadata or {})),
+        )
+
+    async def keys(self, bucket: str, prefix: str) -> list[str]:
+        """Keys of the objects under `prefix`."""
+
+        def listing() -> list[str]:
+            return [
+                o.object_name for o in self._client.list_objects(bucket, prefix, recursive=True)
+            ]
+
+        return await asyncio.to_thread(listing)
 
     def public_url(self, bucket: str, key: str) -> str:
         """A presigned GET link on the public endpoint, valid for the configured expiry."""

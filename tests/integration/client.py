@@ -73,10 +73,14 @@ async def status_of(http: aiohttp.ClientSession, stack: Stack, request_id: str) 
         return body
 
 
-async def wait_final(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:
+async def wait_final(
+    http: aiohttp.ClientSession, stack: Stack, request_id: str, within: float = 60.0
+) -> dict[str, Any]:
+    """Poll the request's status until it is final; return that status."""
+
     async def final() -> dict[str, Any] | None:
         status = await status_of(http, stack, request_id)
         return status if status["status"] not in ("pending", "processing") else None
 
-    result: dict[str, Any] = await wait_for(final, f"request {request_id} to finish")
+    result: dict[str, Any] = await wait_for(final, f"request {request_id} to finish", within)
     return result

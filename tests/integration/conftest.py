@@ -16,6 +16,7 @@ from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
 
 BROKER = "127.0.0.1:5672"
 RETRY_DELAYS_S = "0.2,0.4,0.8"  # 4 attempts in all
+STUCK_AFTER_S = 5  # well above the retries' 1.4 s, so a slow retry is never re-issued
 SAMPLE_IMAGES = Path(__file__).resolve().parents[2] / "sample-data" / "images"
 
 
@@ -39,8 +40,12 @@ def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         dir=tmp_path_factory.mktemp("stack"),
         amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
         ports=Ports.free(),
-        # Short backoff so retry tests take seconds, not minutes.
-        extra_env={"RETRY_DELAYS_S": RETRY_DELAYS_S},
+        # Short backoff and a watchful reconciler, so these tests take seconds, not minutes.
+        extra_env={
+            "RETRY_DELAYS_S": RETRY_DELAYS_S,
+            "RECONCILE_INTERVAL_S": "0.5",
+            "STUCK_AFTER_S": str(STUCK_AFTER_S),
+        },
     )
     running = Stack(config)
     running.start()

@@ -1,0 +1,85 @@
+"""The reconciler finishes requests whose events were lost."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import pytest
+from pymongo import MongoClient
+
+from deploy.local.stack import Stack
+from shared.names import (
+    BUCKET_EVENTS_EXCHANGE,
+    BUCKET_ROUTING_KEYS,
+    COMPRESSED_BUCKET,
+    IMAGE_COMPRESSED,
+)
+from tests.integration.client import (
+    image_url,
+    make_csv,
+    s3,
+    status_of,
+    upload,
+    wait_final,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def test_lost_bucket_events_are_announced_again(
+    stack: Stack, http: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    names = ["cat_chelsea_451x300.jpg", "camera_gray_512.jpg"]
+    routing_key = BUCKET_ROUTING_KEYS[COMPRESSED_BUCKET]
+    connection = await aio_pika.connect(stack.config.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(IMAGE_COMPRESSED.name, ensure=False)
+        # Unroutable events are dropped, as MinIO drops them: these are lost for good.
+        await queue.unbind(BUCKET_EVENTS_EXCHANGE, routing_key)
+        try:
+            csv = make_csv([["1", "Lost", ", ".join(image_url(stack, n) for n in names)]])
+            request_id = (await (await upload(http, stack, csv)).json())["request_id"]
+
+            async def compressed() -> bool:
+                keys = list(s3(stack).list_objects(COMPRESSED_BUCKET, f"{request_id}/"))
+                return len(keys) == len(names)
+
+            await wait_for(compressed, "both compressed objects")
+            assert (await status_of(http, stack, request_id))["status"] == "processing"
+        finally:
+            await queue.bind(BUCKET_EVENTS_EXCHANGE, routing_key)
+
+    status = await wait_final(http, stack, request_id, within=60)
+    assert status["status"] == "completed"
+    assert status["counts"] == {"total": 2, "done": 2, "failed": 0}
+
+
+async def test_upload_that_never_reached_the_inbox_fails(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    # What a gateway crash between recording the request and storing its CSV leaves behind.
+    request_id = uuid.uuid4().hex
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    env = stack.config.env()
+    with MongoClient(env["MONGO_URL"]) as mongo:
+        mongo[env["MONGO_DB"]]["requests"].insert_one(
+            {
+                "_id": request_id,
+                "status": "pending",
+                "source": {"bucket": "csv-inbox", "key": f"uploads/{request_id}.csv"},
+                "quality": 50,
+                "webhook_url": None,
+                "total": 0,
+                "done": 0,
+                "failed": 0,
+                "created_at": long_ago,
+                "updated_at": long_ago,
+            }
+        )
+    status = await wait_final(http, stack, request_id, within=30)
+    assert status["status"] == "failed"
+    assert status["error"] == "the uploaded CSV never reached the inbox bucket"
