@@ -15,6 +15,7 @@ from shared.events import (
     ObjectCreated,
     RequestFailed,
     decode_bucket_event,
+    encode_bucket_event,
     user_metadata,
 )
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
@@ -338,3 +339,16 @@ def test_messages_are_frozen() -> None:
     message = RequestFailed(RID, "r")
     with pytest.raises(FrozenInstanceError):
         message.reason = "other"  # type: ignore[misc]
+
+
+def test_encoded_bucket_event_decodes_to_the_same_object() -> None:
+    obj = ObjectCreated(
+        event_name="s3:ObjectCreated:Put",
+        bucket="original-images",
+        key=f"{RID}/0-1 café+x.jpg",
+        size=1234,
+        etag="9e107d9d372bb6826bd81d3542a419d6",
+        content_type="image/jpeg",
+        metadata={"request-id": RID, "image-id": f"{RID}.0.1", "quality": "50"},
+    )
+    assert decode_bucket_event(encode_bucket_event(obj)) == [obj]
