@@ -1,6 +1,7 @@
 """RabbitMQ: topology, publishing with confirms, and the consumer loop every function uses."""
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Sequence
 
@@ -124,10 +125,35 @@ class Publisher:
         )
 
 
-async def run_until_stopped() -> None:
-    """Block until SIGTERM or SIGINT (compose and the local stack stop functions with them)."""
+class BrokerLost(Exception):
+    """The broker stayed unreachable past the grace period: exit, let the supervisor restart."""
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (compose and the local stack stop functions so)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def run_until_stopped(
+    connection: AbstractRobustConnection, stop: asyncio.Event, grace_s: float = 60.0
+) -> None:
+    """Block until `stop` is set, watching the broker connection meanwhile.
+
+    The robust connection rides out broker restarts; an outage longer than `grace_s` raises
+    BrokerLost, so the process exits non-zero and compose (or systemd, k8s) restarts it.
+    """
+    loop = asyncio.get_running_loop()
+    lost_since: float | None = None
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        if connection.connected.is_set():
+            lost_since = None
+        elif lost_since is None:
+            lost_since = loop.time()
+        elif loop.time() - lost_since > grace_s:
+            raise BrokerLost(f"RabbitMQ unreachable for more than {grace_s:.0f} s")

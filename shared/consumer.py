@@ -17,7 +17,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from shared.broker import run_until_stopped
+from shared.broker import run_until_stopped, stop_on_signals
 from shared.errors import PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE
 from shared.retry import delay_queue, expiration_ms, next_delay
@@ -151,7 +151,7 @@ def run(
             for queue, route in routes.items():
                 await consume(clients.channel, queue, route, clients)
             task = asyncio.create_task(background(clients)) if background else None
-            await run_until_stopped()
+            await run_until_stopped(clients.connection, stop_on_signals())
             if task is not None:
                 task.cancel()
 

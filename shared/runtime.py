@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from shared.broker import Publisher, connect, declare_topology
 from shared.db import Database
@@ -24,6 +24,7 @@ class Clients:
     settings: Settings
     store: MinioStore
     db: Database
+    connection: AbstractRobustConnection
     channel: AbstractChannel
     publisher: Publisher
     # For user-supplied URLs (images, webhooks): guarded against private addresses.
@@ -56,7 +57,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         await channel.set_qos(prefetch_count=settings.prefetch)
         await declare_topology(channel, settings.retry_delays_s)
         async with make_session(settings.fetch_allow_cidrs, settings.fetch_timeout_s) as http:
-            yield Clients(settings, store, db, channel, Publisher(channel), http)
+            yield Clients(settings, store, db, connection, channel, Publisher(channel), http)
     finally:
         await connection.close()
         await db.close()
