@@ -17,6 +17,7 @@ from shared.names import (
     IMAGE_COMPRESSED,
 )
 from tests.integration.client import (
+    base,
     image_url,
     make_csv,
     s3,
@@ -83,3 +84,27 @@ async def test_upload_that_never_reached_the_inbox_fails(
     status = await wait_final(http, stack, request_id, within=30)
     assert status["status"] == "failed"
     assert status["error"] == "the uploaded CSV never reached the inbox bucket"
+
+
+async def test_download_of_an_unfinished_request_is_409(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    request_id = uuid.uuid4().hex
+    env = stack.config.env()
+    moment = datetime.now(UTC)
+    with MongoClient(env["MONGO_URL"]) as mongo:
+        mongo[env["MONGO_DB"]]["requests"].insert_one(
+            {
+                "_id": request_id,
+                "status": "processing",
+                "fanned_out": True,
+                "total": 3,
+                "done": 1,
+                "failed": 0,
+                "created_at": moment,
+                "updated_at": moment + timedelta(hours=1),  # not the reconciler's business
+            }
+        )
+    async with http.get(f"{base(stack)}/api/download/{request_id}") as response:
+        assert response.status == 409
+        assert "processing" in (await response.json())["error"]
