@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from ingest import uploads
+from ingest.auth import hash_key, presented_key
 from ingest.csvfile import CsvError, build_output_csv
 from ingest.openapi import OPENAPI
 from ingest.report import group_by_row, output_row, product_view, request_view
@@ -42,17 +43,36 @@ def clients_of(request: Request) -> Clients:
     return clients
 
 
+async def authenticate(request: Request) -> str:
+    """The caller's tenant, from its API key; 401 without a valid one."""
+    key = presented_key(request.headers)
+    tenant = None
+    if key is not None:
+        tenant = await clients_of(request).db.tenant_for_key(hash_key(key))
+    if tenant is None:
+        why = "missing API key" if key is None else "invalid or revoked API key"
+        raise HTTPException(
+            401,
+            f"{why}: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return tenant
+
+
 async def find_request(request: Request) -> dict[str, Any]:
+    """The caller's request named in the path; another tenant's answers 404 like a missing one."""
+    tenant = await authenticate(request)
     request_id = request.path_params["request_id"]
     found = None
     if _REQUEST_ID.match(request_id):
         found = await clients_of(request).db.get_request(request_id)
-    if found is None:
+    if found is None or found.get("tenant") != tenant:
         raise HTTPException(404, f"no request with id {request_id!r}")
     return found
 
 
 async def upload(request: Request) -> Response:
+    tenant = await authenticate(request)
     clients = clients_of(request)
     settings = clients.settings
     async with request.form(max_files=1, max_fields=10) as form:
@@ -72,7 +92,7 @@ async def upload(request: Request) -> Response:
     request_id = uuid.uuid4().hex
     if key is not None:
         fingerprint = uploads.fingerprint(data, options)
-        claim = await clients.db.claim_idempotency_key(key, request_id, fingerprint)
+        claim = await clients.db.claim_idempotency_key(f"{tenant}:{key}", request_id, fingerprint)
         if claim["fingerprint"] != fingerprint:
             return error(422, "this Idempotency-Key was used for a different upload")
         earlier = await clients.db.get_request(claim["request_id"])
@@ -80,7 +100,8 @@ async def upload(request: Request) -> Response:
             body = {"request_id": earlier["_id"], "status": earlier["status"]}
             return JSONResponse(body, status_code=202, headers={"Idempotent-Replayed": "true"})
         request_id = claim["request_id"]  # claimed earlier, but never accepted: finish it
-    await uploads.accept(clients, request_id, file.filename or "upload.csv", data, options)
+    filename = file.filename or "upload.csv"
+    await uploads.accept(clients, tenant, request_id, filename, data, options)
     return JSONResponse(
         {"request_id": request_id, "status": RequestStatus.PENDING.value}, status_code=202
     )
@@ -126,10 +147,11 @@ async def download(request: Request) -> Response:
 
 
 async def requests_for_key(request: Request) -> Response:
+    tenant = await authenticate(request)
     key = request.query_params.get("inbox_key", "")
     if not key:
         return error(400, "query parameter 'inbox_key' is required")
-    found = await clients_of(request).db.requests_for_inbox_key(key)
+    found = await clients_of(request).db.requests_for_inbox_key(tenant, key)
     return JSONResponse({"requests": [request_view(r) for r in found]})
 
 
@@ -147,7 +169,9 @@ async def healthz(request: Request) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error(exc.status_code, exc.detail)
+    response = error(exc.status_code, exc.detail)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def _linker(clients: Clients) -> Any:

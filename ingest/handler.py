@@ -16,6 +16,7 @@ from shared.names import (
     FETCH_ROUTING_KEY,
     META_QUALITY,
     META_REQUEST_ID,
+    META_TENANT,
     META_WEBHOOK_URL,
     REQUEST_FAILED_ROUTING_KEY,
 )
@@ -40,9 +41,19 @@ def request_id_for(event: ObjectCreated) -> str:
     return uuid.uuid5(_DROP_NAMESPACE, event.dedupe_key).hex
 
 
+def tenant_of(event: ObjectCreated) -> str:
+    """Whose CSV this is: the `tenant` metadata, else the key's first folder ("acme/x.csv")."""
+    given = event.metadata.get(META_TENANT, "").strip()
+    if given:
+        return given
+    folder, slash, _ = event.key.partition("/")
+    return folder if slash else ""
+
+
 def request_fields(event: ObjectCreated, default_quality: int) -> dict[str, Any]:
     """Settings of a request created from the object's metadata (for dropped CSVs)."""
     return {
+        "tenant": tenant_of(event),
         "filename": event.key.rsplit("/", 1)[-1],
         "quality": event.metadata.get(META_QUALITY, str(default_quality)),
         "webhook_url": event.metadata.get(META_WEBHOOK_URL) or None,
@@ -102,6 +113,11 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             await _fan_out(request, clients)  # an earlier delivery stopped half way
         return
     try:
+        if not await clients.db.tenant_exists(request["tenant"]):
+            raise CsvError(
+                f"unknown tenant {request['tenant']!r}: put the CSV under <tenant>/ in the "
+                "inbox bucket or give it x-amz-meta-tenant, for a tenant that has an API key"
+            )
         quality = _quality(request["quality"])
         if event.size > settings.max_csv_bytes:
             raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")

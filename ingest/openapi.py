@@ -65,6 +65,17 @@ OPENAPI: dict[str, Any] = {
         "/api/upload": {
             "post": {
                 "summary": "Submit a CSV",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Retrying with the same key returns the same request "
+                        "(header Idempotent-Replayed: true) instead of processing it twice; "
+                        "the same key with a different upload answers 422.",
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -107,7 +118,9 @@ OPENAPI: dict[str, Any] = {
                         },
                     },
                     "400": _ERROR,
+                    "401": _ERROR,
                     "413": _ERROR,
+                    "422": _ERROR,
                 },
             }
         },
@@ -148,6 +161,7 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
+                    "401": _ERROR,
                     "404": _ERROR,
                 },
             }
@@ -161,6 +175,7 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [_REQUEST_ID],
                 "responses": {
                     "200": {"description": "The CSV", "content": {"text/csv": {}}},
+                    "401": _ERROR,
                     "404": _ERROR,
                     "409": _ERROR,
                 },
@@ -193,9 +208,25 @@ OPENAPI: dict[str, Any] = {
                         },
                     },
                     "400": _ERROR,
+                    "401": _ERROR,
                 },
             }
         },
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "OK"}},
+            }
+        },
     },
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        }
+    },
+    # Every /api route needs a key (either way of sending it); a key sees only its tenant's
+    # requests, and another tenant's request id answers 404.
+    "security": [{"bearer": []}, {"apiKey": []}],
 }

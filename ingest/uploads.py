@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import check_header
-from shared.names import INBOX_BUCKET, META_QUALITY, META_REQUEST_ID, META_WEBHOOK_URL
+from shared.names import (
+    INBOX_BUCKET,
+    META_QUALITY,
+    META_REQUEST_ID,
+    META_TENANT,
+    META_WEBHOOK_URL,
+)
 from shared.netguard import BlockedURL, check_url
 from shared.runtime import Clients
 from shared.settings import Settings
@@ -69,7 +75,7 @@ def check_csv(data: bytes) -> None:
 
 
 async def accept(
-    clients: Clients, request_id: str, filename: str, data: bytes, options: Options
+    clients: Clients, tenant: str, request_id: str, filename: str, data: bytes, options: Options
 ) -> None:
     """Record the request as pending, then hand the CSV to the inbox bucket.
 
@@ -80,13 +86,18 @@ async def accept(
     await clients.db.open_request(
         request_id,
         {
+            "tenant": tenant,
             "filename": filename,
             "quality": options.quality,
             "webhook_url": options.webhook_url,
             "source": {"bucket": INBOX_BUCKET, "key": key},
         },
     )
-    metadata = {META_REQUEST_ID: request_id, META_QUALITY: str(options.quality)}
+    metadata = {
+        META_REQUEST_ID: request_id,
+        META_TENANT: tenant,
+        META_QUALITY: str(options.quality),
+    }
     if options.webhook_url:
         metadata[META_WEBHOOK_URL] = options.webhook_url
     await clients.store.put(INBOX_BUCKET, key, data, "text/csv", metadata)

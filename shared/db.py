@@ -7,6 +7,7 @@ Three collections, so a 100,000-image request never has to fit in one document:
 Every write is keyed by a deterministic id, so redelivered messages rewrite, never duplicate.
 """
 
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,13 +37,15 @@ class Database:
         self.images = db["images"]
         self.idempotency = db["idempotency_keys"]
         self.leases = db["leases"]
+        self.api_keys = db["api_keys"]
 
     async def ensure_indexes(self) -> None:
         await self.rows.create_index([("request_id", ASCENDING), ("index", ASCENDING)])
         await self.images.create_index(
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
-        await self.requests.create_index([("source.key", ASCENDING)])
+        await self.requests.create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
+        await self.api_keys.create_index([("tenant", ASCENDING)])
         await self.requests.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
 
     async def ping(self) -> None:
@@ -77,8 +80,8 @@ class Database:
     async def get_request(self, request_id: str) -> Doc | None:
         return await self.requests.find_one({"_id": request_id})
 
-    async def requests_for_inbox_key(self, key: str) -> list[Doc]:
-        cursor = self.requests.find({"source.key": key}).sort("created_at", -1)
+    async def requests_for_inbox_key(self, tenant: str, key: str) -> list[Doc]:
+        cursor = self.requests.find({"tenant": tenant, "source.key": key}).sort("created_at", -1)
         return [doc async for doc in cursor.limit(100)]
 
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
@@ -130,6 +133,32 @@ class Database:
         if state is not None:
             update["$set"] = {"webhook_state": state}
         await self.requests.update_one({"_id": request_id}, update)
+
+    # --- API keys (stored by hash only) ----------------------------------------------------
+
+    async def add_api_key(self, key_hash: str, name: str, tenant: str) -> None:
+        await self.api_keys.insert_one(
+            {"_id": key_hash, "name": name, "tenant": tenant, "created_at": now()}
+        )
+
+    async def tenant_for_key(self, key_hash: str) -> str | None:
+        """The tenant of a valid (not revoked) key."""
+        doc = await self.api_keys.find_one({"_id": key_hash, "revoked_at": None})
+        return None if doc is None else str(doc["tenant"])
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        return await self.api_keys.find_one({"tenant": tenant, "revoked_at": None}) is not None
+
+    async def revoke_api_key(self, key_id: str) -> int:
+        """Revoke the keys whose hash starts with `key_id`; returns how many."""
+        result = await self.api_keys.update_many(
+            {"_id": {"$regex": f"^{re.escape(key_id)}"}, "revoked_at": None},
+            {"$set": {"revoked_at": now()}},
+        )
+        return result.modified_count
+
+    async def list_api_keys(self) -> list[Doc]:
+        return [doc async for doc in self.api_keys.find().sort("created_at", ASCENDING)]
 
     # --- reconciliation -------------------------------------------------------------------
 

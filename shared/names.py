@@ -75,6 +75,7 @@ QUEUES = (
 
 # Object user metadata (sent as X-Amz-Meta-<name>, read back case-insensitively).
 META_REQUEST_ID = "request-id"
+META_TENANT = "tenant"
 META_IMAGE_ID = "image-id"
 META_QUALITY = "quality"
 META_WEBHOOK_URL = "webhook-url"

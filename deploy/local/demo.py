@@ -17,7 +17,7 @@ SAMPLE_CSV = ROOT / "sample-data" / "products.csv"
 STACK_DIR = ROOT / ".stack"
 
 
-def post_csv(url: str, path: Path) -> dict[str, str]:
+def post_csv(url: str, path: Path, key: str) -> dict[str, str]:
     """multipart/form-data POST of one file, with the standard library only."""
     boundary = uuid.uuid4().hex
     head = (
@@ -27,15 +27,21 @@ def post_csv(url: str, path: Path) -> dict[str, str]:
     )
     body = head.encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        url,
+        data=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Authorization": f"Bearer {key}",
+        },
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         result: dict[str, str] = json.load(response)
         return result
 
 
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as response:
+def get(url: str, key: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
         body: bytes = response.read()
         return body
 
@@ -45,17 +51,19 @@ def main() -> None:
         print("starting the local stack (RabbitMQ, SeaweedFS + relay, SecantusDB, functions)…")
         Stack(StackConfig(STACK_DIR)).start()
     state = json.loads((STACK_DIR / "stack.json").read_text())
+    key = Stack.load(STACK_DIR).dev_key()
     gateway = state["env"]["PUBLIC_BASE_URL"]
     print(
         f"The sample CSV's images are served from 127.0.0.1; the stack allows fetching them with "
         f"FETCH_ALLOW_CIDRS={state['env']['FETCH_ALLOW_CIDRS']} (off by default: SSRF guard)."
     )
     started = time.monotonic()
-    accepted = post_csv(f"{gateway}/api/upload", SAMPLE_CSV)
+    print(f"using the development API key (tenant dev): {key}")
+    accepted = post_csv(f"{gateway}/api/upload", SAMPLE_CSV, key)
     request_id = accepted["request_id"]
     print(f"submitted {SAMPLE_CSV.relative_to(ROOT)} → request {request_id} ({accepted['status']})")
     while True:
-        status = json.loads(get(f"{gateway}/api/status/{request_id}"))
+        status = json.loads(get(f"{gateway}/api/status/{request_id}", key))
         counts = status["counts"]
         print(
             f"  {status['status']}: {counts['done']} done, {counts['failed']} failed "
@@ -77,7 +85,7 @@ def main() -> None:
                 f"{image['error'] or ''}"
             )
     print(f"\noutput CSV ({gateway}/api/download/{request_id}):\n")
-    print(get(f"{gateway}/api/download/{request_id}").decode("utf-8-sig"))
+    print(get(f"{gateway}/api/download/{request_id}", key).decode("utf-8-sig"))
     print("The stack is still running: try http://127.0.0.1:8000/docs — `make down` stops it.")
 
 

@@ -33,6 +33,7 @@ SAMPLE_IMAGES = ROOT / "sample-data" / "images"
 ACCESS_KEY = "imgpipe-local"
 SECRET_KEY = "imgpipe-local-secret"  # loopback-only development store, never production
 FUNCTIONS = ("ingest", "fetcher", "compressor", "notifier")
+DEV_TENANT = "dev"
 
 
 @dataclass
@@ -191,6 +192,26 @@ class Stack:
         self._children[proc.pid] = proc
         self._save()
 
+    def dev_key(self) -> str:
+        """The development key of `make up` (tenant "dev"), made on first use."""
+        path = self.config.dir / "dev-api-key"
+        if not path.exists():
+            path.write_text(self.create_key("development", DEV_TENANT))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def create_key(self, name: str, tenant: str) -> str:
+        """Create an API key with the admin CLI (`python -m ingest.keys`); returns the key."""
+        done = subprocess.run(
+            [sys.executable, "-m", "ingest.keys", "create", "--name", name, "--tenant", tenant],
+            cwd=ROOT,
+            env={**os.environ, **self.config.env()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (SIGKILL: a crash, no clean-up) and reap it."""
         pid = self.procs.pop(name)
@@ -330,6 +351,7 @@ def main() -> None:
         print(f"stack up; logs in {stack.logs}")
         for name, value in stack.config.env().items():
             print(f"  {name}={value}")
+        print(f"development API key (tenant {DEV_TENANT}): {stack.dev_key()}")
     elif args.command == "down":
         if (args.dir / "stack.json").exists():
             Stack.load(args.dir).stop()

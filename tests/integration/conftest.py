@@ -11,6 +11,8 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from pymongo import MongoClient
+from pymongo.database import Database
 
 from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
 
@@ -107,8 +109,25 @@ async def webhooks() -> AsyncIterator[Webhooks]:
     await runner.cleanup()
 
 
+TENANT = "tests"
+
+
 @pytest.fixture(scope="session")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
+def api_key(stack: Stack) -> str:
+    """A key of the tests' own tenant, made with the admin CLI."""
+    return stack.create_key("integration tests", TENANT)
+
+
+@pytest.fixture(scope="session")
+async def http(api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client of the gateway, authenticated as the tests' tenant."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {api_key}"}) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+async def anonymous() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client without credentials (presigned links, public pages)."""
     async with aiohttp.ClientSession() as session:
         yield session
 
@@ -176,3 +195,11 @@ async def origin() -> AsyncIterator[Origin]:
     server.base = f"http://127.0.0.1:{port}"
     yield server
     await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mongo(stack: Stack) -> Iterator[Database[dict[str, Any]]]:
+    """The stack's database, for tests that look behind the API."""
+    env = stack.config.env()
+    with MongoClient(env["MONGO_URL"]) as client:
+        yield client[env["MONGO_DB"]]

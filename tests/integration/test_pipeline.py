@@ -24,7 +24,7 @@ from tests.integration.client import (
     wait_final,
     wait_for,
 )
-from tests.integration.conftest import Delivery, Webhooks
+from tests.integration.conftest import TENANT, Delivery, Webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,11 @@ def sample_images(sample_data: Path) -> list[str]:
 
 
 async def test_upload_to_webhook(
-    stack: Stack, http: aiohttp.ClientSession, webhooks: Webhooks, sample_data: Path
+    stack: Stack,
+    http: aiohttp.ClientSession,
+    anonymous: aiohttp.ClientSession,
+    webhooks: Webhooks,
+    sample_data: Path,
 ) -> None:
     names = sample_images(sample_data)
     rows = [
@@ -80,7 +84,7 @@ async def test_upload_to_webhook(
 
     client = s3(stack)
     for name, url in zip(names, outputs, strict=True):
-        async with http.get(url) as got:  # presigned: works without credentials
+        async with anonymous.get(url) as got:  # presigned: works without credentials
             assert got.status == 200, url
             body = await got.read()
         with Image.open(io.BytesIO(body)) as image:
@@ -99,7 +103,7 @@ async def test_csv_dropped_into_inbox(
 ) -> None:
     names = sample_images(sample_data)
     data = make_csv([["1", "Dropped", image_url(stack, names[0])]], header=["s", "product", "urls"])
-    key = "drops/my products.csv"
+    key = f"{TENANT}/drops/my products.csv"  # the first folder names the tenant
     s3(stack).put_object(INBOX_BUCKET, key, io.BytesIO(data), len(data), content_type="text/csv")
 
     async def found() -> list[dict[str, Any]]:
@@ -165,7 +169,8 @@ async def test_unknown_request_is_404(
             assert "error" in await response.json()
 
 
-async def test_docs_are_served_without_cdn(stack: Stack, http: aiohttp.ClientSession) -> None:
+async def test_docs_are_served_without_cdn(stack: Stack, anonymous: aiohttp.ClientSession) -> None:
+    http = anonymous  # the docs are public
     async with http.get(f"{base(stack)}/openapi.json") as response:
         spec = await response.json()
     assert "/api/upload" in spec["paths"]

@@ -3,11 +3,12 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import aiohttp
 import pytest
-from pymongo import MongoClient
+from pymongo.database import Database
 
 from deploy.local.stack import Stack
 from shared.names import (
@@ -26,6 +27,7 @@ from tests.integration.client import (
     wait_final,
     wait_for,
 )
+from tests.integration.conftest import TENANT
 
 pytestmark = pytest.mark.integration
 
@@ -60,51 +62,49 @@ async def test_lost_bucket_events_are_announced_again(
 
 
 async def test_upload_that_never_reached_the_inbox_fails(
-    stack: Stack, http: aiohttp.ClientSession
+    stack: Stack, http: aiohttp.ClientSession, mongo: Database[dict[str, Any]]
 ) -> None:
     # What a gateway crash between recording the request and storing its CSV leaves behind.
     request_id = uuid.uuid4().hex
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    env = stack.config.env()
-    with MongoClient(env["MONGO_URL"]) as mongo:
-        mongo[env["MONGO_DB"]]["requests"].insert_one(
-            {
-                "_id": request_id,
-                "status": "pending",
-                "source": {"bucket": "csv-inbox", "key": f"uploads/{request_id}.csv"},
-                "quality": 50,
-                "webhook_url": None,
-                "total": 0,
-                "done": 0,
-                "failed": 0,
-                "created_at": long_ago,
-                "updated_at": long_ago,
-            }
-        )
+    mongo["requests"].insert_one(
+        {
+            "_id": request_id,
+            "tenant": TENANT,
+            "status": "pending",
+            "source": {"bucket": "csv-inbox", "key": f"uploads/{request_id}.csv"},
+            "quality": 50,
+            "webhook_url": None,
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+            "created_at": long_ago,
+            "updated_at": long_ago,
+        }
+    )
     status = await wait_final(http, stack, request_id, within=30)
     assert status["status"] == "failed"
     assert status["error"] == "the uploaded CSV never reached the inbox bucket"
 
 
 async def test_download_of_an_unfinished_request_is_409(
-    stack: Stack, http: aiohttp.ClientSession
+    stack: Stack, http: aiohttp.ClientSession, mongo: Database[dict[str, Any]]
 ) -> None:
     request_id = uuid.uuid4().hex
-    env = stack.config.env()
     moment = datetime.now(UTC)
-    with MongoClient(env["MONGO_URL"]) as mongo:
-        mongo[env["MONGO_DB"]]["requests"].insert_one(
-            {
-                "_id": request_id,
-                "status": "processing",
-                "fanned_out": True,
-                "total": 3,
-                "done": 1,
-                "failed": 0,
-                "created_at": moment,
-                "updated_at": moment + timedelta(hours=1),  # not the reconciler's business
-            }
-        )
+    mongo["requests"].insert_one(
+        {
+            "_id": request_id,
+            "tenant": TENANT,
+            "status": "processing",
+            "fanned_out": True,
+            "total": 3,
+            "done": 1,
+            "failed": 0,
+            "created_at": moment,
+            "updated_at": moment + timedelta(hours=1),  # not the reconciler's business
+        }
+    )
     async with http.get(f"{base(stack)}/api/download/{request_id}") as response:
         assert response.status == 409
         assert "processing" in (await response.json())["error"]

@@ -16,6 +16,7 @@ from ingest.handler import (
     documents,
     request_fields,
     request_id_for,
+    tenant_of,
 )
 from shared.events import ObjectCreated, decode_bucket_event
 from shared.names import INBOX_BUCKET
@@ -119,6 +120,7 @@ def test_another_object_version_gets_another_id(other: ObjectCreated) -> None:
 def test_request_fields_of_an_upload(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-upload.json")
     assert request_fields(event, 50) == {
+        "tenant": "acme",  # the gateway names the uploader's tenant in the metadata
         "filename": f"{RID}.csv",
         "quality": "80",
         "webhook_url": "https://hooks.example.com/imgpipe?token=s3cr3t",
@@ -129,6 +131,7 @@ def test_request_fields_of_an_upload(event_body: EventBody) -> None:
 def test_request_fields_of_a_drop(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-drop.json")
     assert request_fields(event, 50) == {
+        "tenant": "drops",  # a dropped CSV's first folder names its tenant
         "filename": "catálogo 2024.csv",
         "quality": "70",
         "webhook_url": None,
@@ -262,3 +265,18 @@ def test_quality_not_a_whole_number(raw: object) -> None:
     with pytest.raises(CsvError) as caught:
         _quality(raw)
     assert str(caught.value) == f"quality must be a whole number from 1 to 95, got {raw!r}"
+
+
+@pytest.mark.parametrize(
+    ("key", "metadata", "tenant"),
+    [
+        ("acme/products.csv", {}, "acme"),
+        ("acme/2026/11/products.csv", {}, "acme"),
+        ("products.csv", {}, ""),  # no folder, no metadata: nobody's (the request fails)
+        ("acme/products.csv", {"tenant": "globex"}, "globex"),  # metadata wins
+        ("products.csv", {"tenant": " globex "}, "globex"),
+    ],
+)
+def test_tenant_of(key: str, metadata: dict[str, str], tenant: str) -> None:
+    event = ObjectCreated("s3:ObjectCreated:Put", INBOX_BUCKET, key, 10, ETAG, "text/csv", metadata)
+    assert tenant_of(event) == tenant

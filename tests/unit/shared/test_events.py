@@ -62,6 +62,7 @@ def test_put_inbox_upload(event_body: EventBody) -> None:
     assert event.content_type == "text/csv"
     assert event.metadata == {
         "request-id": RID,
+        "tenant": "acme",
         "quality": "80",
         "webhook-url": "https://hooks.example.com/imgpipe?token=s3cr3t",
     }
