@@ -85,7 +85,7 @@ async def upload(request: Request) -> Response:
         except uploads.UploadError as exc:
             return error(exc.status_code, str(exc))
     try:
-        uploads.check_csv(data)
+        uploads.check_csv(data, settings)
         key = uploads.idempotency_key(request.headers.get("Idempotency-Key"))
     except (CsvError, uploads.UploadError) as exc:
         return error(400, str(exc))

@@ -21,6 +21,7 @@ from shared.names import (
     REQUEST_FAILED_ROUTING_KEY,
 )
 from shared.runtime import Clients
+from shared.settings import csv_limits
 from shared.status import ImageStatus, RequestStatus
 
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
@@ -148,12 +149,13 @@ async def _save_rows(request_id: str, data: bytes, clients: Clients) -> int:
     Two passes over the bytes (parsing is cheap next to the database) so that a bad row near
     the end fails the request before anything of it is written.
     """
-    header, rows = parse_rows(data)
+    limits = csv_limits(clients.settings)
+    header, rows = parse_rows(data, **limits)
     total = sum(len(row.urls) for row in rows)
     if total == 0:
         raise CsvError("the CSV lists no image URLs")
     await clients.db.set_header(request_id, header)
-    for batch in batches(parse_rows(data)[1]):
+    for batch in batches(parse_rows(data, **limits)[1]):
         await clients.db.save_rows(*documents(request_id, batch))
     return total
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
 
-from ingest.csvfile import check_header
+from ingest.csvfile import CsvError, check_header, parse_rows
 from shared.names import (
     INBOX_BUCKET,
     META_QUALITY,
@@ -15,7 +15,7 @@ from shared.names import (
 )
 from shared.netguard import BlockedURL, check_url
 from shared.runtime import Clients
-from shared.settings import Settings
+from shared.settings import Settings, csv_limits
 
 _HEADER_BYTES = 64 * 1024  # the header row must fit in the CSV's first 64 KiB
 
@@ -69,9 +69,15 @@ async def read_capped(file: UploadFile, limit: int) -> bytes:
     return data
 
 
-def check_csv(data: bytes) -> None:
-    """Reject a CSV whose header is unusable now, rather than after it is queued."""
+def check_csv(data: bytes, settings: Settings) -> None:
+    """Reject a CSV that cannot be processed now, rather than after it is queued.
+
+    Parses every row (then drops them): a bad row or a limit answers 400 naming the line.
+    """
     check_header(data[:_HEADER_BYTES], whole_file=len(data) <= _HEADER_BYTES)
+    _, rows = parse_rows(data, **csv_limits(settings))
+    if not sum(len(row.urls) for row in rows):
+        raise CsvError("the CSV lists no image URLs")
 
 
 async def accept(

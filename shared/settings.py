@@ -40,6 +40,9 @@ class Settings:
     prefetch: int = 16
     default_quality: int = 50
     max_csv_bytes: int = 10 * 1024 * 1024
+    max_csv_rows: int = 100_000
+    max_urls_per_row: int = 50
+    max_url_length: int = 2048
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     fetch_timeout_s: float = 30.0
@@ -134,6 +137,9 @@ class Settings:
             prefetch=integer("PREFETCH", cls.prefetch),
             default_quality=integer("DEFAULT_QUALITY", cls.default_quality, high=95),
             max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
+            max_csv_rows=integer("MAX_CSV_ROWS", cls.max_csv_rows),
+            max_urls_per_row=integer("MAX_URLS_PER_ROW", cls.max_urls_per_row),
+            max_url_length=integer("MAX_URL_LENGTH", cls.max_url_length),
             max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),
             fetch_timeout_s=seconds("FETCH_TIMEOUT_S", cls.fetch_timeout_s),
@@ -158,3 +164,12 @@ def webhook_secret(raw: str) -> str:
     if len(key) < 24:
         raise SettingsError("WEBHOOK_SECRET is too short: use at least 24 random bytes")
     return raw
+
+
+def csv_limits(settings: Settings) -> dict[str, int]:
+    """The keyword arguments that bound a CSV's parse (ingest/csvfile.py parse_rows)."""
+    return {
+        "max_rows": settings.max_csv_rows,
+        "max_urls_per_row": settings.max_urls_per_row,
+        "max_url_length": settings.max_url_length,
+    }

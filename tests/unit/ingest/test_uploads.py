@@ -163,8 +163,8 @@ GOOD = b"S. No.,Product Name,Input Image Urls\n1,Cat,https://img.example.com/a.j
 
 
 def test_good_csv_passes() -> None:
-    check_csv(GOOD)
-    check_csv(b"\xef\xbb\xbfs,product,urls,notes\r\n1,Cat,,\r\n")  # BOM, CRLF, extra column
+    check_csv(GOOD, SETTINGS)
+    check_csv(b"\xef\xbb\xbfs,product,urls,notes\r\n1,Cat,a.jpg,\r\n", SETTINGS)  # BOM, CRLF
 
 
 @pytest.mark.parametrize(
@@ -180,17 +180,36 @@ def test_good_csv_passes() -> None:
 )
 def test_bad_csv(data: bytes, message: str) -> None:
     with pytest.raises(CsvError, match=message):
-        check_csv(data)
+        check_csv(data, SETTINGS)
 
 
-def test_only_the_header_of_a_large_file_is_checked() -> None:
-    """Rows are checked by ingest; the gateway only looks at the first 64 KiB."""
+def test_every_row_of_a_large_file_is_checked() -> None:
+    """A bad row far past the header is refused at upload, naming its line."""
     bad_row_late = GOOD + b"2,Dog,https://img.example.com/b.jpg\n" * 2000 + b'3,"unclosed\n'
     assert len(bad_row_late) > 64 * 1024
-    check_csv(bad_row_late)
+    with pytest.raises(CsvError, match="Line 2003"):
+        check_csv(bad_row_late, SETTINGS)
+
+
+def test_a_csv_without_urls_is_refused() -> None:
+    with pytest.raises(CsvError, match="no image URLs"):
+        check_csv(b"S. No.,Product Name,Input Image Urls\n1,Cat,\n", SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("env", "row", "message"),
+    [
+        ({"MAX_CSV_ROWS": "1"}, b"2,Dog,https://x/b.jpg\n", "more than 1 rows"),
+        ({"MAX_URLS_PER_ROW": "1"}, b'2,Dog,"https://x/b.jpg,https://x/c.jpg"\n', "limit is 1"),
+        ({"MAX_URL_LENGTH": "20"}, b"2,Dog,https://x/very-long-name.jpg\n", "limit is 20"),
+    ],
+)
+def test_limits_name_themselves(env: dict[str, str], row: bytes, message: str) -> None:
+    with pytest.raises(CsvError, match=message):
+        check_csv(GOOD + row, Settings.from_env({**ENV, **env}))
 
 
 def test_header_must_end_within_64_kib() -> None:
     data = b"S. No.,Product Name,Input Image Urls," + b"x" * (64 * 1024) + b"\n1,a,b\n"
     with pytest.raises(CsvError, match="does not end within the first 65536 bytes"):
-        check_csv(data)
+        check_csv(data, SETTINGS)
