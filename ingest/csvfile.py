@@ -118,29 +118,42 @@ def split_urls(cell: str) -> tuple[str, ...]:
     return tuple(url for piece in _URL_SEPARATORS.split(cell) if (url := piece.strip()))
 
 
-def build_output_csv(header: Sequence[str], rows: Iterable[OutputRow]) -> Iterator[str]:
-    """Stream the output CSV, one row per chunk: the user's columns, output URLs and errors.
+class OutputCsv:
+    """Writes the output CSV one line at a time: the user's columns, output URLs and errors.
 
     Send it as UTF-8: it starts with a BOM so that spreadsheet programs read it as UTF-8.
     Lines end with CRLF. Failed slots stay empty ("url1,,url3") and are listed in Errors as
     "2: reason". Every cell is neutralised against formula injection (see `neutralise`).
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
 
-    def take(cells: Iterable[str]) -> str:
-        writer.writerow([neutralise(cell) for cell in cells])
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    def __init__(self, header: Sequence[str]) -> None:
+        self._header = list(header)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def _take(self, cells: Iterable[str]) -> str:
+        self._writer.writerow([neutralise(cell) for cell in cells])
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
         return text
 
-    yield "\ufeff" + take([*header, OUTPUT_URLS_COLUMN, ERRORS_COLUMN])
-    for row in rows:
-        padding = [""] * (len(header) - len(row.cells))
+    def header_line(self) -> str:
+        return "\ufeff" + self._take([*self._header, OUTPUT_URLS_COLUMN, ERRORS_COLUMN])
+
+    def line(self, row: OutputRow) -> str:
+        padding = [""] * (len(self._header) - len(row.cells))
         outputs = ",".join(url or "" for url in row.output_urls)
         errors = "; ".join(f"{n}: {why}" for n, why in enumerate(row.errors, 1) if why)
-        yield take([*row.cells, *padding, outputs, errors])
+        return self._take([*row.cells, *padding, outputs, errors])
+
+
+def build_output_csv(header: Sequence[str], rows: Iterable[OutputRow]) -> Iterator[str]:
+    """The whole output CSV, one line per chunk (see OutputCsv)."""
+    out = OutputCsv(header)
+    yield out.header_line()
+    for row in rows:
+        yield out.line(row)
 
 
 def neutralise(cell: str) -> str:

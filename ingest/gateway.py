@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,17 @@ from swagger_ui_bundle import swagger_ui_path
 
 from ingest import uploads
 from ingest.auth import hash_key, presented_key
-from ingest.csvfile import CsvError, build_output_csv
+from ingest.csvfile import CsvError, OutputCsv
 from ingest.openapi import OPENAPI
-from ingest.report import group_by_row, output_row, product_view, request_view
+from ingest.report import etag, group_by_row, output_row, product_view, request_view
 from shared.names import COMPRESSED_BUCKET
 from shared.runtime import Clients, configure_logging, open_clients
 from shared.settings import Settings
 from shared.status import FINAL_STATUSES, RequestStatus
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+PRODUCTS_PAGE = 1000  # rows per status page: a 100,000-row request answers in pages
+MAX_PRODUCTS_PAGE = 5000
 _DOCS_HTML = Path(__file__).with_name("docs.html")
 
 
@@ -108,17 +111,35 @@ async def upload(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
+    """The request with a page of its products (`offset`, `limit` rows; 304 if unchanged)."""
     found = await find_request(request)
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    limit = _int_param(request, "limit", PRODUCTS_PAGE, 1, MAX_PRODUCTS_PAGE)
+    tag = etag(found, offset, limit)
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers={"ETag": tag})
     clients = clients_of(request)
-    db = clients.db
-    link = _linker(clients)
-    products = [
-        product_view(row, images, link)
-        async for row, images in group_by_row(
-            db.iter_rows(found["_id"]), db.iter_images(found["_id"])
-        )
-    ]
-    return JSONResponse({**request_view(found), "products": products})
+    db, link = clients.db, _linker(clients)
+    rows = db.iter_rows(found["_id"], offset, limit)
+    images = db.iter_images(found["_id"], first_row=offset, row_count=limit)
+    products = [product_view(row, imgs, link) async for row, imgs in group_by_row(rows, images)]
+    more = len(products) == limit and await db.has_row(found["_id"], offset + limit)
+    page = {"offset": offset, "limit": limit, "next_offset": offset + limit if more else None}
+    body = {**request_view(found), "products": products, "products_page": page}
+    return JSONResponse(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise HTTPException(400, f"{name} must be from {low} to {high}")
+    return value
 
 
 async def download(request: Request) -> Response:
@@ -131,12 +152,14 @@ async def download(request: Request) -> Response:
     link = _linker(clients)
 
     async def lines() -> AsyncIterator[str]:
+        """Row by row from the database: memory stays flat for any size of request."""
+        out = OutputCsv(found["header"])
+        yield out.header_line()
         rows = group_by_row(
             clients.db.iter_rows(found["_id"]), clients.db.iter_images(found["_id"])
         )
-        out = [output_row(row, images, link) async for row, images in rows]
-        for chunk in build_output_csv(found["header"], out):
-            yield chunk
+        async for row, images in rows:
+            yield out.line(output_row(row, images, link))
 
     filename = f"{found['_id']}-output.csv"
     return StreamingResponse(
@@ -146,13 +169,22 @@ async def download(request: Request) -> Response:
     )
 
 
-async def requests_for_key(request: Request) -> Response:
+async def list_requests(request: Request) -> Response:
+    """The caller's requests, newest first; `before` (a created_at) pages on, `inbox_key`
+    finds those made from a CSV put straight into the inbox bucket."""
     tenant = await authenticate(request)
+    limit = _int_param(request, "limit", 20, 1, 100)
+    before = None
+    if raw := request.query_params.get("before"):
+        try:
+            before = datetime.fromisoformat(raw)
+        except ValueError:
+            raise HTTPException(400, "before must be an ISO 8601 time (a created_at)") from None
     key = request.query_params.get("inbox_key", "")
-    if not key:
-        return error(400, "query parameter 'inbox_key' is required")
-    found = await clients_of(request).db.requests_for_inbox_key(tenant, key)
-    return JSONResponse({"requests": [request_view(r) for r in found]})
+    found = await clients_of(request).db.list_requests(tenant, limit, before, key)
+    views = [request_view(r) for r in found]
+    following = views[-1]["created_at"] if len(views) == limit else None
+    return JSONResponse({"requests": views, "next_before": following})
 
 
 async def openapi(request: Request) -> Response:
@@ -189,7 +221,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/api/upload", upload, methods=["POST"]),
             Route("/api/status/{request_id}", status),
             Route("/api/download/{request_id}", download),
-            Route("/api/requests", requests_for_key),
+            Route("/api/requests", list_requests),
             Route("/openapi.json", openapi),
             Route("/docs", docs),
             Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger"),

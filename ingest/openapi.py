@@ -127,7 +127,19 @@ OPENAPI: dict[str, Any] = {
         "/api/status/{request_id}": {
             "get": {
                 "summary": "A request's status, per product and image",
-                "parameters": [_REQUEST_ID],
+                "description": "Products come in pages of rows (`offset`, `limit`; "
+                "`products_page.next_offset` is null on the last page). The ETag changes "
+                "with progress: poll with If-None-Match to get 304 while nothing moved.",
+                "parameters": [
+                    _REQUEST_ID,
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
+                    },
+                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+                ],
                 "responses": {
                     "200": {
                         "description": "The request",
@@ -161,6 +173,8 @@ OPENAPI: dict[str, Any] = {
                             }
                         },
                     },
+                    "304": {"description": "Unchanged since the ETag given"},
+                    "400": _ERROR,
                     "401": _ERROR,
                     "404": _ERROR,
                 },
@@ -183,15 +197,27 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/requests": {
             "get": {
-                "summary": "Find the requests made from a CSV put straight into the inbox bucket",
+                "summary": "Your requests, newest first",
                 "parameters": [
                     {
                         "name": "inbox_key",
                         "in": "query",
-                        "required": True,
+                        "required": False,
                         "schema": {"type": "string"},
-                        "description": "The object key the CSV was stored under",
-                    }
+                        "description": "Only those made from the CSV stored under this key "
+                        "(a CSV put straight into the inbox bucket)",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "The next page: `next_before` of the previous one",
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -201,7 +227,8 @@ OPENAPI: dict[str, Any] = {
                                 "schema": {
                                     "type": "object",
                                     "properties": {
-                                        "requests": {"type": "array", "items": _REQUEST}
+                                        "requests": {"type": "array", "items": _REQUEST},
+                                        "next_before": {"type": "string", "nullable": True},
                                     },
                                 }
                             }

@@ -1,5 +1,6 @@
 """What the gateway shows: the status document and the output CSV rows (pure)."""
 
+import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -77,3 +78,19 @@ def output_row(row: Doc, images: Sequence[Doc], link_for: LinkFor) -> OutputRow:
         urls.append(view["output_url"])
         errors.append(view["error"])
     return OutputRow(cells=tuple(row["cells"]), output_urls=urls, errors=errors)
+
+
+def etag(request: Doc, offset: int, limit: int) -> str:
+    """Changes whenever the status page would: progress, final status, webhook outcome."""
+    parts = (
+        request.get("updated_at") or request["created_at"],
+        request["status"],
+        request.get("done", 0),
+        request.get("failed", 0),
+        request.get("webhook_state"),
+        len(request.get("webhook_attempts", [])),
+        offset,
+        limit,
+    )
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+    return f'W/"{digest}"'

@@ -45,6 +45,7 @@ class Database:
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
         await self.requests.create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
+        await self.requests.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         await self.api_keys.create_index([("tenant", ASCENDING)])
         await self.requests.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
 
@@ -80,9 +81,17 @@ class Database:
     async def get_request(self, request_id: str) -> Doc | None:
         return await self.requests.find_one({"_id": request_id})
 
-    async def requests_for_inbox_key(self, tenant: str, key: str) -> list[Doc]:
-        cursor = self.requests.find({"tenant": tenant, "source.key": key}).sort("created_at", -1)
-        return [doc async for doc in cursor.limit(100)]
+    async def list_requests(
+        self, tenant: str, limit: int, before: datetime | None = None, inbox_key: str = ""
+    ) -> list[Doc]:
+        """The tenant's requests, newest first; `before` pages on (created_at of the last)."""
+        query: Doc = {"tenant": tenant}
+        if before is not None:
+            query["created_at"] = {"$lt": before}
+        if inbox_key:
+            query["source.key"] = inbox_key
+        cursor = self.requests.find(query).sort("created_at", -1).limit(limit)
+        return [doc async for doc in cursor]
 
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
         await self.requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
@@ -256,13 +265,30 @@ class Database:
                 ordered=False,
             )
 
-    def iter_rows(self, request_id: str) -> AsyncIterator[Doc]:
-        return self.rows.find({"request_id": request_id}).sort("index", ASCENDING)
+    def iter_rows(self, request_id: str, first: int = 0, count: int = 0) -> AsyncIterator[Doc]:
+        """The request's rows in order; `first`/`count` page through them (0: all)."""
+        query: Doc = {"request_id": request_id}
+        if first or count:
+            query["index"] = {"$gte": first, **({"$lt": first + count} if count else {})}
+        return self.rows.find(query).sort("index", ASCENDING)
 
-    def iter_images(self, request_id: str, status: ImageStatus | None = None) -> AsyncIterator[Doc]:
+    async def has_row(self, request_id: str, index: int) -> bool:
+        return await self.rows.find_one({"_id": f"{request_id}:{index}"}) is not None
+
+    def iter_images(
+        self,
+        request_id: str,
+        status: ImageStatus | None = None,
+        first_row: int = 0,
+        row_count: int = 0,
+    ) -> AsyncIterator[Doc]:
+        """The request's images by row and slot (optionally of a status, or a page of rows)."""
         query: Doc = {"request_id": request_id}
         if status is not None:
             query["status"] = status.value
+        if first_row or row_count:
+            rows = {"$gte": first_row, **({"$lt": first_row + row_count} if row_count else {})}
+            query["row"] = rows
         return self.images.find(query).sort([("row", ASCENDING), ("slot", ASCENDING)])
 
     async def finish_image(
