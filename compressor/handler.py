@@ -1,9 +1,11 @@
 """compressor: an original landed in original-images → write its compressed copy."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from compressor.compress import compress
+from shared import logs
 from shared.errors import ImageError, PermanentError
 from shared.events import ImageFailed, ObjectCreated
 from shared.names import (
@@ -17,6 +19,8 @@ from shared.names import (
     image_key,
 )
 from shared.runtime import Clients
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class OriginalStored:
 
 async def handle(event: ObjectCreated, clients: Clients) -> None:
     original = OriginalStored.from_event(event)
+    logs.bind(request_id=original.request_id, image_id=original.image_id, key=event.key)
     data = await clients.store.get(event.bucket, event.key)
     try:
         # Pillow releases the GIL while decoding and encoding: a thread keeps the loop free.
@@ -50,6 +55,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             compress, data, original.quality, max_pixels=clients.settings.max_image_pixels
         )
     except ImageError as exc:
+        log.warning("image failed: %s", exc)
         await record_failure(original, str(exc), clients)
         return
     await clients.store.put(
@@ -64,6 +70,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             META_ORIGINAL_KEY: original.key,
         },
     )
+    log.info("compressed: %d → %d bytes", len(data), len(result.data))
 
 
 async def record_failure(original: OriginalStored, reason: str, clients: Clients) -> None:

@@ -1,6 +1,9 @@
 """fetcher: download one image URL and store the original in original-images."""
 
+import logging
+
 from fetcher.download import TransientFetchError, download
+from shared import logs
 from shared.errors import ImageError, RetryLater
 from shared.events import FetchRequested, ImageFailed
 from shared.names import (
@@ -13,8 +16,11 @@ from shared.names import (
 )
 from shared.runtime import Clients
 
+log = logging.getLogger(__name__)
+
 
 async def handle(message: FetchRequested, clients: Clients) -> None:
+    logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
     settings = clients.settings
     try:
         image = await download(
@@ -24,6 +30,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
             allow=settings.fetch_allow_cidrs,
         )
     except ImageError as exc:  # 404, not an image, too large, blocked address…
+        log.warning("image failed: %s", exc)
         await record_failure(message, str(exc), clients)
         return
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
@@ -39,6 +46,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
             META_QUALITY: str(message.quality),
         },
     )
+    log.info("original stored: %d bytes of %s", len(image.data), image.content_type)
 
 
 async def record_failure(message: FetchRequested, reason: str, clients: Clients) -> None:

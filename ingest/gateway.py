@@ -15,6 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -25,9 +26,11 @@ from ingest import uploads
 from ingest.auth import hash_key, presented_key
 from ingest.csvfile import CsvError, OutputCsv
 from ingest.openapi import OPENAPI
+from ingest.ops import MetricsMiddleware, healthz, metrics_endpoint, readyz
 from ingest.report import etag, group_by_row, output_row, product_view, request_view
+from shared import logs
 from shared.names import COMPRESSED_BUCKET
-from shared.runtime import Clients, configure_logging, open_clients
+from shared.runtime import Clients, open_clients
 from shared.settings import Settings
 from shared.status import FINAL_STATUSES, RequestStatus
 
@@ -195,10 +198,6 @@ async def docs(request: Request) -> Response:
     return FileResponse(_DOCS_HTML, media_type="text/html")
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     response = error(exc.status_code, exc.detail)
@@ -216,8 +215,15 @@ def create_app(settings: Settings) -> Starlette:
         async with open_clients(settings) as clients:
             yield {"clients": clients}
 
+    web = Path(__file__).with_name("web")  # the page: static files, no build step
+
+    async def page(request: Request) -> Response:
+        return FileResponse(web / "index.html", media_type="text/html")
+
     return Starlette(
         routes=[
+            Route("/", page),
+            Mount("/web", StaticFiles(directory=web), name="web"),
             Route("/api/upload", upload, methods=["POST"]),
             Route("/api/status/{request_id}", status),
             Route("/api/download/{request_id}", download),
@@ -226,8 +232,11 @@ def create_app(settings: Settings) -> Starlette:
             Route("/docs", docs),
             Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger"),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
         exception_handlers={HTTPException: http_error},
+        middleware=[Middleware(MetricsMiddleware)],
         lifespan=lifespan,
     )
 
@@ -239,8 +248,8 @@ def main() -> None:
 
     import uvicorn
 
-    configure_logging("gateway")
     settings = Settings.from_env(os.environ)
+    logs.configure("gateway", settings.log_level)
     host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("GATEWAY_PORT", "8000"))
     app = create_app(settings)

@@ -4,12 +4,14 @@ Safe to run twice for the same object: rows and images are keyed by position, an
 whose fan-out finished is left alone.
 """
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from ingest.csvfile import CsvError, Row, parse_rows
+from shared import logs
 from shared.db import image_id
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.names import (
@@ -24,6 +26,7 @@ from shared.runtime import Clients
 from shared.settings import csv_limits
 from shared.status import ImageStatus, RequestStatus
 
+log = logging.getLogger(__name__)
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
@@ -105,6 +108,7 @@ def batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
 
 async def handle(event: ObjectCreated, clients: Clients) -> None:
     request_id = request_id_for(event)
+    logs.bind(request_id=request_id, key=event.key)
     settings = clients.settings
     request = await clients.db.open_request(
         request_id, request_fields(event, settings.default_quality)
@@ -125,12 +129,14 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         data = await clients.store.get(event.bucket, event.key)
         total = await _save_rows(request_id, data, clients)
     except CsvError as exc:
+        log.warning("request refused: %s", exc)
         await clients.publisher.publish(
             REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
         )
         return
     await clients.db.start_processing(request_id, total, quality)
     await _fan_out({**request, "quality": quality}, clients)
+    log.info("request accepted: %d images sent to be fetched", total)
 
 
 def _quality(raw: object) -> int:

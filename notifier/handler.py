@@ -1,8 +1,10 @@
 """notifier: record each image's outcome; close the request and call its webhook at the end."""
 
+import logging
 from typing import Any
 
 from notifier.webhook import deliver
+from shared import logs
 from shared.errors import PermanentError, RetryLater
 from shared.events import ImageFailed, ObjectCreated, RequestFailed, WebhookDue
 from shared.names import (
@@ -14,6 +16,8 @@ from shared.names import (
 )
 from shared.runtime import Clients
 from shared.status import ImageStatus, RequestStatus, final_status
+
+log = logging.getLogger(__name__)
 
 
 async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
@@ -37,6 +41,7 @@ async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
 
 
 async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
+    logs.bind(request_id=message.request_id)
     closed = await clients.db.close_request(
         message.request_id, RequestStatus.FAILED, message.reason
     )
@@ -47,6 +52,7 @@ async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
 async def _finish_image(
     request_id: str, image_id: str, status: ImageStatus, fields: dict[str, Any], clients: Clients
 ) -> None:
+    logs.bind(request_id=request_id, image_id=image_id)
     if not await clients.db.finish_image(image_id, status, fields):
         return  # a duplicate event: this image was already counted
     request = await clients.db.count_finished(request_id, status)
@@ -62,6 +68,7 @@ async def close_if_finished(request: dict[str, Any], clients: Clients) -> None:
         return
     closed = await clients.db.close_request(request["_id"], final)
     if closed is not None:  # only the handler that closed the request calls the webhook
+        log.info("request %s: %d done, %d failed", final.value, request["done"], request["failed"])
         await call_webhook(closed, clients)
 
 
@@ -72,6 +79,7 @@ async def call_webhook(request: dict[str, Any], clients: Clients) -> None:
 
 
 async def on_webhook_due(message: WebhookDue, clients: Clients) -> None:
+    logs.bind(request_id=message.request_id)
     request = await clients.db.get_request(message.request_id)
     if request is None:
         raise PermanentError(f"webhook due for unknown request {message.request_id}")
@@ -79,6 +87,7 @@ async def on_webhook_due(message: WebhookDue, clients: Clients) -> None:
         return  # a duplicate message: delivered (or given up) already
     outcome = await deliver(clients.http, request["webhook_url"], request, clients.settings)
     state = "delivered" if outcome.ok else None if outcome.retryable else "failed"
+    log.info("webhook attempt: %s", outcome.error or f"HTTP {outcome.status_code}")
     await clients.db.record_webhook(message.request_id, outcome.record(), state)
     if state is None:
         raise RetryLater(f"webhook not delivered: {outcome.error}")

@@ -17,11 +17,12 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from shared import logs, metrics
 from shared.broker import run_until_stopped, stop_on_signals
 from shared.errors import PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE
 from shared.retry import delay_queue, expiration_ms, next_delay
-from shared.runtime import Clients, configure_logging, open_clients
+from shared.runtime import Clients, open_clients
 from shared.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -87,14 +88,19 @@ async def consume(
         )
         await target.publish(copy, routing_key=queue_name)
 
-    async def settle(message: AbstractIncomingMessage) -> None:
+    async def settle(message: AbstractIncomingMessage) -> str:
+        """Handle the message; returns the outcome (for the metrics)."""
         attempt = attempt_of(message)
         try:
-            await route.handle(clients, message.body)
+            with metrics.HANDLING.labels(queue_name).time():
+                await route.handle(clients, message.body)
         except PermanentError as exc:
+            metrics.FAILURES.labels(queue_name, type(exc).__name__).inc()
             log.error("%s: dead-lettering a message: %s", queue_name, exc)
             await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: str(exc)[:1000]})
+            return "dead_lettered"
         except Exception as exc:
+            metrics.FAILURES.labels(queue_name, type(exc).__name__).inc()
             reason = (str(exc) or type(exc).__name__)[:1000]
             wanted = exc.delay if isinstance(exc, RetryLater) else None
             delay = next_delay(attempt, delays, wanted)
@@ -104,21 +110,27 @@ async def consume(
                 if route.give_up is not None:
                     await route.give_up(clients, message.body, reason)
                 await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: reason})
-            else:
-                log.warning(
-                    "%s: attempt %d failed (%s); next in %.1f s", queue_name, attempt, reason, delay
-                )
-                headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason}
-                await forward(message, delay_queue(delay), headers, expiration_ms(delay) / 1000)
+                return "given_up"
+            log.warning(
+                "%s: attempt %d failed (%s); next in %.1f s", queue_name, attempt, reason, delay
+            )
+            headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason}
+            await forward(message, delay_queue(delay), headers, expiration_ms(delay) / 1000)
+            return "retried"
+        return "ok"
 
     async def on_message(message: AbstractIncomingMessage) -> None:
+        logs.bind(queue=queue_name)
         try:
-            await settle(message)
+            with metrics.IN_FLIGHT.labels(queue_name).track_inprogress():
+                outcome = await settle(message)
         except Exception:
             # Settling failed (the broker or the give-up hook is down): hand it back.
             log.exception("%s: could not settle a message; requeueing it", queue_name)
+            metrics.MESSAGES.labels(queue_name, "requeued").inc()
             await message.nack(requeue=True)
         else:
+            metrics.MESSAGES.labels(queue_name, outcome).inc()
             await message.ack()
 
     queue = await channel.get_queue(queue_name, ensure=False)
@@ -137,8 +149,8 @@ def run(
     `background` is a task that runs beside the consumers (the notifier's reconciler).
     `--check` is a dry run (image smoke tests): imports done, settings valid, nothing connected.
     """
-    configure_logging(name)
     settings = Settings.from_env(os.environ)
+    logs.configure(name, settings.log_level)
     for variable in requires:
         if not os.environ.get(variable, "").strip():
             raise SettingsError(f"{name} needs the environment variable {variable}")
@@ -147,6 +159,7 @@ def run(
         return
 
     async def main() -> None:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
         async with open_clients(settings) as clients:
             for queue, route in routes.items():
                 await consume(clients.channel, queue, route, clients)

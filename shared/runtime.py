@@ -1,8 +1,5 @@
-"""Process wiring shared by every function: logging, settings and long-lived clients."""
+"""Process wiring shared by every function: the long-lived clients."""
 
-import logging
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,14 +26,6 @@ class Clients:
     publisher: Publisher
     # For user-supplied URLs (images, webhooks): guarded against private addresses.
     http: aiohttp.ClientSession
-
-
-def configure_logging(name: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 @asynccontextmanager

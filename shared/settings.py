@@ -55,6 +55,10 @@ class Settings:
     reconcile_interval_s: float = 60.0
     stuck_after_s: float = 300.0
     request_deadline_s: float = 3600.0
+    log_level: str = "INFO"
+    # Prometheus metrics of a consumer function (port 0: none; the gateway serves /metrics).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
     # Backoff before each retry of a transiently failed message; len + 1 attempts in all.
     retry_delays_s: tuple[float, ...] = DEFAULT_DELAYS_S
 
@@ -147,6 +151,9 @@ class Settings:
             output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
             fetch_allow_cidrs=cidrs,
             retry_delays_s=delays("RETRY_DELAYS_S"),
+            log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
+            metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
+            metrics_port=integer("METRICS_PORT", 0, low=0, high=65535),
             reconcile_interval_s=seconds("RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
             stuck_after_s=seconds("STUCK_AFTER_S", cls.stuck_after_s),
             request_deadline_s=seconds("REQUEST_DEADLINE_S", cls.request_deadline_s),

@@ -15,7 +15,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from shared.events import ObjectCreated, user_metadata
-from shared.names import BUCKETS
+from shared.names import BUCKETS, INBOX_BUCKET
 from shared.settings import Settings
 
 _CHUNK = 64 * 1024
@@ -56,6 +56,10 @@ class MinioStore:
             region=settings.s3_region,
         )
         self._expiry = timedelta(seconds=settings.output_url_expiry_s)
+
+    async def ping(self) -> None:
+        """Raise unless the store answers (readiness checks)."""
+        await asyncio.to_thread(self._client.bucket_exists, INBOX_BUCKET)
 
     async def ensure_buckets(self) -> None:
         """Create the service's buckets if missing (idempotent)."""

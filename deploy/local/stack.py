@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deploy.local.rabbit import RabbitNode
-from deploy.local.seaweed import SeaweedPorts, free_port, remove_sockets, start_seaweed
+from deploy.local.seaweed import (
+    SeaweedPorts,
+    free_port,
+    free_ports,
+    remove_sockets,
+    start_seaweed,
+)
 from shared.broker import connect, declare_topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +48,15 @@ class Ports:
     mongo: int = 27018
     images: int = 8099  # serves sample-data/images for the sample CSV
     seaweed: SeaweedPorts = field(default_factory=SeaweedPorts)
+    # Each consumer function's Prometheus endpoint (the gateway serves its own /metrics).
+    metrics: dict[str, int] = field(
+        default_factory=lambda: {name: 9101 + n for n, name in enumerate(FUNCTIONS)}
+    )
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(free_port(), free_port(), free_port(), SeaweedPorts.free())
+        metrics = dict(zip(FUNCTIONS, free_ports(len(FUNCTIONS)), strict=True))
+        return cls(free_port(), free_port(), free_port(), SeaweedPorts.free(), metrics)
 
 
 @dataclass
@@ -144,7 +155,8 @@ class Stack:
             ],
         )
         for name in FUNCTIONS:
-            self._spawn(name, [sys.executable, "-m", name], env)
+            metrics = {"METRICS_PORT": str(cfg.ports.metrics[name])}
+            self._spawn(name, [sys.executable, "-m", name], {**env, **metrics})
         gateway = f"http://127.0.0.1:{cfg.ports.gateway}/healthz"
         self._spawn(
             "gateway",

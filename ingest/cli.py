@@ -1,0 +1,405 @@
+"""`imgpipe`: submit a CSV, watch it finish, read its status and download the output CSV.
+
+A client of the gateway's HTTP API (README "The API"), nothing more: it needs the gateway's
+URL and an API key, from --url/--key or IMGPIPE_URL/IMGPIPE_KEY. Built on click (already
+installed with uvicorn) and rich (the progress bar).
+"""
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn, TypeVar
+
+import aiohttp
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest import cli_format as fmt
+
+Doc = dict[str, Any]
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+STATUS_PAGE = 5000  # the gateway's largest page of products: fewest round trips
+POLL_FIRST_S, POLL_MAX_S = 0.25, 2.0  # polls back off while nothing changes (cheap 304s)
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class ApiError(Exception):
+    """The gateway answered an error; `message` is its {"error": …}."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+
+
+class Gateway:
+    """The gateway's HTTP API as the CLI uses it."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url.rstrip("/")
+
+    async def upload(
+        self, filename: str, data: bytes, options: dict[str, str], key: str
+    ) -> tuple[Doc, bool]:
+        """POST the CSV; returns the answer and whether it replays an earlier upload."""
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=filename, content_type="text/csv")
+        for name, value in options.items():
+            form.add_field(name, value)
+        headers = {"Idempotency-Key": key}
+        async with self.session.post(f"{self.url}/api/upload", data=form, headers=headers) as r:
+            await _check(r)
+            return await r.json(), r.headers.get("Idempotent-Replayed") == "true"
+
+    async def status_page(
+        self, request_id: str, offset: int, limit: int, etag: str | None = None
+    ) -> tuple[Doc | None, str | None]:
+        """One page of the status; (None, etag) when it has not changed since `etag`."""
+        params = {"offset": offset, "limit": limit}
+        headers = {"If-None-Match": etag} if etag else {}
+        url = f"{self.url}/api/status/{request_id}"
+        async with self.session.get(url, params=params, headers=headers) as r:
+            if r.status == 304:
+                return None, etag
+            await _check(r)
+            return await r.json(), r.headers.get("ETag")
+
+    async def status(self, request_id: str) -> Doc:
+        """The whole status document: every page of products merged into one list."""
+        products: list[Doc] = []
+        offset: int | None = 0
+        summary: Doc = {}
+        while offset is not None:
+            page, _ = await self.status_page(request_id, offset, STATUS_PAGE)
+            assert page is not None  # no If-None-Match sent: never a 304
+            products += page.pop("products")
+            offset = page.pop("products_page")["next_offset"]
+            summary = page
+        return {**summary, "products": products}
+
+    async def download(self, request_id: str, out: BinaryIO) -> None:
+        async with self.session.get(f"{self.url}/api/download/{request_id}") as r:
+            await _check(r)
+            async for chunk in r.content.iter_chunked(64 * 1024):
+                out.write(chunk)
+
+    async def requests(self, limit: int, before: str | None) -> Doc:
+        params: dict[str, str | int] = {"limit": limit}
+        if before:
+            params["before"] = before
+        async with self.session.get(f"{self.url}/api/requests", params=params) as r:
+            await _check(r)
+            body: Doc = await r.json()
+            return body
+
+
+async def _check(response: aiohttp.ClientResponse) -> None:
+    if response.status < 400:
+        return
+    text = await response.text()
+    try:
+        message = json.loads(text)["error"]
+    except (ValueError, KeyError, TypeError):
+        message = text.strip() or "no details"
+    raise ApiError(response.status, response.reason or "", str(message))
+
+
+@asynccontextmanager
+async def gateway(url: str, key: str) -> AsyncIterator[Gateway]:
+    # No total timeout: a download may stream for long; a silent gateway still times out.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+    headers = {"Authorization": f"Bearer {key}", "User-Agent": "imgpipe-cli"}
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+        yield Gateway(session, url)
+
+
+def idempotency_key(data: bytes, options: dict[str, str]) -> str:
+    """The same file with the same options gives the same key, so a retry is not a new job."""
+    digest = hashlib.sha256(data)
+    for name in sorted(options):
+        digest.update(f"\0{name}={options[name]}".encode())
+    return f"imgpipe-cli-{digest.hexdigest()}"
+
+
+def run(work: Callable[[], Coroutine[Any, Any, T]], interrupted: str = "interrupted") -> T:
+    """Run one command's coroutine; on an API or network error exit 2 with the message."""
+    try:
+        return asyncio.run(work())
+    except ApiError as exc:
+        fail(str(exc))
+    except aiohttp.ClientConnectorError as exc:
+        fail(f"cannot reach the gateway at {exc.host}:{exc.port} ({exc.os_error.strerror})")
+    except aiohttp.ClientError as exc:
+        fail(f"cannot talk to the gateway: {exc or type(exc).__name__}")
+    except KeyboardInterrupt:
+        click.echo(interrupted, err=True)
+        raise SystemExit(130) from None
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"imgpipe: {message}", err=True)
+    raise SystemExit(2)
+
+
+def need(key: str | None) -> str:
+    if not key:
+        fail("no API key: pass --key or set IMGPIPE_KEY")
+    return key
+
+
+class Watcher:
+    """Shows progress: a live bar on a terminal, a line per change anywhere else."""
+
+    def __init__(self, console: Console) -> None:
+        self.console, self.last = console, ""
+        self.bar: Progress | None = None
+        if console.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description:<21}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("images, {task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            self.task = self.bar.add_task("pending", total=None, failed=0)
+
+    def show(self, view: Doc) -> None:
+        counts = view["counts"]
+        if self.bar is not None:
+            finished = counts["done"] + counts["failed"]
+            total = counts["total"] or None  # unknown until the CSV is read: a pulsing bar
+            self.bar.update(
+                self.task,
+                description=view["status"],
+                completed=finished,
+                total=total,
+                failed=counts["failed"],
+            )
+        elif (line := fmt.progress_line(view)) != self.last:
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+            self.last = line
+
+
+async def wait(gw: Gateway, request_id: str, watcher: Watcher) -> Doc:
+    """Poll the status (If-None-Match: an unchanged one costs a 304) until it is final."""
+    etag: str | None = None
+    delay = POLL_FIRST_S
+    while True:
+        view, etag = await gw.status_page(request_id, 0, 1, etag)
+        if view is not None:
+            watcher.show(view)
+            if fmt.is_final(view["status"]):
+                return view
+            delay = POLL_FIRST_S
+        else:
+            delay = min(delay * 1.5, POLL_MAX_S)
+        await asyncio.sleep(delay)
+
+
+def connection(command: F) -> F:
+    """The --url and --key options every command takes."""
+    command = click.option(
+        "--key",
+        envvar="IMGPIPE_KEY",
+        show_envvar=True,
+        help="Your API key.",
+    )(command)
+    return click.option(
+        "--url",
+        envvar="IMGPIPE_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        show_envvar=True,
+        help="The gateway's base URL.",
+    )(command)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="imgpipe")
+def cli() -> None:
+    """Compress the images of a product CSV with the imgpipe service.
+
+    The gateway's URL and your API key come from --url/--key or IMGPIPE_URL/IMGPIPE_KEY.
+
+    Exit codes: 0 completed, 1 completed with errors (some images failed), 2 failed, usage
+    error or an error from the API (its message on stderr).
+    """
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality", type=click.IntRange(1, 95), help="JPEG quality (gateway default: 50).")
+@click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
+@click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
+@click.option(
+    "--idempotency-key",
+    "idempotency",
+    metavar="TEXT",
+    help="Use this key instead of the one made from the file and options; another key "
+    "processes the same file again.",
+)
+@connection
+def submit(
+    file: Path,
+    quality: int | None,
+    webhook: str | None,
+    wait_: bool,
+    idempotency: str | None,
+    url: str,
+    key: str | None,
+) -> None:
+    """Upload FILE (a CSV) and print the new request's id.
+
+    Safe to retry: the upload carries an Idempotency-Key made from the file's content and the
+    options, so submitting the same file with the same options again (after a timeout, say)
+    answers the first request's id and nothing is processed twice.
+
+    With --wait, progress and the final summary go to stderr (stdout keeps just the id), and
+    the exit code tells the outcome: 0 completed, 1 completed with errors, 2 failed.
+    """
+    api_key = need(key)
+    options = {"quality": str(quality)} if quality is not None else {}
+    if webhook:
+        options["webhook_url"] = webhook
+    data = file.read_bytes()
+    idem = idempotency or idempotency_key(data, options)
+
+    async def send() -> tuple[Doc, bool]:
+        async with gateway(url, api_key) as gw:
+            return await gw.upload(file.name, data, options, idem)
+
+    answer, replayed = run(send)
+    request_id = answer["request_id"]
+    click.echo(request_id)
+    if replayed:
+        click.echo(
+            f"imgpipe: {file.name} was submitted before with the same options; "
+            f"that request ({answer['status']}) is reused and nothing is processed twice",
+            err=True,
+        )
+    if wait_:
+        raise SystemExit(follow(request_id, url, api_key))
+
+
+def follow(request_id: str, url: str, key: str) -> int:
+    """Show the request's progress until it is final, then its summary; the exit code."""
+    console = Console(stderr=True)
+
+    async def watch() -> Doc:
+        async with gateway(url, key) as gw:
+            watcher = Watcher(console)
+            if watcher.bar is None:
+                await wait(gw, request_id, watcher)
+            else:
+                with watcher.bar:
+                    await wait(gw, request_id, watcher)
+            return await gw.status(request_id)
+
+    doc = run(watch, f"stopped watching; the request goes on: imgpipe status {request_id}")
+    console.print(fmt.summary(doc), highlight=False, markup=False, soft_wrap=True)
+    return fmt.exit_code(doc["status"])
+
+
+@cli.command()
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="The status as JSON (all pages merged).")
+@connection
+def status(request_id: str, as_json: bool, url: str, key: str | None) -> None:
+    """Show a request's status, counts and failed images.
+
+    The summary has the status, the image counts, the bytes saved, the webhook's outcome and
+    every failed image with its reason (the first 50; --json has them all).
+
+    Exit code: 0 completed, 1 completed with errors, 2 failed, 3 still pending or processing.
+    """
+    api_key = need(key)
+
+    async def fetch() -> Doc:
+        async with gateway(url, api_key) as gw:
+            return await gw.status(request_id)
+
+    doc = run(fetch)
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False) if as_json else fmt.summary(doc))
+    raise SystemExit(fmt.exit_code(doc["status"]))
+
+
+@cli.command()
+@click.argument("request_id")
+@click.option(
+    "-o", "--output", default="-", metavar="PATH", help="Where to write the CSV (- for stdout)."
+)
+@connection
+def download(request_id: str, output: str, url: str, key: str | None) -> None:
+    """Download a finished request's output CSV.
+
+    The output CSV is the input rows plus the output image URLs and the errors; it can be
+    downloaded once the request has finished (an unfinished one answers 409).
+    """
+    api_key = need(key)
+
+    async def fetch(out: BinaryIO) -> None:
+        async with gateway(url, api_key) as gw:
+            await gw.download(request_id, out)
+
+    if output == "-":
+        run(lambda: fetch(sys.stdout.buffer))
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    # Written beside the target, then renamed: a failed download never leaves half a CSV.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with partial.open("xb") as out:
+            run(lambda: fetch(out))
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"saved {target} ({fmt.human_bytes(target.stat().st_size)})", err=True)
+
+
+@cli.command("requests")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--before", metavar="TIME", help="Only requests created before this time.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+@connection
+def list_requests(limit: int, before: str | None, as_json: bool, url: str, key: str | None) -> None:
+    """List your requests, newest first."""
+    api_key = need(key)
+
+    async def fetch() -> tuple[list[Doc], str | None]:
+        found: list[Doc] = []
+        following = before
+        async with gateway(url, api_key) as gw:
+            while len(found) < limit:  # the gateway answers at most 100 a page
+                page = await gw.requests(min(limit - len(found), 100), following)
+                found += page["requests"]
+                following = page["next_before"]
+                if following is None:
+                    break
+        return found, following
+
+    found, following = run(fetch)
+    if as_json:
+        click.echo(json.dumps({"requests": found, "next_before": following}, indent=2))
+        return
+    if found:
+        click.echo(fmt.requests_table(found))
+    else:
+        click.echo("no requests yet", err=True)
+    if following:
+        click.echo(f"more: imgpipe requests --before {following}", err=True)
+
+
+def main() -> None:
+    """The `imgpipe` console script."""
+    cli(prog_name="imgpipe")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+// The new-request form: a CSV by drag-and-drop or file picker, quality and webhook options.
+
+import { ApiError, upload } from "./api.js";
+import { formatBytes, h, notice } from "./dom.js";
+
+const DEFAULT_QUALITY = 50;
+
+function uploadIcon() {
+  const icon = h("span", { class: "dropzone-icon", "aria-hidden": "true" });
+  // Static markup of our own (an SVG needs its namespace, which innerHTML gives it).
+  icon.innerHTML =
+    '<svg viewBox="0 0 24 24" width="32" height="32"><path d="M12 16V4m0 0l-4 4m4-4l4 4M4 ' +
+    '16v3a1 1 0 001 1h14a1 1 0 001-1v-3" fill="none" stroke="currentColor" stroke-width="1.8" ' +
+    'stroke-linecap="round" stroke-linejoin="round"/></svg>';
+  return icon;
+}
+
+export function uploadView({ onUploaded, onUnauthorized }) {
+  let file = null;
+
+  const fileInput = h("input", {
+    id: "csv-file",
+    name: "file",
+    type: "file",
+    accept: ".csv,text/csv",
+    class: "visually-hidden",
+    "aria-describedby": "csv-help",
+  });
+  const chosen = h("p", { class: "dropzone-file", "aria-live": "polite" });
+  const dropzone = h(
+    "div",
+    { class: "dropzone", "data-testid": "dropzone" },
+    uploadIcon(),
+    h(
+      "p",
+      { class: "dropzone-title" },
+      "Drop your CSV here or ",
+      h("label", { for: "csv-file", class: "link-button" }, "choose a file"),
+    ),
+    h(
+      "p",
+      { id: "csv-help", class: "hint" },
+      "Columns: S. No., Product Name, Input Image Urls (several URLs in one cell are separated ",
+      "by commas).",
+    ),
+    chosen,
+    fileInput,
+  );
+
+  function choose(picked) {
+    file = picked;
+    errors.replaceChildren();
+    chosen.replaceChildren(
+      ...(file ? [h("strong", {}, file.name), ` · ${formatBytes(file.size)}`] : []),
+    );
+    dropzone.classList.toggle("has-file", Boolean(file));
+  }
+
+  fileInput.addEventListener("change", () => choose(fileInput.files[0] || null));
+  for (const name of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(name, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("dragging");
+    });
+  }
+  dropzone.addEventListener("dragleave", (event) => {
+    if (!dropzone.contains(event.relatedTarget)) dropzone.classList.remove("dragging");
+  });
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("dragging");
+    const dropped = event.dataTransfer.files[0];
+    if (dropped) choose(dropped);
+  });
+
+  const quality = h("input", {
+    id: "quality",
+    name: "quality",
+    type: "number",
+    min: 1,
+    max: 95,
+    step: 1,
+    value: DEFAULT_QUALITY,
+    inputmode: "numeric",
+    "aria-describedby": "quality-help",
+  });
+  const slider = h("input", {
+    type: "range",
+    min: 1,
+    max: 95,
+    value: DEFAULT_QUALITY,
+    "aria-hidden": "true",
+    tabindex: "-1",
+  });
+  slider.addEventListener("input", () => (quality.value = slider.value));
+  quality.addEventListener("input", () => (slider.value = quality.value));
+
+  const webhook = h("input", {
+    id: "webhook-url",
+    name: "webhook_url",
+    type: "url",
+    placeholder: "https://example.com/hooks/imgpipe",
+    autocomplete: "off",
+    "aria-describedby": "webhook-help",
+  });
+
+  const errors = h("div", { class: "form-errors", id: "upload-errors", "aria-live": "polite" });
+  const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Compress images");
+
+  function fail(text, focus) {
+    errors.replaceChildren(notice("error", text));
+    if (focus) focus.focus();
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    errors.replaceChildren();
+    if (!file) return fail("Choose a CSV file first.", fileInput);
+    const q = Number(quality.value);
+    if (!Number.isInteger(q) || q < 1 || q > 95) {
+      return fail("Quality must be a whole number from 1 to 95.", quality);
+    }
+    submit.disabled = true;
+    submit.textContent = "Uploading…";
+    try {
+      const accepted = await upload(file, { quality: q, webhookUrl: webhook.value.trim() });
+      onUploaded(accepted.request_id);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return onUnauthorized(err.message);
+      fail(err.message);
+    } finally {
+      submit.disabled = false;
+      submit.textContent = "Compress images";
+    }
+  }
+
+  return h(
+    "form",
+    { class: "card", onsubmit: send, novalidate: true, "aria-labelledby": "upload-title" },
+    h("h1", { id: "upload-title" }, "Compress product images"),
+    h(
+      "p",
+      { class: "muted" },
+      "Upload a CSV of products and image URLs. Every image is downloaded, compressed to JPEG ",
+      "and stored; you can watch it happen and download a CSV with the new links.",
+    ),
+    dropzone,
+    h(
+      "div",
+      { class: "fields" },
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "quality" }, "JPEG quality"),
+        h("div", { class: "quality-row" }, slider, quality),
+        h("p", { id: "quality-help", class: "hint" }, "1–95; lower is smaller. Default 50."),
+      ),
+      // FORMAT: the API compresses to JPEG only for now. When it accepts an output format,
+      // add a <select id="format"> field here and pass its value to upload() in api.js.
+      h(
+        "div",
+        { class: "field" },
+        h(
+          "label",
+          { for: "webhook-url" },
+          "Webhook URL ",
+          h("span", { class: "optional" }, "optional"),
+        ),
+        webhook,
+        h(
+          "p",
+          { id: "webhook-help", class: "hint" },
+          "We POST a signed message here when every image is finished.",
+        ),
+      ),
+    ),
+    errors,
+    h("div", { class: "actions" }, submit),
+  );
+}
