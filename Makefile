@@ -4,9 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup up down demo test test-unit test-integration lint fmt typecheck clean
+.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean
 
-setup: $(STAMP)  ## venv with the service and its dev tools; RabbitMQ if the machine has none
+setup: $(STAMP) chromium  ## venv with the service and its dev tools; RabbitMQ and Chromium if missing
+
+# tests/browser drive Debian's Chromium through Playwright (`playwright install` cannot download
+# browsers here); checked on every setup, so a machine without it gets it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		(echo "installing Debian's chromium" && apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(STAMP): pyproject.toml
 	@command -v rabbitmq-server >/dev/null 2>&1 || command -v rabbitmqctl >/dev/null 2>&1 || \

@@ -35,6 +35,7 @@ class ApiError(Exception):
 
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(f"{status} {reason}: {message}")
+        self.status, self.message = status, message
 
 
 class Gateway:
@@ -157,27 +158,32 @@ class Watcher:
 
     def __init__(self, console: Console) -> None:
         self.console, self.last = console, ""
-        self.bar: Progress | None = None
-        if console.is_terminal:
-            self.bar = Progress(
-                TextColumn("{task.description:<21}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("images, {task.fields[failed]} failed"),
-                TimeElapsedColumn(),
-                console=console,
-            )
-            self.task = self.bar.add_task("pending", total=None, failed=0)
+        self.bar = Progress(
+            TextColumn("{task.description:<21}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("images, {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+        self.task = self.bar.add_task("pending", total=None, failed=0)
+
+    def __enter__(self) -> "Watcher":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.bar.stop()
 
     def show(self, view: Doc) -> None:
         counts = view["counts"]
-        if self.bar is not None:
-            finished = counts["done"] + counts["failed"]
+        if not self.bar.disable:
             total = counts["total"] or None  # unknown until the CSV is read: a pulsing bar
             self.bar.update(
                 self.task,
                 description=view["status"],
-                completed=finished,
+                completed=counts["done"] + counts["failed"],
                 total=total,
                 failed=counts["failed"],
             )
@@ -293,12 +299,8 @@ def follow(request_id: str, url: str, key: str) -> int:
 
     async def watch() -> Doc:
         async with gateway(url, key) as gw:
-            watcher = Watcher(console)
-            if watcher.bar is None:
+            with Watcher(console) as watcher:
                 await wait(gw, request_id, watcher)
-            else:
-                with watcher.bar:
-                    await wait(gw, request_id, watcher)
             return await gw.status(request_id)
 
     doc = run(watch, f"stopped watching; the request goes on: imgpipe status {request_id}")
@@ -348,8 +350,12 @@ def download(request_id: str, output: str, url: str, key: str | None) -> None:
             await gw.download(request_id, out)
 
     if output == "-":
-        run(lambda: fetch(sys.stdout.buffer))
-        sys.stdout.flush()
+        try:
+            run(lambda: fetch(sys.stdout.buffer))
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped early (`| head`): not worth a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(2) from None
         return
     target = Path(output)
     # Written beside the target, then renamed: a failed download never leaves half a CSV.

@@ -57,6 +57,10 @@ export function uploadView({ onUploaded, onUnauthorized }) {
   }
 
   fileInput.addEventListener("change", () => choose(fileInput.files[0] || null));
+  // A click anywhere on the zone opens the picker (the label inside already does so itself).
+  dropzone.addEventListener("click", (event) => {
+    if (!event.target.closest("label, input")) fileInput.click();
+  });
   for (const name of ["dragenter", "dragover"]) {
     dropzone.addEventListener(name, (event) => {
       event.preventDefault();
