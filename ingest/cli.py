@@ -285,8 +285,8 @@ def submit(
     click.echo(request_id)
     if replayed:
         click.echo(
-            f"imgpipe: {file.name} was submitted before with the same options; "
-            f"that request ({answer['status']}) is reused and nothing is processed twice",
+            f"imgpipe: same file and options as an earlier submit: "
+            f"that request ({answer['status']}) is reused, nothing is processed twice",
             err=True,
         )
     if wait_:

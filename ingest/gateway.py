@@ -87,6 +87,7 @@ async def upload(request: Request) -> Response:
             return error(400, "the form field 'file' must be the CSV file")
         try:
             options = uploads.parse_options(form, settings)
+            await uploads.check_webhook_host(options, settings)
             data = await uploads.read_capped(file, settings.max_csv_bytes)
         except uploads.UploadError as exc:
             return error(exc.status_code, str(exc))

@@ -13,7 +13,7 @@ from shared.names import (
     META_TENANT,
     META_WEBHOOK_URL,
 )
-from shared.netguard import BlockedURL, check_url
+from shared.netguard import BlockedURL, check_host, check_url
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
 
@@ -43,7 +43,7 @@ def parse_options(form: FormData, settings: Settings) -> Options:
             quality = int(raw_quality)
         except ValueError:
             raise UploadError(
-                f"quality must be a whole number from 1 to 95, got {raw_quality!r}"
+                f"quality must be a whole number from 1 to 95, got {raw_quality[:20]!r}"
             ) from None
         if not 1 <= quality <= 95:
             raise UploadError(f"quality must be from 1 to 95, got {quality}")
@@ -124,3 +124,13 @@ def fingerprint(data: bytes, options: Options) -> str:
     digest = hashlib.sha256(data)
     digest.update(f"\0{options.quality}\0{options.webhook_url or ''}".encode())
     return digest.hexdigest()
+
+
+async def check_webhook_host(options: Options, settings: Settings) -> None:
+    """Refuse a webhook URL whose host resolves only to blocked addresses (e.g. localhost)."""
+    if options.webhook_url is None:
+        return
+    try:
+        await check_host(options.webhook_url, settings.fetch_allow_cidrs)
+    except BlockedURL as exc:
+        raise UploadError(f"webhook_url: {exc}") from None

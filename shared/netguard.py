@@ -13,6 +13,7 @@ refused, also when embedded in IPv6 (mapped, NAT64, 6to4), unless listed in the 
 (settings.fetch_allow_cidrs). Cloud metadata endpoints are refused even then.
 """
 
+import asyncio
 import ipaddress
 import logging
 import re
@@ -202,6 +203,33 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+async def check_host(url: str, allow: Sequence[IPNetwork] = ()) -> None:
+    """Resolve a vetted URL's host now and refuse it if every address is blocked.
+
+    For checks ahead of time (a webhook URL at upload): the connection itself is vetted again
+    by GuardedResolver, since DNS answers may change. A name that does not exist is refused;
+    a lookup that merely fails (DNS down) is let through, to be vetted at delivery.
+    """
+    parsed = check_url(url, allow)
+    host = parsed.raw_host or ""
+    try:
+        ipaddress.ip_address(host)
+        return  # a literal address: check_url vetted it
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, parsed.port or 80)
+    except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            raise BlockedURL(f"host not found: {host}") from None
+        return
+    addresses = [str(info[4][0]) for info in infos]
+    reasons = [(address, blocked_reason(address, allow)) for address in addresses]
+    if all(reason for _, reason in reasons):
+        address, reason = reasons[0]
+        raise BlockedURL(f"blocked address {address} ({reason}) for host {host!r}")
 
 
 def make_session(

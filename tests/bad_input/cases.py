@@ -1,0 +1,419 @@
+"""Every bad-input case and its exact answer: the tests run these tables, CASES.md shows them.
+
+`python -m tests.bad_input.cases` rewrites CASES.md; test_cases_doc.py fails when it is stale.
+URL templates: {origin} is the suite's origin (http://127.0.0.2:PORT, the one address the SSRF
+guard allows), {origin_netloc} its host:port, {internal} a server on 127.0.0.1 standing for an
+internal service the guard must keep the fetcher away from.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.bad_input.payloads import SAMPLES
+
+HEADER = ["S. No.", "Product Name", "Input Image Urls"]
+MAX_CSV_BYTES = 10 * 1024 * 1024  # the defaults: the suite's stack leaves these unchanged
+MAX_CSV_ROWS = 100_000
+MAX_IMAGE_BYTES = 3_000_000  # set small in the suite's stack (conftest.py)
+FETCH_TIMEOUT_S = 2
+RETRY_DELAYS_S = "0.1,0.2"  # 3 attempts in all
+ATTEMPTS = 3
+NO_ROWS = "The file has a header row but no data rows: there is nothing to do."
+NOT_UTF8 = (
+    "The file is not UTF-8 text: byte 0x{byte:02X} at offset {offset} is not valid UTF-8. "
+    'Save it as "CSV UTF-8" and upload it again.'
+)
+DOC = Path(__file__).with_name("CASES.md")
+
+
+def csv_bytes(rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _lines(*lines: str) -> Callable[[], bytes]:
+    return lambda: "".join(f"{line}\n" for line in lines).encode()
+
+
+def _raw(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+_ROW = "1,Widget,http://images.example/a.jpg"
+_H = ",".join(HEADER)
+_GOOD_CSV = _lines(_H, _ROW)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An upload the gateway refuses: the answer, and nothing stored."""
+
+    id: str
+    what: str
+    status: int
+    error: str
+    csv: Callable[[], bytes] | None = _GOOD_CSV  # None: no `file` field at all
+    fields: tuple[tuple[str, str], ...] = ()  # more form fields
+    headers: tuple[tuple[str, str], ...] = ()
+    csv_as_text: bool = False  # send the CSV as a plain form field, not as a file
+    files: int = 1
+
+
+REFUSED: tuple[Refused, ...] = (
+    Refused("csv-empty", "0-byte file", 400, "the CSV file is empty", _raw(b"")),
+    Refused("csv-blank", "only blank lines and spaces", 400, "the CSV file is empty",
+            _raw(b"\n  \r\n\t\n")),
+    Refused("csv-header-only", "header row, no data rows", 400, NO_ROWS, _lines(_H)),
+    Refused("csv-header-blank-rows", "header row, then rows of empty cells", 400, NO_ROWS,
+            _lines(_H, ",,", " , , ")),
+    Refused("csv-wrong-headers", "header `id,name,link`", 400,
+            "Missing columns: 'S. No.' (or 's'), 'Product Name' (or 'product'), "
+            "'Input Image Urls' (or 'urls'). Found: 'id', 'name', 'link'.",
+            _lines("id,name,link", "1,Widget,http://images.example/a.jpg")),
+    Refused("csv-missing-column", "no `Input Image Urls` column", 400,
+            "Missing column: 'Input Image Urls' (or 'urls'). Found: 'S. No.', 'Product Name'.",
+            _lines("S. No.,Product Name", "1,Widget")),
+    Refused("csv-duplicate-column", "`S. No.` and `sno` both present", 400,
+            "Columns 'S. No.' (column 1) and 'sno' (column 2) are both the 'S. No.' column: "
+            "keep only one.",
+            _lines("S. No.,sno,Product Name,Input Image Urls", "1,1,Widget,http://x.example/a")),
+    Refused("csv-row-too-wide", "a row with 4 cells under a 3-column header (unquoted URLs)",
+            400, 'Line 2: 4 cells, but the header has 3 columns. Quote a cell that holds '
+            'several URLs: "url1, url2".',
+            _lines(_H, "1,Widget,http://x.example/a.jpg,http://x.example/b.jpg")),
+    Refused("csv-no-urls", "rows without any URL", 400, "the CSV lists no image URLs",
+            _lines(_H, "1,Widget,", "2,Gadget, ")),
+    Refused("csv-binary", "a JPEG uploaded as the CSV", 400, NOT_UTF8.format(byte=0xFF, offset=0),
+            lambda: (SAMPLES / "cat_chelsea_451x300.jpg").read_bytes()),
+    Refused("csv-latin1", "Latin-1 text (`Café` as byte 0xE9)", 400,
+            NOT_UTF8.format(byte=0xE9, offset=42), lambda: f"{_H}\n1,Café,http://x.example/a\n"
+            .encode("latin-1")),
+    Refused("csv-utf16", "UTF-16 text with BOM (Excel's \"Unicode Text\")", 400,
+            NOT_UTF8.format(byte=0xFF, offset=0), lambda: f"{_H}\n{_ROW}\n".encode("utf-16")),
+    Refused("csv-huge-cell", "a Product Name cell of 200,000 characters", 400,
+            "Line 2: not valid CSV (field larger than field limit (131072)). "
+            "Check the quotes in this row.",
+            lambda: csv_bytes([["1", "x" * 200_000, "http://x.example/a.jpg"]])),
+    Refused("csv-1mb-line", "one 1 MB line without a line break", 400,
+            "The header row does not end within the first 65536 bytes.",
+            lambda: (_H + "," + "x" * 1_000_000).encode()),
+    Refused("csv-unbalanced-quotes", 'a cell opening a quote that never closes (`"Widget,…`)',
+            400, "Line 2: not valid CSV (unexpected end of data). Check the quotes in this row.",
+            _lines(_H, '1,"Widget,http://x.example/a.jpg', "2,Gadget,http://x.example/b.jpg")),
+    Refused("csv-too-large", f"{MAX_CSV_BYTES + 1} bytes (MAX_CSV_BYTES + 1)", 413,
+            f"the CSV is larger than the limit of {MAX_CSV_BYTES} bytes",
+            lambda: (f"{_H}\n{_ROW}\n".encode() + b"\n" * MAX_CSV_BYTES)[: MAX_CSV_BYTES + 1]),
+    Refused("csv-too-many-rows", f"{MAX_CSV_ROWS + 1} data rows (MAX_CSV_ROWS + 1)", 400,
+            f"Line {MAX_CSV_ROWS + 2}: more than {MAX_CSV_ROWS} rows; split the file.",
+            lambda: f"{_H}\n".encode() + b"1,p,http://x.example/a\n" * (MAX_CSV_ROWS + 1)),
+    Refused("csv-too-many-urls", "51 URLs in one cell (MAX_URLS_PER_ROW is 50)", 400,
+            "Line 2: 51 image URLs; the limit is 50 per row.",
+            lambda: csv_bytes([["1", "W", ",".join(f"http://x.example/{i}" for i in range(51))]])),
+    Refused("csv-url-too-long", "a URL of 2,049 characters (MAX_URL_LENGTH is 2,048)", 400,
+            "Line 2: image URL 1 is 2049 characters long; the limit is 2048.",
+            lambda: csv_bytes([["1", "W", "http://x.example/" + "a" * 2032]])),
+    Refused("quality-0", "quality=0", 400, "quality must be from 1 to 95, got 0",
+            fields=(("quality", "0"),)),
+    Refused("quality-96", "quality=96", 400, "quality must be from 1 to 95, got 96",
+            fields=(("quality", "96"),)),
+    Refused("quality-abc", "quality=abc", 400,
+            "quality must be a whole number from 1 to 95, got 'abc'", fields=(("quality", "abc"),)),
+    Refused("quality-decimal", "quality=50.5", 400,
+            "quality must be a whole number from 1 to 95, got '50.5'",
+            fields=(("quality", "50.5"),)),
+    Refused("webhook-ftp", "webhook_url=ftp://hooks.example/in", 400,
+            "webhook_url: unsupported URL scheme 'ftp'",
+            fields=(("webhook_url", "ftp://hooks.example/in"),)),
+    Refused("webhook-private", "webhook_url=http://10.0.0.1/", 400,
+            "webhook_url: blocked address 10.0.0.1 (private)",
+            fields=(("webhook_url", "http://10.0.0.1/"),)),
+    Refused("webhook-localhost", "webhook_url=http://localhost:9/hook (a name resolving to "
+            "loopback)", 400, "webhook_url: blocked address 127.0.0.1 (loopback) for host "
+            "'localhost'", fields=(("webhook_url", "http://localhost:9/hook"),)),
+    Refused("webhook-loopback", "webhook_url=http://127.0.0.1:9/hook (not in the allow list)",
+            400, "webhook_url: blocked address 127.0.0.1 (loopback)",
+            fields=(("webhook_url", "http://127.0.0.1:9/hook"),)),
+    Refused("webhook-metadata", "webhook_url=http://169.254.169.254/latest/meta-data/", 400,
+            "webhook_url: blocked address 169.254.169.254 (cloud metadata)",
+            fields=(("webhook_url", "http://169.254.169.254/latest/meta-data/"),)),
+    Refused("webhook-no-scheme", "webhook_url=hooks.example/in", 400,
+            "webhook_url: invalid URL: no scheme (expected http:// or https://)",
+            fields=(("webhook_url", "hooks.example/in"),)),
+    Refused("form-no-file", "a form without the `file` field", 400,
+            "the form field 'file' must be the CSV file", csv=None, fields=(("quality", "50"),)),
+    Refused("form-file-as-text", "the CSV sent as a text field, not a file", 400,
+            "the form field 'file' must be the CSV file", csv_as_text=True),
+    Refused("form-two-files", "two files in the form", 400,
+            "Too many files. Maximum number of files is 1.", files=2),
+    Refused("idempotency-key-bad-csv", "a header-only CSV with a valid Idempotency-Key", 400,
+            NO_ROWS, _lines(_H), headers=(("Idempotency-Key", "bad-input-retry-1"),)),
+    Refused("idempotency-key-too-long", "an Idempotency-Key header of 256 characters", 400,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            headers=(("Idempotency-Key", "k" * 256),)),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An odd CSV that is fine: accepted (202) and processed; `answer` says what to check."""
+
+    id: str
+    what: str
+    answer: str
+
+
+ACCEPTED: tuple[Accepted, ...] = (
+    Accepted("csv-extra-columns", "header with two more columns, `Category` and `Notes`",
+             "202; completed; the output CSV keeps `Category` and `Notes` and their cells, "
+             "before `Output Image Urls` and `Errors`"),
+    Accepted("csv-formula-injection",
+             'cells `=HYPERLINK("http://evil","x")` (Product Name), `+1+2`, `-3`, `@SUM(A1)`',
+             "202; completed; the status shows the cells as given; the output CSV writes each "
+             "with a leading `'`: `'=HYPERLINK(\"http://evil\",\"x\")`"),
+    Accepted("csv-duplicate-rows", "the same row twice",
+             "202; completed; total 2, done 2; the output CSV has both rows, each with its own "
+             "output URL"),
+    Accepted("idempotency-key-after-refusal", "the key of `idempotency-key-bad-csv` again, "
+             "now with a good CSV", "202 `pending` (not 422: the refused upload claimed nothing)"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One image URL in a processed request: its final status and exact reason."""
+
+    id: str
+    what: str
+    url: str  # template, see the module docstring
+    status: str  # "done" or "failed"
+    reason: str | None = None
+    hits: int | None = None  # requests the origin gets for this URL's path (attempts)
+    original_kept: bool = False  # the fetcher stored it; the compressor refused it
+    bug: str | None = None  # a known product bug: the test asserts the right answer, xfail
+
+
+_GAVE_UP = f"(after {ATTEMPTS} attempts)"
+_TIMED_OUT = f"timed out after {FETCH_TIMEOUT_S} s {_GAVE_UP}"
+
+URLS: tuple[Outcome, ...] = (
+    Outcome("url-ftp", "ftp:// scheme", "ftp://{origin_netloc}/status/200/ftp", "failed",
+            "unsupported URL scheme 'ftp'", hits=0),
+    Outcome("url-javascript", "javascript: URL", "javascript:alert(1)", "failed",
+            "unsupported URL scheme 'javascript'"),
+    Outcome("url-file", "file:// URL", "file:///etc/passwd", "failed",
+            "unsupported URL scheme 'file'"),
+    Outcome("url-no-scheme", "no scheme", "images.example/cat.jpg", "failed",
+            "invalid URL: no scheme (expected http:// or https://)"),
+    Outcome("url-loopback", "127.0.0.1", "{internal}/cat.jpg", "failed",
+            "blocked address 127.0.0.1 (loopback)"),
+    Outcome("url-private", "10.x", "http://10.0.0.1/cat.jpg", "failed",
+            "blocked address 10.0.0.1 (private)"),
+    Outcome("url-metadata", "cloud metadata 169.254.169.254",
+            "http://169.254.169.254/latest/meta-data/", "failed",
+            "blocked address 169.254.169.254 (cloud metadata)"),
+    Outcome("url-unspecified", "0.0.0.0", "http://0.0.0.0:{internal_port}/cat.jpg", "failed",
+            "blocked address 0.0.0.0 (unspecified)"),
+    Outcome("url-ipv6-loopback", "[::1]", "http://[::1]:{internal_port}/cat.jpg", "failed",
+            "blocked address ::1 (loopback)"),
+    Outcome("url-ipv4-mapped", "[::ffff:127.0.0.1]",
+            "http://[::ffff:127.0.0.1]:{internal_port}/cat.jpg", "failed",
+            "blocked address ::ffff:7f00:1 (loopback)"),
+    Outcome("url-decimal-ip", "2130706433 (127.0.0.1 as one number)",
+            "http://2130706433:{internal_port}/cat.jpg", "failed",
+            "invalid URL: non-canonical IP address '2130706433'"),
+    Outcome("url-localhost", "`localhost` (a name: refused by the guarded resolver)",
+            "http://localhost:{internal_port}/cat.jpg", "failed",
+            "blocked address 127.0.0.1 (loopback) for host 'localhost'"),
+    Outcome("url-credentials", "user:password@ in the URL",
+            "http://user:pw@{origin_netloc}/status/200/credentials", "failed",
+            "invalid URL: embedded credentials are not allowed", hits=0),
+    Outcome("url-redirect-private", "origin redirects (302) to 127.0.0.1",
+            "{origin}/redirect/private?to={internal}/cat.jpg", "failed",
+            "blocked address 127.0.0.1 (loopback)", hits=1),
+    Outcome("url-redirect-localhost", "origin redirects (302) to `localhost`",
+            "{origin}/redirect/localhost?to=http://localhost:{internal_port}/cat.jpg", "failed",
+            "blocked address 127.0.0.1 (loopback) for host 'localhost'", hits=1),
+    Outcome("url-redirect-loop", "origin redirects to itself forever", "{origin}/loop/a",
+            "failed", "too many redirects (more than 5)", hits=6),
+    Outcome("url-404", "HTTP 404", "{origin}/status/404/a", "failed", "HTTP 404 Not Found",
+            hits=1),
+    Outcome("url-500", "HTTP 500 on every attempt", "{origin}/status/500/a", "failed",
+            f"HTTP 500 Internal Server Error {_GAVE_UP}", hits=ATTEMPTS),
+    Outcome("url-timeout", f"no answer for 3 s (FETCH_TIMEOUT_S={FETCH_TIMEOUT_S})",
+            "{origin}/sleep/3/a", "failed", _TIMED_OUT, hits=ATTEMPTS),
+    Outcome("url-slow-drip", "a 35 kB body sent in 20 pieces, 0.25 s apart (5 s in all)",
+            "{origin}/drip/a", "failed", _TIMED_OUT, hits=ATTEMPTS),
+    Outcome("url-wrong-content-type", "JPEG bytes labelled text/plain",
+            "{origin}/img/jpeg-as-text.txt", "done", hits=1),
+    Outcome("url-html", "an HTML page (200, text/html)", "{origin}/img/page.html", "failed",
+            "not an image (received text/html)", hits=1),
+    Outcome("url-too-many-bytes", f"3,500,000 bytes with Content-Length "
+            f"(MAX_IMAGE_BYTES={MAX_IMAGE_BYTES})", "{origin}/big/3500000/a", "failed",
+            f"image larger than {MAX_IMAGE_BYTES} bytes", hits=1),
+    Outcome("url-too-many-bytes-chunked", "3,500,000 bytes, chunked (no Content-Length)",
+            "{origin}/big-chunked/3500000/a", "failed",
+            f"image larger than {MAX_IMAGE_BYTES} bytes", hits=1),
+)  # fmt: skip
+
+IMAGES: tuple[Outcome, ...] = (
+    Outcome("img-truncated-jpeg", "the sample JPEG cut in half", "{origin}/img/truncated.jpg",
+            "failed",
+            "truncated or corrupt image: image file is truncated (26 bytes not processed)",
+            original_kept=True),
+    Outcome("img-zero-bytes", "200 with an empty body", "{origin}/img/empty.jpg", "failed",
+            "not an image (empty body)"),
+    Outcome("img-decompression-bomb", "69-byte PNG whose header claims 100000×100000",
+            "{origin}/img/bomb.png", "failed",
+            "image too large: 100000×100000 pixels exceeds the limit of 64000000",
+            original_kept=True,
+            bug="compressor/compress.py _decode: Pillow's own bomb check fires first and its "
+            "message names Pillow's limit (178956970), not MAX_IMAGE_PIXELS"),
+    Outcome("img-corrupt-png", "PNG with scrambled pixel data", "{origin}/img/corrupt.png",
+            "failed", "truncated or corrupt image: broken data stream when reading image file",
+            original_kept=True),
+    Outcome("img-cmyk-jpeg", "CMYK JPEG (pure red ink)", "{origin}/img/cmyk.jpg", "done"),
+    Outcome("img-16-bit-png", "16-bit greyscale PNG (a 0–65535 ramp)", "{origin}/img/grey16.png",
+            "done"),
+    Outcome("img-animated-gif", "2-frame GIF: red, then blue", "{origin}/img/animated.gif", "done"),
+    Outcome("img-huge-dimensions", "valid 8001×8000 PNG (64,008,000 pixels, 62 kB)",
+            "{origin}/img/huge.png", "failed",
+            "image too large: 8001×8000 pixels exceeds the limit of 64000000", original_kept=True),
+    Outcome("img-svg", "SVG (image/svg+xml)", "{origin}/img/drawing.svg", "failed",
+            "not an image (received image/svg+xml; SVG is not supported)"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Auth:
+    """One API call with a missing, wrong or other tenant's credential, or a bad id."""
+
+    id: str
+    what: str
+    method: str
+    path: str  # {own} is a request of the suite's tenant
+    key: str  # "none", "bad", "own" or "other" (another tenant's valid key)
+    status: int
+    error: str  # {id} is the id in the path
+
+
+_MISSING = "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+_INVALID = "invalid or revoked API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+_NOT_FOUND = "no request with id '{id}'"
+
+AUTH: tuple[Auth, ...] = (
+    Auth("auth-no-key-upload", "upload without a key", "POST", "/api/upload", "none", 401,
+         _MISSING),
+    Auth("auth-no-key-status", "status without a key", "GET", "/api/status/{own}", "none", 401,
+         _MISSING),
+    Auth("auth-bad-key-status", "status with `Bearer imgp_not-a-key`", "GET", "/api/status/{own}",
+         "bad", 401, _INVALID),
+    Auth("auth-bad-key-download", "download with a bad key", "GET", "/api/download/{own}", "bad",
+         401, _INVALID),
+    Auth("auth-other-tenant-status", "another tenant's key asks for our request's status", "GET",
+         "/api/status/{own}", "other", 404, _NOT_FOUND),
+    Auth("auth-other-tenant-download", "another tenant's key downloads our request", "GET",
+         "/api/download/{own}", "other", 404, _NOT_FOUND),
+    Auth("auth-malformed-id", "status of `not-a-request-id`", "GET",
+         "/api/status/not-a-request-id", "own", 404, _NOT_FOUND),
+    Auth("auth-uppercase-id", "status of our id in capitals (ids are lower-case hex)", "GET",
+         "/api/status/{own_upper}", "own", 404, _NOT_FOUND),
+    Auth("auth-unknown-id", "status of a well-formed id nobody has", "GET",
+         "/api/status/0123456789abcdef0123456789abcdef", "own", 404, _NOT_FOUND),
+)  # fmt: skip
+
+
+def count() -> int:
+    return len(REFUSED) + len(ACCEPTED) + len(URLS) + len(IMAGES) + len(AUTH)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _outcome(case: Outcome) -> str:
+    answer = "done" if case.status == "done" else f"failed: {_code(case.reason or '')}"
+    if case.hits is not None:
+        answer += f" ({case.hits} request{'s' if case.hits != 1 else ''} to the origin)"
+    if case.bug:
+        answer += " **(known bug: xfail, see below)**"
+    return answer
+
+
+def render() -> str:
+    """CASES.md: one table per category, every case with its exact answer."""
+    out = [
+        "# Bad-input cases (tests/bad_input/)",
+        "",
+        f"{count()} cases, each asserting the exact answer. Generated from `cases.py` by "
+        "`python -m tests.bad_input.cases`; `test_cases_doc.py` fails when this file is stale.",
+        "",
+        "The suite runs its own stack with the SSRF guard on for everything but its origin "
+        "server on 127.0.0.2 (`FETCH_ALLOW_CIDRS=127.0.0.2/32`), "
+        f"`MAX_IMAGE_BYTES={MAX_IMAGE_BYTES}`, `FETCH_TIMEOUT_S={FETCH_TIMEOUT_S}`, "
+        f"`RETRY_DELAYS_S={RETRY_DELAYS_S}` ({ATTEMPTS} "
+        "attempts); other limits are the defaults. {origin} is that server; {internal} is a "
+        "server on 127.0.0.1 that serves a good image, standing for an internal service: the "
+        "tests assert it never gets a request.",
+        "",
+        "For every case also: no process of the stack exits, no service logs a traceback or "
+        "answers 5xx, a good request made after the bad ones completes (with its webhook "
+        "delivered), and nothing half-written is left: a "
+        "refused upload creates no request document, no idempotency key and no object in "
+        "`csv-inbox`; a failed image has no object in `compressed-images` (and, when the "
+        "fetcher refused it, none in `original-images`).",
+        "",
+        "A failed image also has an empty slot in the output CSV's `Output Image Urls` and "
+        "`1: <reason>` in its `Errors` cell; a done one has its link there. In the access "
+        "table, {own} is a finished request of the suite's tenant and {id} the id in the path.",
+        "",
+        '## Uploads refused (HTTP status and `{"error": …}`)',
+        "",
+        "| # | case | input | answer |",
+        "|---|---|---|---|",
+    ]
+    n = 0
+    for r in REFUSED:
+        n += 1
+        out.append(f"| {n} | {r.id} | {_cell(r.what)} | {r.status} {_cell(_code(r.error))} |")
+    out += ["", "## Odd CSVs accepted", "", "| # | case | input | answer |", "|---|---|---|---|"]
+    for a in ACCEPTED:
+        n += 1
+        out.append(f"| {n} | {a.id} | {_cell(a.what)} | {_cell(a.answer)} |")
+    for title, cases in (
+        ("Image URLs: one request, one row each; it ends `completed_with_errors`", URLS),
+        ("Images served by the origin: one request, one row each; `completed_with_errors`", IMAGES),
+    ):
+        out += ["", f"## {title}", "", "| # | case | URL | answer |", "|---|---|---|---|"]
+        for o in cases:
+            n += 1
+            out.append(
+                f"| {n} | {o.id} | {_cell(o.what)}: {_cell(_code(o.url))} | {_cell(_outcome(o))} |"
+            )
+    out += ["", "## Access", "", "| # | case | call | answer |", "|---|---|---|---|"]
+    for c in AUTH:
+        n += 1
+        call = f"{c.method} {c.path}, key: {c.key}"
+        out.append(
+            f"| {n} | {c.id} | {_cell(c.what)}: {_cell(_code(call))} | "
+            f"{c.status} {_cell(_code(c.error))} |"
+        )
+    bugs = [case for case in (*URLS, *IMAGES) if case.bug]
+    if bugs:
+        out += ["", "## Known product bugs (strict xfail until fixed)", ""]
+        out += [f"- {case.id}: {case.bug}." for case in bugs]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    DOC.write_text(render())
+    print(f"wrote {DOC} ({count()} cases)")

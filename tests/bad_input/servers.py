@@ -1,0 +1,221 @@
+"""The suite's HTTP servers, on an event loop in a thread of their own.
+
+- the origin, on 127.0.0.2 (the one address the stack's SSRF guard allows): serves the
+  payloads and misbehaves on request;
+- an "internal" service on 127.0.0.1, standing for what the guard protects: it serves a good
+  image, so a URL that slipped past the guard would show up as a finished image (and a hit);
+- a webhook receiver on 127.0.0.2.
+
+A thread of their own, so that blocking test code (pymongo, minio, the keys CLI) never
+stalls them into a timeout that is not the case under test.
+"""
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.bad_input.payloads import payloads
+
+ORIGIN_HOST = "127.0.0.2"
+INTERNAL_HOST = "127.0.0.1"
+DRIP_PIECES = 20  # the good JPEG in 20 pieces, DRIP_PAUSE_S apart: 5 s in all
+DRIP_PAUSE_S = 0.25
+
+
+class ServerThread:
+    """An asyncio loop in a daemon thread hosting aiohttp apps."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="bad-input-servers")
+        self._thread.daemon = True
+        self._thread.start()
+        self._runners: list[web.AppRunner] = []
+
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def serve(self, app: web.Application, host: str) -> str:
+        """Start `app` on a free port of `host`; returns its base URL."""
+
+        async def start() -> str:
+            runner = web.AppRunner(
+                app, access_log=None, handler_cancellation=True, shutdown_timeout=1
+            )
+            await runner.setup()
+            site = web.TCPSite(runner, host, 0)
+            await site.start()
+            self._runners.append(runner)
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            return f"http://{host}:{port}"
+
+        base: str = self._call(start())
+        return base
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for runner in self._runners:
+                await runner.cleanup()
+            await asyncio.sleep(0.1)  # closed transports release their sockets on a later turn
+
+        self._call(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+class Server:
+    """Counts requests per path (thread-safe reads from the tests)."""
+
+    def __init__(self) -> None:
+        self.base = ""
+        self._hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return self._hits[path]
+
+    def total_hits(self) -> int:
+        with self._lock:
+            return sum(self._hits.values())
+
+    def _count(self, request: web.Request) -> None:
+        with self._lock:
+            self._hits[request.path] += 1
+
+
+class Origin(Server):
+    """/img/NAME (payloads.py), /status/CODE/TAG, /redirect/TAG?to=URL, /loop/TAG,
+    /sleep/SECONDS/TAG (then the good JPEG), /drip/TAG (the good JPEG, slowly),
+    /big/BYTES/TAG (with Content-Length), /big-chunked/BYTES/TAG (without)."""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/img/{name}", self._image)
+        app.router.add_get("/status/{code}/{tag}", self._status)
+        app.router.add_get("/redirect/{tag}", self._redirect)
+        app.router.add_get("/loop/{tag}", self._loop)
+        app.router.add_get("/sleep/{seconds}/{tag}", self._sleep)
+        app.router.add_get("/drip/{tag}", self._drip)
+        app.router.add_get("/big/{size}/{tag}", self._big)
+        app.router.add_get("/big-chunked/{size}/{tag}", self._big_chunked)
+        return app
+
+    async def _image(self, request: web.Request) -> web.Response:
+        self._count(request)
+        body, content_type = payloads()[request.match_info["name"]]
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        self._count(request)
+        return web.Response(status=int(request.match_info["code"]), text="no image here")
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self._count(request)
+        return web.Response(status=302, headers={"Location": request.query["to"]})
+
+    async def _loop(self, request: web.Request) -> web.Response:
+        self._count(request)
+        return web.Response(status=302, headers={"Location": request.path})
+
+    async def _sleep(self, request: web.Request) -> web.Response:
+        self._count(request)
+        await asyncio.sleep(float(request.match_info["seconds"]))
+        return await self._good()
+
+    async def _good(self) -> web.Response:
+        return web.Response(body=payloads()["good.jpg"][0], content_type="image/jpeg")
+
+    async def _drip(self, request: web.Request) -> web.StreamResponse:
+        self._count(request)
+        body = payloads()["good.jpg"][0]
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        step = -(-len(body) // DRIP_PIECES)
+        for start in range(0, len(body), step):
+            await response.write(body[start : start + step])
+            await asyncio.sleep(DRIP_PAUSE_S)
+        return response
+
+    async def _big(self, request: web.Request) -> web.Response:
+        self._count(request)
+        return web.Response(
+            body=_big_body(int(request.match_info["size"])), content_type="image/jpeg"
+        )
+
+    async def _big_chunked(self, request: web.Request) -> web.StreamResponse:
+        self._count(request)
+        body = _big_body(int(request.match_info["size"]))
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 256 * 1024):
+            await response.write(body[start : start + 256 * 1024])
+        return response
+
+
+def _big_body(size: int) -> bytes:
+    """`size` bytes that start like the good JPEG (so sniffing passes), padded with zeros."""
+    good = payloads()["good.jpg"][0]
+    return (good + b"\0" * max(0, size - len(good)))[:size]
+
+
+class Internal(Server):
+    """Any GET answers the good JPEG: reaching it at all means the guard let a URL through."""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._any)
+        return app
+
+    async def _any(self, request: web.Request) -> web.Response:
+        self._count(request)
+        return web.Response(body=payloads()["good.jpg"][0], content_type="image/jpeg")
+
+
+class Webhooks(Server):
+    """POST /hook/TAG answers 204 and keeps the body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: dict[str, list[bytes]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/hook/{tag}", self._receive)
+        return app
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        self._count(request)
+        body = await request.read()
+        with self._lock:
+            self.bodies.setdefault(request.match_info["tag"], []).append(body)
+        return web.Response(status=204)
+
+    def received(self, tag: str) -> list[bytes]:
+        with self._lock:
+            return list(self.bodies.get(tag, []))
+
+
+@dataclass
+class Servers:
+    origin: Origin
+    internal: Internal
+    webhooks: Webhooks
+
+    def url(self, template: str) -> str:
+        """A case's URL template with the servers' addresses filled in."""
+        internal_port = self.internal.base.rsplit(":", 1)[1]
+        return template.format(
+            origin=self.origin.base,
+            origin_netloc=self.origin.base.removeprefix("http://"),
+            internal=self.internal.base,
+            internal_port=internal_port,
+        )

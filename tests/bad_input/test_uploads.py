@@ -1,0 +1,130 @@
+"""CSV uploads: refused ones answer exactly and store nothing; odd but valid ones are processed."""
+
+import io
+from typing import Any
+
+import aiohttp
+import pytest
+from minio import Minio
+from pymongo.database import Database
+
+from deploy.local.stack import Stack
+from ingest.csvfile import ERRORS_COLUMN, OUTPUT_URLS_COLUMN
+from tests.bad_input.cases import ACCEPTED, HEADER, REFUSED, Refused
+from tests.bad_input.checks import (
+    assert_keeps_serving,
+    compressed_keys,
+    output_rows,
+    process,
+    stored,
+)
+from tests.bad_input.servers import Servers
+from tests.integration.client import base, upload
+
+pytestmark = pytest.mark.bad_input
+ACCEPTED_IDS = {case.id for case in ACCEPTED}
+
+
+def form_of(case: Refused) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    if case.csv is not None:
+        data = case.csv()
+        for _ in range(case.files):
+            if case.csv_as_text:
+                form.add_field("file", data.decode())
+            else:
+                form.add_field(
+                    "file", io.BytesIO(data), filename="products.csv", content_type="text/csv"
+                )
+    for name, value in case.fields:
+        form.add_field(name, value)
+    return form
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.id)
+async def test_refused(
+    case: Refused,
+    stack: Stack,
+    http: aiohttp.ClientSession,
+    mongo: Database[dict[str, Any]],
+    store: Minio,
+) -> None:
+    before = stored(mongo, store)
+    url = f"{base(stack)}/api/upload"
+    async with http.post(url, data=form_of(case), headers=dict(case.headers)) as response:
+        answer = (response.status, response.content_type, await response.json())
+    assert answer == (case.status, "application/json", {"error": case.error})
+    assert stored(mongo, store) == before  # no request, no idempotency key, no inbox object
+
+
+async def test_refused_upload_leaves_its_idempotency_key_free(
+    stack: Stack, http: aiohttp.ClientSession, servers: Servers
+) -> None:
+    assert "idempotency-key-after-refusal" in ACCEPTED_IDS
+    (refused,) = [case for case in REFUSED if case.id == "idempotency-key-bad-csv"]
+    data = f"{','.join(HEADER)}\n1,Mug,{servers.url('{origin}/img/good.jpg')}\n".encode()
+    async with await upload(http, stack, data, dict(refused.headers)) as response:
+        body = await response.json()
+    assert (response.status, body["status"]) == (202, "pending"), body
+
+
+async def test_extra_columns_are_kept(
+    stack: Stack, http: aiohttp.ClientSession, servers: Servers
+) -> None:
+    assert "csv-extra-columns" in ACCEPTED_IDS
+    header = [*HEADER, "Category", "Notes"]
+    row = ["1", "Mug", servers.url("{origin}/img/good.jpg"), "kitchen", "blue, 300 ml"]
+    final = await process(http, stack, [row], header)
+    assert (final["status"], final["counts"]["done"]) == ("completed", 1)
+    output = await output_rows(http, stack, final["request_id"])
+    assert output[0] == [*header, OUTPUT_URLS_COLUMN, ERRORS_COLUMN]
+    assert output[1][:5] == row
+    assert output[1][5].startswith("http") and output[1][6] == ""
+
+
+async def test_formula_cells_are_neutralised(
+    stack: Stack, http: aiohttp.ClientSession, servers: Servers
+) -> None:
+    assert "csv-formula-injection" in ACCEPTED_IDS
+    good = servers.url("{origin}/img/good.jpg")
+    rows = [["1", '=HYPERLINK("http://evil","x")', good], ["+1+2", "@SUM(A1)", good]]
+    rows.append(["-3", "Plain", good])
+    final = await process(http, stack, rows)
+    assert final["status"] == "completed"
+    assert [p["product"] for p in final["products"]] == [r[1] for r in rows]  # JSON: as given
+    output = await output_rows(http, stack, final["request_id"])
+    assert [r[:3] for r in output[1:]] == [
+        ["1", '\'=HYPERLINK("http://evil","x")', good],
+        ["'+1+2", "'@SUM(A1)", good],
+        ["'-3", "Plain", good],
+    ]
+
+
+async def test_duplicate_rows_are_both_processed(
+    stack: Stack, http: aiohttp.ClientSession, servers: Servers, store: Minio
+) -> None:
+    assert "csv-duplicate-rows" in ACCEPTED_IDS
+    row = ["1", "Mug", servers.url("{origin}/img/good.jpg")]
+    final = await process(http, stack, [row, row])
+    request_id = final["request_id"]
+    assert (final["status"], final["counts"]) == ("completed", {"total": 2, "done": 2, "failed": 0})
+    output = await output_rows(http, stack, request_id)
+    assert [r[:3] for r in output[1:]] == [row, row]
+    first, second = (r[3] for r in output[1:])
+    assert first.startswith("http") and second.startswith("http") and first != second
+    assert compressed_keys(store, request_id) == {f"{request_id}/0-0.jpg", f"{request_id}/1-0.jpg"}
+
+
+async def test_accepted_upload_answers_pending(
+    stack: Stack, http: aiohttp.ClientSession, servers: Servers
+) -> None:
+    """The control for the refused cases: the same form with a good CSV is accepted."""
+    data = f"{','.join(HEADER)}\n1,Mug,{servers.url('{origin}/img/good.jpg')}\n".encode()
+    async with await upload(http, stack, data) as response:
+        body = await response.json()
+    assert response.status == 202
+    assert body == {"request_id": body["request_id"], "status": "pending"}
+
+
+async def test_keeps_serving(stack: Stack, http: aiohttp.ClientSession, servers: Servers) -> None:
+    await assert_keeps_serving(stack, http, servers)
