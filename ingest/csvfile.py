@@ -225,6 +225,13 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                limit = csv.field_size_limit()
+                raise CsvError(
+                    f"Line {line}: a cell is longer than {limit} characters, the most one cell "
+                    "may hold (or a quote is not closed).",
+                    line=line,
+                ) from None
             raise CsvError(
                 f"Line {line}: not valid CSV ({exc}). Check the quotes in this row.", line=line
             ) from None

@@ -97,8 +97,8 @@ REFUSED: tuple[Refused, ...] = (
     Refused("csv-utf16", "UTF-16 text with BOM (Excel's \"Unicode Text\")", 400,
             NOT_UTF8.format(byte=0xFF, offset=0), lambda: f"{_H}\n{_ROW}\n".encode("utf-16")),
     Refused("csv-huge-cell", "a Product Name cell of 200,000 characters", 400,
-            "Line 2: not valid CSV (field larger than field limit (131072)). "
-            "Check the quotes in this row.",
+            "Line 2: a cell is longer than 131072 characters, the most one cell may hold "
+            "(or a quote is not closed).",
             lambda: csv_bytes([["1", "x" * 200_000, "http://x.example/a.jpg"]])),
     Refused("csv-1mb-line", "one 1 MB line without a line break", 400,
             "The header row does not end within the first 65536 bytes.",
