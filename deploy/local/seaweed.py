@@ -35,7 +35,9 @@ class SeaweedPorts:
     volume: int = 9340
     volume_grpc: int = 19340
     admin: int = 23646
-    admin_grpc: int = 33646
+    # Every default stays below Linux's ephemeral range (32768+): weed's own 33646 was at times
+    # held by an outgoing connection, and weed then moved to another port, unseen.
+    admin_grpc: int = 23647
 
     @classmethod
     def free(cls) -> Self:

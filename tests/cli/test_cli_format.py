@@ -1,0 +1,170 @@
+"""What `imgpipe` prints, from status documents shaped like ingest/report.py's (no servers)."""
+
+from typing import Any
+
+import pytest
+
+from ingest import cli_format as fmt
+from ingest.cli import idempotency_key
+
+CREATED = "2026-11-20T10:00:01.250000+00:00"
+
+
+def image(status: str = "done", **fields: Any) -> dict[str, Any]:
+    base = {"input_url": "http://img/a.jpg", "status": status, "output_url": None, "error": None}
+    return {"bytes_in": None, "bytes_out": None, **base, **fields}
+
+
+def doc(status: str = "completed", products: list[Any] | None = None, **fields: Any) -> Any:
+    products = products or []
+    images = [i for p in products for i in p["images"]]
+    return {
+        "request_id": "ab" * 16,
+        "status": status,
+        "error": None,
+        "filename": "products.csv",
+        "quality": 50,
+        "created_at": CREATED,
+        "completed_at": None,
+        "counts": {
+            "total": len(images),
+            "done": sum(i["status"] == "done" for i in images),
+            "failed": sum(i["status"] == "failed" for i in images),
+        },
+        "webhook_state": None,
+        "webhook_attempts": [],
+        "products": products,
+        **fields,
+    }
+
+
+def product(serial: str, name: str, *images: dict[str, Any]) -> dict[str, Any]:
+    return {"row": int(serial) - 1, "serial": serial, "product": name, "images": list(images)}
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("completed", 0),
+        ("completed_with_errors", 1),
+        ("failed", 2),
+        ("pending", 3),
+        ("processing", 3),
+    ],
+)
+def test_exit_codes_follow_the_outcome(status: str, code: int) -> None:
+    assert fmt.exit_code(status) == code
+    assert fmt.is_final(status) == (code != 3)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.5 KiB"),
+        (5 * 2**20, "5.0 MiB"),
+        (3 * 2**40, "3072.0 GiB"),
+    ],
+)
+def test_human_bytes(size: int, text: str) -> None:
+    assert fmt.human_bytes(size) == text
+
+
+def test_times_show_in_utc() -> None:
+    assert fmt.when("2026-11-20T11:00:01+01:00") == "2026-11-20 10:00:01 UTC"
+    assert fmt.when("2026-11-20T10:00:01") == "2026-11-20 10:00:01 UTC"  # naive: taken as UTC
+
+
+def test_progress_lines() -> None:
+    assert fmt.progress_line(doc("pending")) == "pending: the CSV is not read yet"
+    running = doc("processing", [product("1", "A", image(), image("failed"), image("pending"))])
+    assert fmt.progress_line(running) == "processing: 2 of 3 images (1 failed)"
+    assert fmt.progress_line(doc("failed", error="row 3: no URL")) == "failed: row 3: no URL"
+
+
+def test_summary_of_a_completed_request() -> None:
+    done = doc(
+        "completed",
+        [product("1", "Cat", image(bytes_in=4096, bytes_out=1024))],
+        completed_at="2026-11-20T10:00:04.750000+00:00",
+        webhook_state="delivered",
+        webhook_attempts=[{"ok": True, "status_code": 204, "error": None, "at": CREATED}],
+    )
+    assert fmt.summary(done).splitlines() == [
+        f"request   {'ab' * 16}",
+        "status    completed",
+        "file      products.csv (quality 50)",
+        "created   2026-11-20 10:00:01 UTC",
+        "finished  2026-11-20 10:00:04 UTC (3.5 s)",
+        "images    1 in all, 1 done, 0 failed",
+        "size      4.0 KiB → 1.0 KiB (75 % saved)",
+        "webhook   delivered (1 attempt)",
+    ]
+
+
+def test_summary_lists_failed_images_with_their_reasons() -> None:
+    some = doc(
+        "completed_with_errors",
+        [
+            product("1", "Cat", image(), image("failed", input_url="http://x/b", error="HTTP 404")),
+            product("2", "Dog", image("failed", input_url="http://x/c", error=None)),
+        ],
+    )
+    text = fmt.summary(some)
+    assert "images    3 in all, 1 done, 2 failed" in text
+    assert "size" not in text  # no sizes measured
+    assert text.endswith(
+        "failed images:\n"
+        "  S. No. 1 (Cat): http://x/b\n    HTTP 404\n"
+        "  S. No. 2 (Dog): http://x/c\n    no reason given"
+    )
+
+
+def test_a_long_list_of_failures_is_cut() -> None:
+    many = [image("failed", input_url=f"http://x/{n}", error="gone") for n in range(60)]
+    text = fmt.summary(doc("completed_with_errors", [product("1", "Lots", *many)]))
+    assert text.count("    gone") == fmt.MAX_FAILURES_SHOWN
+    assert text.endswith("… and 10 more (see --json, or the output CSV's Errors column)")
+
+
+def test_summary_of_a_failed_request_names_the_reason() -> None:
+    text = fmt.summary(doc("failed", error="the CSV has no header row"))
+    assert "status    failed\nerror     the CSV has no header row" in text
+
+
+@pytest.mark.parametrize(
+    ("state", "attempts", "line"),
+    [
+        (None, [], None),
+        (None, [{"status_code": 500, "error": None}], "retrying after 1 attempt: HTTP 500"),
+        ("failed", [{"error": "timed out"}] * 4, "gave up after 4 attempts: timed out"),
+    ],
+)
+def test_webhook_lines(state: str | None, attempts: list[Any], line: str | None) -> None:
+    assert fmt.webhook_line(doc(webhook_state=state, webhook_attempts=attempts)) == line
+
+
+def test_requests_table_aligns_columns() -> None:
+    views = [
+        doc("processing", [product("1", "A", image(), image("failed"), image("pending"))]),
+        doc("completed", [product("1", "A", image())], request_id="cd" * 16, filename=None),
+    ]
+    assert fmt.requests_table(views).splitlines() == [
+        "REQUEST                           STATUS      IMAGES          CREATED              FILE",
+        f"{'ab' * 16}  processing  2/3 (1 failed)  2026-11-20 10:00:01  products.csv",
+        f"{'cd' * 16}  completed   1/1             2026-11-20 10:00:01",
+    ]
+
+
+def test_the_idempotency_key_follows_content_and_options() -> None:
+    key = idempotency_key(b"csv", {"quality": "60"})
+    assert key == idempotency_key(b"csv", {"quality": "60"})
+    assert key.startswith("imgpipe-cli-") and len(key) <= 255
+    others = [
+        idempotency_key(b"csv!", {"quality": "60"}),
+        idempotency_key(b"csv", {"quality": "61"}),
+        idempotency_key(b"csv", {}),
+        idempotency_key(b"csv", {"quality": "60", "webhook_url": "http://h/"}),
+    ]
+    assert len({key, *others}) == 5
