@@ -1,0 +1,71 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright, against a local stack
+of the tests' own (free ports, own RabbitMQ vhost), started once per session."""
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+
+BROKER = "127.0.0.1:5672"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: `playwright install` cannot download one here
+# Without the background-networking flags Chromium keeps calling home, which this network refuses.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of this test run's own: CI shares the machine's broker."""
+    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
+    name = f"imgpipe-browser-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+    )
+    yield name
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+
+
+@pytest.fixture(scope="session")
+def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = StackConfig(
+        dir=tmp_path_factory.mktemp("browser-stack"),
+        amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
+        ports=Ports.free(),
+        extra_env={"RETRY_DELAYS_S": "0.2,0.4,0.8"},  # a failing image fails in seconds
+    )
+    running = Stack(config)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def api_key(stack: Stack) -> str:
+    return stack.create_key("browser tests", "browser")
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        await launched.close()
