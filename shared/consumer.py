@@ -18,9 +18,9 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared import logs, metrics
-from shared.broker import run_until_stopped, stop_on_signals
+from shared.broker import queue_arguments, run_until_stopped, stop_on_signals
 from shared.errors import PermanentError, RetryLater
-from shared.names import DEAD_LETTER_EXCHANGE
+from shared.names import DEAD_LETTER_EXCHANGE, QUEUES
 from shared.retry import delay_queue, expiration_ms, next_delay
 from shared.runtime import Clients, open_clients
 from shared.settings import Settings, SettingsError
@@ -133,7 +133,10 @@ async def consume(
             metrics.MESSAGES.labels(queue_name, outcome).inc()
             await message.ack()
 
-    queue = await channel.get_queue(queue_name, ensure=False)
+    # Declared (with its arguments), not just looked up: the robust channel re-declares what
+    # was declared, and restores its consumers, when it reconnects after a broker restart.
+    spec = next(spec for spec in QUEUES if spec.name == queue_name)
+    queue = await channel.declare_queue(spec.name, durable=True, arguments=queue_arguments(spec))
     await queue.consume(on_message)
 
 
