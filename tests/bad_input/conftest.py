@@ -5,8 +5,6 @@ the allowed address, and an "internal" server on 127.0.0.1 that the guard must k
 fetcher away from. Short retries and a 2 s fetch timeout keep the whole suite fast.
 """
 
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,7 +14,8 @@ from minio import Minio
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+from deploy.local.stack import Stack
+from deploy.local.testing import running_stack
 from tests.bad_input import cases
 from tests.bad_input.payloads import payloads
 from tests.bad_input.servers import (
@@ -33,7 +32,6 @@ from tests.integration.client import s3
 # checks.py holds the assertions every case shares: show their values when they fail.
 pytest.register_assert_rewrite("tests.bad_input.checks")
 
-BROKER = "127.0.0.1:5672"
 TENANT = "bad-input"
 OTHER_TENANT = "bad-input-other"
 
@@ -51,40 +49,18 @@ def servers() -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="package")
-def vhost() -> Iterator[str]:
-    """A RabbitMQ vhost of the suite's own: CI shares the machine's broker."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"imgpipe-bad-input-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    yield name
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
-
-
-@pytest.fixture(scope="package")
-def stack(
-    vhost: str, servers: Servers, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Needs `servers` so that it stops first: no fetch is left talking to a closed origin."""
-    config = StackConfig(
-        dir=tmp_path_factory.mktemp("bad-input-stack"),
-        amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
-        ports=Ports.free(),
-        extra_env={
-            # The guard stays on for loopback too: only the suite's origin is allowed.
-            "FETCH_ALLOW_CIDRS": f"{ORIGIN_HOST}/32",
-            "MAX_IMAGE_BYTES": str(cases.MAX_IMAGE_BYTES),
-            "FETCH_TIMEOUT_S": str(cases.FETCH_TIMEOUT_S),
-            "RETRY_DELAYS_S": cases.RETRY_DELAYS_S,
-        },
-    )
-    running = Stack(config)
-    running.start()
-    yield running
-    running.stop()
+    extra_env = {
+        # The guard stays on for loopback too: only the suite's origin is allowed.
+        "FETCH_ALLOW_CIDRS": f"{ORIGIN_HOST}/32",
+        "MAX_IMAGE_BYTES": str(cases.MAX_IMAGE_BYTES),
+        "FETCH_TIMEOUT_S": str(cases.FETCH_TIMEOUT_S),
+        "RETRY_DELAYS_S": cases.RETRY_DELAYS_S,
+    }
+    dir = tmp_path_factory.mktemp("bad-input-stack")
+    with running_stack(dir, "imgpipe-bad-input", extra_env) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="package")

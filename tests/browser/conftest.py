@@ -2,16 +2,14 @@
 of the tests' own (free ports, own RabbitMQ vhost), started once per session."""
 
 import shutil
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+from deploy.local.stack import Stack
+from deploy.local.testing import running_stack
 
-BROKER = "127.0.0.1:5672"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: `playwright install` cannot download one here
 # Without the background-networking flags Chromium keeps calling home, which this network refuses.
 CHROMIUM_FLAGS = [
@@ -27,31 +25,11 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="session")
-def vhost() -> Iterator[str]:
-    """A RabbitMQ vhost of this test run's own: CI shares the machine's broker."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"imgpipe-browser-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    yield name
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
-
-
-@pytest.fixture(scope="session")
-def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig(
-        dir=tmp_path_factory.mktemp("browser-stack"),
-        amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
-        ports=Ports.free(),
-        extra_env={"RETRY_DELAYS_S": "0.2,0.4,0.8"},  # a failing image fails in seconds
-    )
-    running = Stack(config)
-    running.start()
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    extra_env = {"RETRY_DELAYS_S": "0.2,0.4,0.8"}  # a failing image fails in seconds
+    dir = tmp_path_factory.mktemp("browser-stack")
+    with running_stack(dir, "imgpipe-browser", extra_env) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

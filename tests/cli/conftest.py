@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,40 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.stack import SAMPLE_IMAGES, Ports, Stack, StackConfig, ensure_rabbitmq
+from deploy.local.stack import SAMPLE_IMAGES, Stack
+from deploy.local.testing import running_stack
 
-BROKER = "127.0.0.1:5672"
 HEADER = ["S. No.", "Product Name", "Input Image Urls"]
 # Rich draws a live bar when it believes it writes to a terminal; these would make it think so.
 TERMINAL_HINTS = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
 @pytest.fixture(scope="session")
-def vhost() -> Iterator[str]:
-    """A RabbitMQ vhost of this test run's own: CI shares the machine's broker."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"imgpipe-cli-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    yield name
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
-
-
-@pytest.fixture(scope="session")
-def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig(
-        dir=tmp_path_factory.mktemp("cli-stack"),
-        amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
-        ports=Ports.free(),
-        extra_env={"RETRY_DELAYS_S": "0.2,0.4"},  # a 404 image fails in a second, not minutes
-    )
-    running = Stack(config)
-    running.start()
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    extra_env = {"RETRY_DELAYS_S": "0.2,0.4"}  # a 404 image fails in a second, not minutes
+    with running_stack(tmp_path_factory.mktemp("cli-stack"), "imgpipe-cli", extra_env) as stack:
+        yield stack
 
 
 @dataclass(frozen=True)

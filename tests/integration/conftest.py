@@ -1,7 +1,5 @@
 """The real local stack, started once per test session on free ports and its own vhost."""
 
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,45 +12,24 @@ from aiohttp import web
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+from deploy.local.stack import Stack
+from deploy.local.testing import running_stack
 
-BROKER = "127.0.0.1:5672"
 RETRY_DELAYS_S = "0.2,0.4,0.8"  # 4 attempts in all
 STUCK_AFTER_S = 5  # well above the retries' 1.4 s, so a slow retry is never re-issued
 SAMPLE_IMAGES = Path(__file__).resolve().parents[2] / "sample-data" / "images"
 
 
 @pytest.fixture(scope="session")
-def vhost() -> Iterator[str]:
-    """A RabbitMQ vhost of this test run's own: CI shares the machine's broker."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"imgpipe-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    yield name
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
-
-
-@pytest.fixture(scope="session")
-def stack(vhost: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig(
-        dir=tmp_path_factory.mktemp("stack"),
-        amqp_url=f"amqp://guest:guest@{BROKER}/{vhost}",
-        ports=Ports.free(),
-        # Short backoff and a watchful reconciler, so these tests take seconds, not minutes.
-        extra_env={
-            "RETRY_DELAYS_S": RETRY_DELAYS_S,
-            "RECONCILE_INTERVAL_S": "0.5",
-            "STUCK_AFTER_S": str(STUCK_AFTER_S),
-        },
-    )
-    running = Stack(config)
-    running.start()
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # Short backoff and a watchful reconciler, so these tests take seconds, not minutes.
+    extra_env = {
+        "RETRY_DELAYS_S": RETRY_DELAYS_S,
+        "RECONCILE_INTERVAL_S": "0.5",
+        "STUCK_AFTER_S": str(STUCK_AFTER_S),
+    }
+    with running_stack(tmp_path_factory.mktemp("stack"), "imgpipe-test", extra_env) as stack:
+        yield stack
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from minio import Minio
 
 from deploy.local.relay import CLIENT_NAME
 from deploy.local.seaweed import SeaweedPorts, start_seaweed, stop_seaweed
-from deploy.local.stack import ensure_rabbitmq
+from deploy.local.testing import own_vhost, vhost_url
 from shared.events import decode_bucket_event
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
@@ -39,7 +39,6 @@ from shared.names import (
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER = "127.0.0.1:5672"
 ACCESS_KEY, SECRET_KEY = "relay-test", "relay-test-secret"
 EVENT_TIMEOUT_S = 30.0
 
@@ -105,20 +104,13 @@ def body(message: AbstractIncomingMessage) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def relay_vhost() -> Iterator[str]:
     """A RabbitMQ vhost of this module's own: no other test's consumers see these events."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"relay-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    yield name
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+    with own_vhost("relay-test") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def amqp_url(relay_vhost: str) -> str:
-    return f"amqp://guest:guest@{BROKER}/{relay_vhost}"
+    return vhost_url(relay_vhost)
 
 
 @pytest.fixture(scope="module")
