@@ -1,8 +1,13 @@
-"""Image bytes in, JPEG bytes out: the pure part of the compressor (no I/O).
+"""Image bytes in, compressed image bytes out: the pure part of the compressor (no I/O).
 
-Each step is one helper: decode safely, turn upright, flatten to 8-bit L or RGB, convert to
-sRGB, encode. The output carries no metadata: no EXIF/GPS, and no ICC profile (sRGB is what
-browsers assume without one).
+Each step is one helper: decode safely, turn upright, flatten to 8-bit L or RGB on a
+background, convert to sRGB, encode. The output carries no metadata: no EXIF/GPS, and no ICC
+profile (sRGB is what browsers assume without one).
+
+JPEG (the default) uses tables tuned from the seed's and a lossless mozjpeg pass
+(compressor/jpeg.py): about 0.87× the seed's bytes at quality 50 with every corpus image's luma
+SSIM at least the seed's (docs/benchmarks.md). A JPEG source that re-encoding would not make
+smaller is kept instead, losslessly stripped of its metadata (`Compressed.kept_source`).
 """
 
 import contextlib
@@ -10,9 +15,11 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, features
 
+from compressor import jpeg
 from shared.errors import ImageError
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
@@ -20,6 +27,22 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 # What Pillow's decoders raise on hostile or damaged input.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+Format = Literal["jpeg", "webp", "avif"]
+# Output format → (Pillow's name, content type, file extension).
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "webp": ("WEBP", "image/webp", "webp"),
+    "avif": ("AVIF", "image/avif", "avif"),
+}
+WHITE = (255, 255, 255)
+WEBP_METHOD = 4  # libwebp's default effort; 6 is ~2x slower for ~1 % fewer bytes
+AVIF_SPEED = 8  # libavif 0 (slowest) to 10; 6 costs ~4x the CPU of 8 for a few % fewer bytes
+
+
+def supported_formats() -> tuple[str, ...]:
+    """The output formats this machine's Pillow can write (AVIF needs Pillow built with it)."""
+    return tuple(f for f in FORMATS if f != "avif" or features.check("avif"))
 
 
 @dataclass(frozen=True)
@@ -29,21 +52,74 @@ class Compressed:
     height: int
     source_format: str  # as Pillow names it: "JPEG", "PNG", ...
     content_type: str = "image/jpeg"
+    format: str = "jpeg"  # the output format: a key of FORMATS
+    quality: int = 0  # the quality the output was encoded at (the request's)
+    # True when the output is the source JPEG itself, losslessly rewritten without its
+    # metadata, because re-encoding would not have made it smaller.
+    kept_source: bool = False
+
+    @property
+    def extension(self) -> str:
+        return FORMATS[self.format][2]
 
 
-def compress(data: bytes, quality: int, *, max_pixels: int) -> Compressed:
-    """Re-encode an image as an upright, metadata-free sRGB (or greyscale) JPEG.
+def compress(
+    data: bytes,
+    quality: int,
+    *,
+    max_pixels: int,
+    format: Format = "jpeg",
+    background: tuple[int, int, int] = WHITE,
+) -> Compressed:
+    """Re-encode an image as an upright, metadata-free sRGB (or greyscale) image.
 
+    Transparent pixels are composited on `background`; animations keep their first frame.
     Raises ImageError, with a reason fit to show the user, for data that is not an allowed
-    image, is damaged, or has more than max_pixels pixels (checked before decoding).
+    image, is damaged, or has more than max_pixels pixels (checked before decoding);
+    ValueError for a quality outside 1-95 or a format this machine cannot write.
     """
     if not 1 <= quality <= 95:
         raise ValueError(f"quality must be 1-95, got {quality}")
+    if format not in supported_formats():
+        raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
     im = _decode(data, max_pixels)
     source_format, icc = str(im.format), im.info.get("icc_profile")
+    keepable = source_format == "JPEG" and format == "jpeg" and jpeg.displays_as_is(im)
+    im = prepare(im, icc, background)
+    width, height = im.size
+    out = _encode(im, quality, format)
+    del im  # the pixels go before mozjpeg's coefficient buffers come: half the peak memory
+    if format == "jpeg":
+        out = jpeg.optimize(out)
+    kept = None
+    if keepable and len(out) >= len(data):
+        kept = jpeg.keep_source(data)
+        if kept is not None and len(kept) >= len(out):
+            kept = None
+    return Compressed(
+        out if kept is None else kept,
+        width,
+        height,
+        source_format,
+        FORMATS[format][1],
+        format,
+        quality,
+        kept_source=kept is not None,
+    )
+
+
+def prepare(
+    im: Image.Image, icc: bytes | None, background: tuple[int, int, int] = WHITE
+) -> Image.Image:
+    """The decoded image as it will be encoded: upright, 8-bit L or RGB, sRGB, no alpha."""
     _make_upright(im)
-    im = _to_srgb(_flatten(im), icc)
-    return Compressed(_encode(im, quality), im.width, im.height, source_format)
+    return _to_srgb(_flatten(im, background), icc)
+
+
+def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bytes | None]:
+    """The image and its embedded ICC profile, as compress() reads them (for benchmarks)."""
+    im = _decode(data, max_pixels)
+    return im, im.info.get("icc_profile")
 
 
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
@@ -91,8 +167,8 @@ def _make_upright(im: Image.Image) -> None:
         ImageOps.exif_transpose(im, in_place=True)
 
 
-def _flatten(im: Image.Image) -> Image.Image:
-    """Any mode → 8-bit L, RGB or CMYK, with transparency composited on white."""
+def _flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Any mode → 8-bit L, RGB or CMYK, with transparency composited on `background`."""
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):
         return _to_8bit(im)
     if im.mode == "CMYK":
@@ -101,11 +177,12 @@ def _flatten(im: Image.Image) -> Image.Image:
     if im.mode in ("LA", "La", "RGBA", "RGBa", "PA") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         mode = "L" if grey else "RGB"
-        background = Image.new(mode, im.size, "white")
-        background.paste(rgba.convert(mode), mask=rgba.getchannel("A"))
-        return background
+        backdrop = Image.new("RGB", im.size, background).convert(mode)
+        backdrop.paste(rgba.convert(mode), mask=rgba.getchannel("A"))
+        return backdrop
+    target = "L" if grey else "RGB"
     try:
-        return im.convert("L" if grey else "RGB")
+        return im if im.mode == target else im.convert(target)  # no copy of what is ready
     except ValueError:
         raise ImageError(f"unsupported colour mode {im.mode}") from None
 
@@ -132,9 +209,13 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     return im.convert("RGB") if im.mode == "CMYK" else im
 
 
-def _encode(im: Image.Image, quality: int) -> bytes:
-    """Progressive, optimised JPEG: about 9% fewer bytes than plain at identical quality."""
-    im.info.clear()  # Pillow would copy a source comment (COM marker) into the output
+def _encode(im: Image.Image, quality: int, format: str) -> bytes:
+    im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
+    if format == "jpeg":
+        return jpeg.encode(im, quality)
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    if format == "webp":
+        im.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
+    else:
+        im.save(out, "AVIF", quality=quality, speed=AVIF_SPEED)
     return out.getvalue()

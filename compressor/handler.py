@@ -48,6 +48,8 @@ class OriginalStored:
 async def handle(event: ObjectCreated, clients: Clients) -> None:
     original = OriginalStored.from_event(event)
     logs.bind(request_id=original.request_id, image_id=original.image_id, key=event.key)
+    if not await clients.db.image_pending(original.image_id):
+        return  # finished already: a duplicate event
     data = await clients.store.get(event.bucket, event.key)
     try:
         # Pillow releases the GIL while decoding and encoding: a thread keeps the loop free.

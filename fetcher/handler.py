@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 async def handle(message: FetchRequested, clients: Clients) -> None:
     logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
+    if not await clients.db.image_pending(message.image_id):
+        return  # finished already: a duplicate, or work the reconciler re-issued meanwhile
     settings = clients.settings
     try:
         image = await download(

@@ -13,6 +13,7 @@ from typing import Any
 from ingest.csvfile import CsvError, Row, parse_rows
 from shared import logs
 from shared.db import image_id
+from shared.errors import RetryLater
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.names import (
     FETCH_ROUTING_KEY,
@@ -28,6 +29,8 @@ from shared.status import ImageStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
+# A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed).
+FANOUT_LEASE_S = 30.0
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
@@ -115,7 +118,11 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     )
     if request["status"] != RequestStatus.PENDING:
         if request["status"] == RequestStatus.PROCESSING and not request.get("fanned_out"):
-            await _fan_out(request, clients)  # an earlier delivery stopped half way
+            # An earlier delivery is fanning out, or stopped half way: take over only once
+            # it has gone quiet, else come back later.
+            if not await clients.db.claim_fanout(request_id, FANOUT_LEASE_S):
+                raise RetryLater("another delivery of this CSV is still sending its fetches")
+            await _fan_out(request, clients)
         return
     try:
         if not await clients.db.tenant_exists(request["tenant"]):
@@ -134,7 +141,8 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
         )
         return
-    await clients.db.start_processing(request_id, total, quality)
+    if not await clients.db.start_processing(request_id, total, quality):
+        return  # a duplicate delivery of this CSV got there first: it fans out
     await _fan_out({**request, "quality": quality}, clients)
     log.info("request accepted: %d images sent to be fetched", total)
 
@@ -169,7 +177,11 @@ async def _save_rows(request_id: str, data: bytes, clients: Clients) -> int:
 async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
     request_id = request["_id"]
+    sent = 0
     async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
         message = FetchRequested(request_id, image["_id"], image["url"], int(request["quality"]))
         await clients.publisher.publish(FETCH_ROUTING_KEY, message)
+        sent += 1
+        if sent % BATCH == 0:
+            await clients.db.renew_fanout(request_id)  # still alive: keep the lease
     await clients.db.mark_fanned_out(request_id)

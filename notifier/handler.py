@@ -15,7 +15,7 @@ from shared.names import (
     WEBHOOK_DUE_ROUTING_KEY,
 )
 from shared.runtime import Clients
-from shared.status import ImageStatus, RequestStatus, final_status
+from shared.status import ImageStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +53,21 @@ async def _finish_image(
     request_id: str, image_id: str, status: ImageStatus, fields: dict[str, Any], clients: Clients
 ) -> None:
     logs.bind(request_id=request_id, image_id=image_id)
-    if not await clients.db.finish_image(image_id, status, fields):
-        return  # a duplicate event: this image was already counted
-    request = await clients.db.count_finished(request_id, status)
-    if request is None:
-        raise PermanentError(f"image {image_id} belongs to unknown request {request_id}")
-    await close_if_finished(request, clients)
+    if await clients.db.finish_image(image_id, status, fields):
+        await clients.db.count_finished(request_id, status)
+    # Also on a duplicate: an earlier delivery may have stopped before closing the request.
+    await close_if_finished(request_id, clients)
 
 
-async def close_if_finished(request: dict[str, Any], clients: Clients) -> None:
-    """Give the request its final status once every image finished; then its webhook."""
-    final = final_status(request["total"], request["done"], request["failed"])
-    if final is None or request["status"] != RequestStatus.PROCESSING:
+async def close_if_finished(request_id: str, clients: Clients) -> None:
+    """Give the request its final status once no image is pending; then call its webhook."""
+    if await clients.db.has_pending_images(request_id):
         return
-    closed = await clients.db.close_request(request["_id"], final)
+    closed = await clients.db.close_finished_request(request_id)
     if closed is not None:  # only the handler that closed the request calls the webhook
-        log.info("request %s: %d done, %d failed", final.value, request["done"], request["failed"])
+        log.info(
+            "request %s: %d done, %d failed", closed["status"], closed["done"], closed["failed"]
+        )
         await call_webhook(closed, clients)
 
 

@@ -91,8 +91,8 @@ async def _reconcile_request(request: dict[str, Any], clients: Clients) -> None:
             log.warning(
                 "request %s: counts corrected to %d done, %d failed", request_id, done, failed
             )
-            request = await clients.db.set_counts(request_id, done, failed) or request
-            await close_if_finished(request, clients)
+            await clients.db.raise_counts(request_id, done, failed)
+        await close_if_finished(request_id, clients)
         if done + failed < request["total"]:
             await _reissue_images(request, clients)
     await clients.db.touch(request_id)

@@ -15,7 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus
+from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, final_status
 
 Doc = dict[str, Any]
 
@@ -44,6 +44,7 @@ class Database:
         await self.images.create_index(
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
+        await self.images.create_index([("request_id", ASCENDING), ("status", ASCENDING)])
         await self.requests.create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
         await self.requests.create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         await self.api_keys.create_index([("tenant", ASCENDING)])
@@ -96,9 +97,12 @@ class Database:
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
         await self.requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
 
-    async def start_processing(self, request_id: str, total: int, quality: int) -> None:
-        """Record how many images the request has, before any of them is sent to be fetched."""
-        await self.requests.update_one(
+    async def start_processing(self, request_id: str, total: int, quality: int) -> bool:
+        """Record how many images the request has, before any of them is sent to be fetched.
+
+        True only for the one caller that moved it from pending: that caller fans out.
+        """
+        result = await self.requests.update_one(
             {"_id": request_id, "status": RequestStatus.PENDING.value},
             {
                 "$set": {
@@ -107,19 +111,75 @@ class Database:
                     "quality": quality,
                     "updated_at": now(),
                     "progress_at": now(),
+                    "fanout_claimed_at": now(),
                 }
             },
+        )
+        return result.modified_count == 1
+
+    async def claim_fanout(self, request_id: str, stale_after_s: float) -> bool:
+        """Take over an unfinished fan-out whose owner went quiet (crashed) `stale_after_s` ago."""
+        result = await self.requests.update_one(
+            {
+                "_id": request_id,
+                "fanned_out": {"$ne": True},
+                "fanout_claimed_at": {"$lt": now() - timedelta(seconds=stale_after_s)},
+            },
+            {"$set": {"fanout_claimed_at": now()}},
+        )
+        return result.modified_count == 1
+
+    async def renew_fanout(self, request_id: str) -> None:
+        await self.requests.update_one({"_id": request_id}, {"$set": {"fanout_claimed_at": now()}})
+
+    async def image_pending(self, image_id: str) -> bool:
+        return (
+            await self.images.find_one(
+                {"_id": image_id, "status": ImageStatus.PENDING.value}, {"_id": 1}
+            )
+            is not None
         )
 
     async def mark_fanned_out(self, request_id: str) -> None:
         await self.requests.update_one({"_id": request_id}, {"$set": {"fanned_out": True}})
 
-    async def count_finished(self, request_id: str, status: ImageStatus) -> Doc | None:
-        """Count one more finished image; returns the request with its new counts."""
+    async def count_finished(self, request_id: str, status: ImageStatus) -> None:
+        """Count one more finished image, for progress while the request is processing.
+
+        A crash between recording an image and this increment loses it: the counts shown
+        during processing may lag; closing sets them exactly (close_finished_request).
+        """
         field = "done" if status is ImageStatus.DONE else "failed"
-        return await self.requests.find_one_and_update(
-            {"_id": request_id},
+        await self.requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
             {"$inc": {field: 1}, "$set": {"updated_at": now(), "progress_at": now()}},
+        )
+
+    async def has_pending_images(self, request_id: str) -> bool:
+        query = {"request_id": request_id, "status": ImageStatus.PENDING.value}
+        return await self.images.find_one(query, {"_id": 1}) is not None
+
+    async def close_finished_request(self, request_id: str) -> Doc | None:
+        """Close a processing request whose images all finished, with counts taken from them.
+
+        Returns the request only to the caller that closed it (at most one, ever).
+        """
+        counts = await self.count_images(request_id)
+        done = counts.get(ImageStatus.DONE.value, 0)
+        failed = counts.get(ImageStatus.FAILED.value, 0)
+        final = final_status(done + failed, done, failed)
+        assert final is not None
+        return await self.requests.find_one_and_update(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {
+                "$set": {
+                    "status": final.value,
+                    "done": done,
+                    "failed": failed,
+                    "completed_at": now(),
+                    "updated_at": now(),
+                }
+            },
             return_document=ReturnDocument.AFTER,
         )
 
@@ -214,12 +274,12 @@ class Database:
         ]
         return {doc["_id"]: doc["n"] async for doc in await self.images.aggregate(pipeline)}
 
-    async def set_counts(self, request_id: str, done: int, failed: int) -> Doc | None:
-        """Correct counts from the images themselves (a crash lost an increment)."""
-        return await self.requests.find_one_and_update(
-            {"_id": request_id},
-            {"$set": {"done": done, "failed": failed, "updated_at": now()}},
-            return_document=ReturnDocument.AFTER,
+    async def raise_counts(self, request_id: str, done: int, failed: int) -> None:
+        """Bring lagging progress counts up to what the images show (never down: concurrent
+        increments may already have counted more)."""
+        await self.requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {"$max": {"done": done, "failed": failed}},
         )
 
     async def touch(self, request_id: str) -> None:

@@ -17,12 +17,15 @@ while starting from "now" would miss uploads made before the relay came up.
 import argparse
 import asyncio
 import itertools
+import json
 import logging
 import os
 import random
 import signal
 import sys
 import time
+from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +45,9 @@ log = logging.getLogger("deploy.local.relay")
 
 PATH_PREFIX = "/buckets/"
 CLIENT_NAME = "imgpipe-relay"  # how the broker and the filer list this client
+# Each (re)subscription starts this far before the newest published event: the stream was
+# seen up to ~5 ms out of timestamp order under concurrent writes.
+RESUME_MARGIN_NS = 250_000_000
 MIN_BACKOFF_S, MAX_BACKOFF_S = 0.5, 10.0
 HEALTHY_SESSION_S = 30.0  # a session that lasted this long resets the backoff
 # The broker refused us for good: credentials, vhost, permissions, or an exchange declared
@@ -66,28 +72,33 @@ class ConfigError(Exception):
     """Retrying cannot help: fix the arguments, the broker's setup or the state file."""
 
 
+Seen = tuple[int, str]  # (event timestamp in ns, bucket/key)
+
+
 class StateFile:
-    """The timestamp (ns) of the last event handled, kept across restarts."""
+    """Where to resume: the newest event's timestamp (ns) and the events published within the
+    resume margin before it (JSON), kept across restarts."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def load(self) -> int:
+    def load(self) -> tuple[int, list[Seen]]:
         try:
             text = self.path.read_text()
         except FileNotFoundError:
-            return 0
+            return 0, []
         try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"state file {self.path} holds no timestamp: {text!r}") from None
+            state = json.loads(text)
+            return int(state["since_ns"]), [(int(ts), str(path)) for ts, path in state["recent"]]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"state file {self.path} is not a relay state: {text!r}") from None
 
-    def save(self, ts_ns: int) -> None:
+    def save(self, since_ns: int, recent: Iterable[Seen]) -> None:
         # fsync before the rename: a crash leaves the old or the new value, never a torn file.
         # The directory is not synced: losing the rename only replays a few events.
         temporary = self.path.with_name(self.path.name + ".tmp")
         with temporary.open("w") as file:
-            file.write(f"{ts_ns}\n")
+            json.dump({"since_ns": since_ns, "recent": list(recent)}, file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, self.path)
@@ -98,7 +109,11 @@ class Relay:
 
     def __init__(self, filer: str, amqp_url: str, state: StateFile) -> None:
         self.filer, self.amqp_url, self.state = filer, amqp_url, state
-        self.since_ns = state.load()
+        # The filer's stream can be a few ms out of timestamp order under concurrent writes,
+        # so a high-water mark alone would drop events: each (re)subscription re-reads a margin
+        # before it, and the events already published within that margin are skipped.
+        self.since_ns, recent = state.load()
+        self.recent: deque[Seen] = deque(recent)
         # The filer refuses a second stream with the same id and epoch: a fresh id per process,
         # a new epoch per reconnection.
         self.client_id = random.randint(1, 2**31 - 1)
@@ -131,21 +146,34 @@ class Relay:
             )
             async with grpc.aio.insecure_channel(self.filer) as filer:
                 subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
+                since = max(0, self.since_ns - RESUME_MARGIN_NS)
                 request = encode_subscribe_request(
-                    CLIENT_NAME, PATH_PREFIX, self.since_ns, self.client_id, epoch
+                    CLIENT_NAME, PATH_PREFIX, since, self.client_id, epoch
                 )
-                log.info("subscribing to %s after %d", self.filer, self.since_ns)
+                log.info("subscribing to %s after %d", self.filer, since)
                 async for raw in subscribe(request):
                     event = decode_metadata_event(raw)
-                    # The filer may resend the event at since_ns; its timestamps strictly increase.
-                    if event.ts_ns <= self.since_ns:
-                        continue
                     publication = translate(event)
-                    if publication is not None:
-                        await _publish(exchange, publication)
-                        self.state.save(event.ts_ns)
-                        log.debug("published %s (%d)", publication.object_path, event.ts_ns)
-                    self.since_ns = event.ts_ns
+                    if publication is None:
+                        continue
+                    seen = (event.ts_ns, publication.object_path)
+                    if not self.is_new(seen):
+                        continue
+                    await _publish(exchange, publication)
+                    self.remember(seen)
+                    log.debug("published %s (%d)", publication.object_path, event.ts_ns)
+
+    def is_new(self, seen: Seen) -> bool:
+        """Not published yet: newer than the margin's start and not among its published."""
+        return seen[0] >= self.since_ns - RESUME_MARGIN_NS and seen not in self.recent
+
+    def remember(self, seen: Seen) -> None:
+        """Move the resume point and keep the margin's published events, durably."""
+        self.since_ns = max(self.since_ns, seen[0])
+        self.recent.append(seen)
+        while self.recent and self.recent[0][0] < self.since_ns - RESUME_MARGIN_NS:
+            self.recent.popleft()
+        self.state.save(self.since_ns, self.recent)
 
 
 async def _publish(exchange: aio_pika.abc.AbstractExchange, publication: Publication) -> None:

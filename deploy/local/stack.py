@@ -201,6 +201,10 @@ class Stack:
         self._starters[name] = start
         proc = start()
         self.procs[name] = proc.pid
+        # Keep start order (a restarted process keeps its place): stop() goes in reverse, so
+        # the functions stop before the servers they use.
+        order = [n for n in self._starters if n in self.procs]
+        self.procs = {n: self.procs[n] for n in order}
         self._children[proc.pid] = proc
         self._save()
 
@@ -235,6 +239,15 @@ class Stack:
         """Kill one process and start it again with the same command and environment."""
         self.kill(name, sig)
         self._add(name, self._starters[name])
+
+    def add_replica(self, name: str) -> str:
+        """Start one more `name` process, same command and environment (even after `name`
+        itself was killed); returns the replica's own name ("compressor-2", …) for kill()."""
+        n = 2
+        while f"{name}-{n}" in self._starters:
+            n += 1
+        self._add(f"{name}-{n}", self._starters[name])
+        return f"{name}-{n}"
 
     def restart_broker(self) -> None:
         """Stop and start the stack's private RabbitMQ node (its data survives)."""

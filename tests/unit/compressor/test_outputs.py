@@ -1,0 +1,235 @@
+"""compress(): the encoder's promises — same pixels as the seed's JPEG in fewer bytes, a kept
+source when re-encoding would not shrink it, WebP/AVIF outputs, the background colour."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageChops, ImageStat, features
+
+from compressor import jpeg
+from compressor.compress import FORMATS, Compressed, compress, decode, prepare, supported_formats
+from tests.unit.compressor.test_compress import (
+    LIMIT,
+    SAMPLES,
+    encode,
+    grey_at,
+    linear_rgb_profile,
+    near,
+    rgb_at,
+)
+
+SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png", ".webp"))
+
+
+def same_pixels(a: Image.Image, b: Image.Image) -> bool:
+    return a.mode == b.mode and a.size == b.size and ImageChops.difference(a, b).getbbox() is None
+
+
+def opened(data: bytes, fmt: str) -> Image.Image:
+    im = Image.open(io.BytesIO(data), formats=[fmt])
+    im.load()
+    return im
+
+
+def jpeg_with_gps(im: Image.Image, **params: object) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"  # Make
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 24.0)  # GPSLatitude
+    return encode(im, "JPEG", exif=exif, comment=b"secret", **params)
+
+
+def photo() -> Image.Image:
+    return Image.open(SAMPLES / "cat_chelsea_451x300.jpg").convert("RGB")
+
+
+# --- JPEG: at least the seed's quality, fewer bytes ----------------------------------------------
+
+
+def seed_and_ours(name: str, quality: int) -> tuple[Image.Image, bytes, Compressed]:
+    """The prepared image, the seed's encoding of it (`quality=q`, nothing else), and ours."""
+    data = (SAMPLES / name).read_bytes()
+    im, icc = decode(data, LIMIT)
+    prepared = prepare(im, icc)
+    prepared.info.clear()
+    return (
+        prepared,
+        encode(prepared, "JPEG", quality=quality),
+        compress(data, quality, max_pixels=LIMIT),
+    )
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("quality", [30, 50, 70])
+def test_jpeg_keeps_the_seeds_luma_ssim_in_fewer_bytes(name: str, quality: int) -> None:
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    prepared, seed, ours = seed_and_ours(name, quality)
+    assert not ours.kept_source
+    assert (ours.format, ours.quality, ours.extension) == ("jpeg", quality, "jpg")
+    assert len(ours.data) < len(seed)
+    reference = prepared.convert("L")
+
+    def ssim(data: bytes) -> float:
+        luma = opened(data, "JPEG").convert("L")
+        value = skimage_metrics.structural_similarity(
+            np.asarray(reference), np.asarray(luma), data_range=255
+        )
+        return float(value)
+
+    assert ssim(ours.data) >= ssim(seed)
+
+
+@pytest.mark.parametrize("quality", [50, 75, 76, 90])
+def test_jpeg_tables_are_finer_in_luma_and_coarser_in_chroma(quality: int) -> None:
+    _, seed, ours = seed_and_ours("cat_chelsea_451x300.jpg", quality)
+    with Image.open(io.BytesIO(seed)) as a, Image.open(io.BytesIO(ours.data)) as b:
+        seed_luma, seed_chroma = a.quantization[0], a.quantization[1]  # type: ignore[attr-defined]
+        luma, chroma = b.quantization[0], b.quantization[1]  # type: ignore[attr-defined]
+    assert all(x <= y for x, y in zip(luma, seed_luma, strict=True))
+    assert all(x >= y for x, y in zip(chroma, seed_chroma, strict=True))
+    tuned = quality <= jpeg.TUNED_UP_TO
+    assert (list(luma) != list(seed_luma)) is tuned
+    assert (list(chroma) != list(seed_chroma)) is tuned
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_above_the_tuned_range_jpeg_has_exactly_the_seeds_pixels(name: str) -> None:
+    """There only the lossless pass applies: same coefficients, fewer bytes."""
+    _, seed, ours = seed_and_ours(name, 85)
+    assert same_pixels(opened(ours.data, "JPEG"), opened(seed, "JPEG"))
+    assert len(ours.data) < 0.95 * len(seed)
+
+
+def test_jpeg_output_is_progressive_and_bare() -> None:
+    _, _, ours = seed_and_ours("grace_hopper_exif_orient6.jpg", 50)
+    out = opened(ours.data, "JPEG")
+    assert out.info.get("progressive") == 1
+    assert not {"exif", "icc_profile", "comment", "xmp"} & set(out.info)
+
+
+# --- never larger: the source is kept -----------------------------------------------------------
+
+
+def test_a_jpeg_that_would_grow_is_kept_without_its_metadata() -> None:
+    source = jpeg_with_gps(photo(), quality=30)
+    result = compress(source, 90, max_pixels=LIMIT)
+    assert result.kept_source
+    assert len(result.data) < len(source)
+    assert b"SpyCam" not in result.data and b"secret" not in result.data
+    out = opened(result.data, "JPEG")
+    assert not out.getexif() and "comment" not in out.info
+    assert same_pixels(out, opened(source, "JPEG"))  # a lossless rewrite, not a re-encode
+    assert (result.width, result.height, result.source_format) == (451, 300, "JPEG")
+    assert result.quality == 90  # what was asked; the source's own tables apply
+
+
+def test_a_kept_jpeg_keeps_its_icc_profile_so_it_looks_the_same() -> None:
+    source = encode(photo(), "JPEG", quality=30, icc_profile=linear_rgb_profile())
+    result = compress(source, 90, max_pixels=LIMIT)
+    assert result.kept_source
+    assert opened(result.data, "JPEG").info.get("icc_profile") == linear_rgb_profile()
+
+
+def test_a_jpeg_that_shrinks_is_re_encoded() -> None:
+    source = encode(photo(), "JPEG", quality=95)
+    result = compress(source, 50, max_pixels=LIMIT)
+    assert not result.kept_source and len(result.data) < len(source) / 2
+
+
+def test_a_rotated_jpeg_is_never_kept() -> None:
+    """Kept bytes would need the EXIF block to display upright: re-encode instead."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    source = encode(photo(), "JPEG", quality=30, exif=exif)
+    result = compress(source, 90, max_pixels=LIMIT)
+    assert not result.kept_source
+    assert (result.width, result.height) == (300, 451)
+    assert not opened(result.data, "JPEG").getexif()
+
+
+def test_a_cmyk_jpeg_is_never_kept() -> None:
+    source = encode(Image.new("CMYK", (64, 64), (0, 255, 255, 0)), "JPEG", quality=20)
+    result = compress(source, 95, max_pixels=LIMIT)
+    assert not result.kept_source
+    out = opened(result.data, "JPEG")
+    assert out.mode == "RGB" and near(rgb_at(out, (32, 32)), (255, 0, 0), 12)
+
+
+def test_other_sources_and_formats_are_never_kept() -> None:
+    png = encode(Image.new("RGB", (64, 64), "navy"), "PNG")  # 100s of bytes: JPEG is larger
+    assert not compress(png, 95, max_pixels=LIMIT).kept_source
+    jpeg = encode(photo(), "JPEG", quality=20)
+    assert not compress(jpeg, 95, max_pixels=LIMIT, format="webp").kept_source
+
+
+# --- WebP and AVIF ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "jpeg"])
+def test_modern_formats(fmt: str) -> None:
+    if fmt not in supported_formats():
+        pytest.skip(f"this Pillow cannot write {fmt}")
+    source = jpeg_with_gps(photo(), quality=95)
+    result = compress(source, 50, max_pixels=LIMIT, format=fmt)  # type: ignore[arg-type]
+    pillow_name, content_type, extension = FORMATS[fmt]
+    assert (result.format, result.content_type, result.extension) == (fmt, content_type, extension)
+    out = opened(result.data, pillow_name)
+    assert (out.width, out.height) == (result.width, result.height) == (451, 300)
+    assert b"SpyCam" not in result.data and not out.getexif()
+    assert "icc_profile" not in out.info or not out.info["icc_profile"]
+    assert len(result.data) < len(source) / 3
+    with Image.open(SAMPLES / "cat_chelsea_451x300.jpg") as original:
+        diff = ImageChops.difference(out.convert("RGB"), original.convert("RGB"))
+        assert sum(ImageStat.Stat(diff).mean) / 3 < 8  # the same picture
+
+
+def test_modern_formats_flatten_transparency_too() -> None:
+    data = (SAMPLES / "astronaut_alpha_512.png").read_bytes()
+    result = compress(data, 50, max_pixels=LIMIT, format="webp")
+    out = opened(result.data, "WEBP")
+    assert out.mode == "RGB" and min(rgb_at(out, (2, 2))) >= 245
+
+
+def test_avif_is_refused_when_this_pillow_lacks_it() -> None:
+    if features.check("avif"):
+        assert "avif" in supported_formats()
+    else:
+        with pytest.raises(ValueError, match="output format must be one of"):
+            compress(photo().tobytes(), 50, max_pixels=LIMIT, format="avif")
+
+
+def test_unknown_format_is_a_caller_bug() -> None:
+    with pytest.raises(ValueError, match="output format must be one of"):
+        compress(b"", 50, max_pixels=LIMIT, format="gif")  # type: ignore[arg-type]
+
+
+# --- background colour ----------------------------------------------------------------------------
+
+
+def test_transparency_goes_on_the_background_colour() -> None:
+    data = (SAMPLES / "astronaut_alpha_512.png").read_bytes()
+    result = compress(data, 90, max_pixels=LIMIT, background=(0, 128, 255))
+    out = opened(result.data, "JPEG")
+    assert near(rgb_at(out, (2, 2)), (0, 128, 255), 6), rgb_at(out, (2, 2))
+
+
+def test_greyscale_transparency_goes_on_the_backgrounds_grey() -> None:
+    im = Image.new("LA", (32, 32), (40, 0))
+    result = compress(encode(im, "PNG"), 95, max_pixels=LIMIT, background=(255, 0, 0))
+    out = opened(result.data, "JPEG")
+    assert out.mode == "L" and abs(grey_at(out, (16, 16)) - 76) <= 3  # red's luma
+
+
+def test_compressed_defaults_describe_a_jpeg() -> None:
+    result = Compressed(b"", 1, 1, "PNG")
+    assert (result.format, result.content_type, result.extension, result.kept_source) == (
+        "jpeg",
+        "image/jpeg",
+        "jpg",
+        False,
+    )
+
+
+def test_sample_names_cover_every_kind() -> None:
+    assert {Path(n).suffix for n in SAMPLE_NAMES} == {".jpg", ".png", ".webp"}
