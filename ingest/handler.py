@@ -13,7 +13,7 @@ from typing import Any
 from ingest.csvfile import CsvError, Row, parse_rows
 from shared import logs
 from shared.db import image_id
-from shared.errors import RetryLater
+from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.names import (
     FETCH_ROUTING_KEY,
@@ -29,8 +29,11 @@ from shared.status import ImageStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
-# A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed).
-FANOUT_LEASE_S = 30.0
+# A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed);
+# the owner renews it every RENEW_EVERY messages. A takeover of a live owner only repeats work
+# (fetches of pending images are idempotent), so the lease can be short.
+FANOUT_LEASE_S = 5.0
+RENEW_EVERY = 100
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
@@ -121,7 +124,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             # An earlier delivery is fanning out, or stopped half way: take over only once
             # it has gone quiet, else come back later.
             if not await clients.db.claim_fanout(request_id, FANOUT_LEASE_S):
-                raise RetryLater("another delivery of this CSV is still sending its fetches")
+                raise NotYet("another delivery of this CSV is still sending its fetches")
             await _fan_out(request, clients)
         return
     try:
@@ -182,6 +185,6 @@ async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
         message = FetchRequested(request_id, image["_id"], image["url"], int(request["quality"]))
         await clients.publisher.publish(FETCH_ROUTING_KEY, message)
         sent += 1
-        if sent % BATCH == 0:
+        if sent % RENEW_EVERY == 0:
             await clients.db.renew_fanout(request_id)  # still alive: keep the lease
     await clients.db.mark_fanned_out(request_id)

@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared import logs, metrics
 from shared.broker import queue_arguments, run_until_stopped, stop_on_signals
-from shared.errors import PermanentError, RetryLater
+from shared.errors import NotYet, PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE, QUEUES
 from shared.retry import delay_queue, expiration_ms, next_delay
 from shared.runtime import Clients, open_clients
@@ -103,7 +103,9 @@ async def consume(
             metrics.FAILURES.labels(queue_name, type(exc).__name__).inc()
             reason = (str(exc) or type(exc).__name__)[:1000]
             wanted = exc.delay if isinstance(exc, RetryLater) else None
-            delay = next_delay(attempt, delays, wanted)
+            if isinstance(exc, NotYet):  # waits, but does not count as a failed attempt
+                attempt -= 1
+            delay = next_delay(max(attempt, 1), delays, wanted)
             if delay is None:
                 log.error("%s: giving up after %d attempts: %s", queue_name, attempt, reason)
                 reason = f"{reason} (after {attempt} attempts)"

@@ -25,5 +25,10 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+class NotYet(RetryLater):
+    """Not a failure: another worker holds this job for now. Try again later without using up
+    an attempt (the holder either finishes or its claim goes stale)."""
+
+
 class ImageError(Exception):
     """This image cannot be processed; the reason is recorded and shown to the user."""
