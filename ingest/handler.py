@@ -4,6 +4,7 @@ Safe to run twice for the same object: rows and images are keyed by position, an
 whose fan-out finished is left alone.
 """
 
+import asyncio
 import logging
 import re
 import uuid
@@ -30,10 +31,10 @@ from shared.status import ImageStatus, RequestStatus
 log = logging.getLogger(__name__)
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
 # A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed);
-# the owner renews it every RENEW_EVERY messages. A takeover of a live owner only repeats work
+# the owner renews it every IN_FLIGHT messages. A takeover of a live owner only repeats work
 # (fetches of pending images are idempotent), so the lease can be short.
 FANOUT_LEASE_S = 5.0
-RENEW_EVERY = 100
+IN_FLIGHT = 500  # fetch messages awaiting their broker confirms at once
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
@@ -180,11 +181,18 @@ async def _save_rows(request_id: str, data: bytes, clients: Clients) -> int:
 async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
     request_id = request["_id"]
-    sent = 0
+    quality = int(request["quality"])
+    window: list[FetchRequested] = []
+
+    async def send() -> None:
+        # Confirms awaited together, not one by one: several times the publish rate.
+        await asyncio.gather(*(clients.publisher.publish(FETCH_ROUTING_KEY, m) for m in window))
+        window.clear()
+        await clients.db.renew_fanout(request_id)  # still alive: keep the lease
+
     async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
-        message = FetchRequested(request_id, image["_id"], image["url"], int(request["quality"]))
-        await clients.publisher.publish(FETCH_ROUTING_KEY, message)
-        sent += 1
-        if sent % RENEW_EVERY == 0:
-            await clients.db.renew_fanout(request_id)  # still alive: keep the lease
+        window.append(FetchRequested(request_id, image["_id"], image["url"], quality))
+        if len(window) == IN_FLIGHT:
+            await send()
+    await send()
     await clients.db.mark_fanned_out(request_id)
