@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean
+.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean bench bench-smoke typecheck-bench
 
 setup: $(STAMP) chromium  ## venv with the service and its dev tools; RabbitMQ and Chromium if missing
 
@@ -52,6 +52,17 @@ fmt: setup
 
 typecheck: setup
 	$(BIN)/mypy shared ingest fetcher compressor notifier deploy
+
+bench: setup  ## the benchmarks (< 15 min): writes docs/benchmarks.md and its plots
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench
+
+bench-smoke: setup  ## every benchmark on tiny inputs (under a minute): proves they run
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench --smoke
+
+typecheck-bench: setup  ## mypy --strict on the benchmarks too
+	$(BIN)/mypy bench
 
 clean: down
 	rm -rf .stack

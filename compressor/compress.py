@@ -4,10 +4,10 @@ Each step is one helper: decode safely, turn upright, flatten to 8-bit L or RGB 
 background, convert to sRGB, encode. The output carries no metadata: no EXIF/GPS, and no ICC
 profile (sRGB is what browsers assume without one).
 
-JPEG (the default) uses tables tuned from the seed's and a lossless mozjpeg pass
-(compressor/jpeg.py): about 0.87× the seed's bytes at quality 50 with every corpus image's luma
-SSIM at least the seed's (docs/benchmarks.md). A JPEG source that re-encoding would not make
-smaller is kept instead, losslessly stripped of its metadata (`Compressed.kept_source`).
+JPEG (the default) has exactly the seed's pixels (Pillow `quality=q`) in fewer bytes: a
+lossless mozjpeg pass (compressor/jpeg.py), 0.89× the seed's bytes at quality 50 with every
+image's SSIM equal to the seed's (docs/benchmarks.md). A JPEG source that re-encoding would
+not make smaller is kept instead, losslessly stripped of its metadata (`Compressed.kept_source`).
 """
 
 import contextlib
@@ -36,8 +36,10 @@ FORMATS: dict[str, tuple[str, str, str]] = {
     "avif": ("AVIF", "image/avif", "avif"),
 }
 WHITE = (255, 255, 255)
-WEBP_METHOD = 4  # libwebp's default effort; 6 is ~2x slower for ~1 % fewer bytes
-AVIF_SPEED = 8  # libavif 0 (slowest) to 10; 6 costs ~4x the CPU of 8 for a few % fewer bytes
+WEBP_METHOD = 4  # libwebp's default effort (0-6)
+# libavif 0 (slowest) to 10: at 8 the whole compress() costs ~115 ms/MP, where encoding alone
+# at 6 costs ~314 ms/MP (docs/benchmarks.md, ../shared/notes/performance.md).
+AVIF_SPEED = 8
 
 
 def supported_formats() -> tuple[str, ...]:
@@ -53,7 +55,7 @@ class Compressed:
     source_format: str  # as Pillow names it: "JPEG", "PNG", ...
     content_type: str = "image/jpeg"
     format: str = "jpeg"  # the output format: a key of FORMATS
-    quality: int = 0  # the quality the output was encoded at (the request's)
+    quality: int = 0  # the request's quality (a kept source keeps its own tables)
     # True when the output is the source JPEG itself, losslessly rewritten without its
     # metadata, because re-encoding would not have made it smaller.
     kept_source: bool = False
@@ -88,7 +90,7 @@ def compress(
     im = prepare(im, icc, background)
     width, height = im.size
     out = _encode(im, quality, format)
-    del im  # the pixels go before mozjpeg's coefficient buffers come: half the peak memory
+    del im  # free the pixels before mozjpeg allocates its coefficient buffers
     if format == "jpeg":
         out = jpeg.optimize(out)
     kept = None

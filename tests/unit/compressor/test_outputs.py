@@ -4,11 +4,9 @@ source when re-encoding would not shrink it, WebP/AVIF outputs, the background c
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat, features
 
-from compressor import jpeg
 from compressor.compress import FORMATS, Compressed, compress, decode, prepare, supported_formats
 from tests.unit.compressor.test_compress import (
     LIMIT,
@@ -44,65 +42,31 @@ def photo() -> Image.Image:
     return Image.open(SAMPLES / "cat_chelsea_451x300.jpg").convert("RGB")
 
 
-# --- JPEG: at least the seed's quality, fewer bytes ----------------------------------------------
+# --- JPEG: the seed's pixels, fewer bytes -------------------------------------------------------
 
 
-def seed_and_ours(name: str, quality: int) -> tuple[Image.Image, bytes, Compressed]:
-    """The prepared image, the seed's encoding of it (`quality=q`, nothing else), and ours."""
+def seed_and_ours(name: str, quality: int) -> tuple[bytes, Compressed]:
+    """The seed's encoding of the prepared image (`quality=q`, nothing else), and ours."""
     data = (SAMPLES / name).read_bytes()
     im, icc = decode(data, LIMIT)
     prepared = prepare(im, icc)
     prepared.info.clear()
-    return (
-        prepared,
-        encode(prepared, "JPEG", quality=quality),
-        compress(data, quality, max_pixels=LIMIT),
-    )
+    return encode(prepared, "JPEG", quality=quality), compress(data, quality, max_pixels=LIMIT)
 
 
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
-@pytest.mark.parametrize("quality", [30, 50, 70])
-def test_jpeg_keeps_the_seeds_luma_ssim_in_fewer_bytes(name: str, quality: int) -> None:
-    skimage_metrics = pytest.importorskip("skimage.metrics")
-    prepared, seed, ours = seed_and_ours(name, quality)
+@pytest.mark.parametrize("quality", [10, 30, 50, 75])
+def test_jpeg_has_exactly_the_seeds_pixels_in_fewer_bytes(name: str, quality: int) -> None:
+    """So its SSIM (any metric) equals the seed's at every quality: a lossless rewrite."""
+    seed, ours = seed_and_ours(name, quality)
     assert not ours.kept_source
     assert (ours.format, ours.quality, ours.extension) == ("jpeg", quality, "jpg")
-    assert len(ours.data) < len(seed)
-    reference = prepared.convert("L")
-
-    def ssim(data: bytes) -> float:
-        luma = opened(data, "JPEG").convert("L")
-        value = skimage_metrics.structural_similarity(
-            np.asarray(reference), np.asarray(luma), data_range=255
-        )
-        return float(value)
-
-    assert ssim(ours.data) >= ssim(seed)
-
-
-@pytest.mark.parametrize("quality", [50, 75, 76, 90])
-def test_jpeg_tables_are_finer_in_luma_and_coarser_in_chroma(quality: int) -> None:
-    _, seed, ours = seed_and_ours("cat_chelsea_451x300.jpg", quality)
-    with Image.open(io.BytesIO(seed)) as a, Image.open(io.BytesIO(ours.data)) as b:
-        seed_luma, seed_chroma = a.quantization[0], a.quantization[1]  # type: ignore[attr-defined]
-        luma, chroma = b.quantization[0], b.quantization[1]  # type: ignore[attr-defined]
-    assert all(x <= y for x, y in zip(luma, seed_luma, strict=True))
-    assert all(x >= y for x, y in zip(chroma, seed_chroma, strict=True))
-    tuned = quality <= jpeg.TUNED_UP_TO
-    assert (list(luma) != list(seed_luma)) is tuned
-    assert (list(chroma) != list(seed_chroma)) is tuned
-
-
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
-def test_above_the_tuned_range_jpeg_has_exactly_the_seeds_pixels(name: str) -> None:
-    """There only the lossless pass applies: same coefficients, fewer bytes."""
-    _, seed, ours = seed_and_ours(name, 85)
     assert same_pixels(opened(ours.data, "JPEG"), opened(seed, "JPEG"))
-    assert len(ours.data) < 0.95 * len(seed)
+    assert len(ours.data) < 0.97 * len(seed)
 
 
 def test_jpeg_output_is_progressive_and_bare() -> None:
-    _, _, ours = seed_and_ours("grace_hopper_exif_orient6.jpg", 50)
+    _, ours = seed_and_ours("grace_hopper_exif_orient6.jpg", 50)
     out = opened(ours.data, "JPEG")
     assert out.info.get("progressive") == 1
     assert not {"exif", "icc_profile", "comment", "xmp"} & set(out.info)

@@ -1,0 +1,1 @@
+"""Benchmarks of the service against the codec limit; `python -m bench` (see docs/benchmarks.md)."""

@@ -1,0 +1,159 @@
+"""`python -m bench [--smoke] [--only NAMES] [--out docs/benchmarks.md]`
+
+Runs the benchmarks in one process, side by side on this machine, and writes the report with
+its plots. `--smoke` runs a tiny version of every benchmark (seconds, figures meaningless):
+CI runs it to prove the benchmarks work; nothing about timings is asserted anywhere.
+"""
+
+import argparse
+import asyncio
+import os
+import pickle
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import codec, corpus, latency, machine, pipeline, quality, replicas, scale, stackrun
+from bench.report import render
+from bench.results import Results
+from bench.servers import serve
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ("codec", "quality", "pipeline", "profile", "latency", "replicas", "scale")
+STACK_NAMES = NAMES[2:]
+SAVED = ROOT / ".stack" / "bench-results.pickle"  # the last full run, for --render
+
+
+@dataclass(frozen=True)
+class Sizes:
+    codec_rounds: int
+    pipeline_urls: int
+    profiled_urls: int
+    latency_requests: int
+    replica_images: int
+    scale_urls: int
+    quality_max_mp: float  # the compression benchmark skips larger images (smoke only)
+    check_qualities: tuple[int, ...]  # ours vs the seed's at these request qualities too
+
+
+FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1e9, (30, 70, 85))
+SMOKE = Sizes(1, 10, 5, 2, 4, 500, 0.5, (85,))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny inputs: proves it runs")
+    parser.add_argument("--only", default=",".join(NAMES), help=f"comma-separated: {NAMES}")
+    parser.add_argument("--out", type=Path, default=None, help="report path")
+    parser.add_argument(
+        "--render", action="store_true", help=f"only rewrite the report from {SAVED} (no runs)"
+    )
+    args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if unknown := only - set(NAMES):
+        parser.error(f"unknown benchmarks {sorted(unknown)}; choose from {NAMES}")
+    out: Path = args.out or (
+        Path(tempfile.mkdtemp(prefix="bench-smoke-")) / "benchmarks.md"
+        if args.smoke
+        else ROOT / "docs" / "benchmarks.md"
+    )
+    if args.render:
+        results = pickle.loads(SAVED.read_bytes())
+        out.write_text(render(results, out))
+        print(f"wrote {out} from {SAVED}")
+        return
+    sizes = SMOKE if args.smoke else FULL
+    # The smoke run uses the repository's five sample images only: small and always present.
+    folders = (corpus.SAMPLES,) if args.smoke else (corpus.CORPUS, corpus.SAMPLES)
+    images = corpus.load(folders)
+    if not images:
+        raise SystemExit("no images found")
+    results = Results(
+        smoke=args.smoke,
+        command=" ".join(["python -m bench", *sys.argv[1:]]),
+        machine=machine.describe(),
+        corpus=corpus.source_description(folders),
+        images=len(images),
+        started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    start = time.monotonic()
+    run = _Timer(results)
+    if "codec" in only:
+        for loop in codec.LOOPS:
+            results.codec[loop] = run(f"codec {loop}", codec.run, images, loop, sizes.codec_rounds)
+    if "quality" in only:
+        small = [image for image in images if image.megapixels <= sizes.quality_max_mp]
+        results.quality = run("quality", quality.run, small, sizes.check_qualities)
+    if only & set(STACK_NAMES):
+        _stack_benchmarks(results, run, only, sizes, images, ROOT / ".stack" / "bench-profile")
+    results.total_s = time.monotonic() - start
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.smoke:
+        SAVED.parent.mkdir(parents=True, exist_ok=True)
+        SAVED.write_bytes(pickle.dumps(results))
+    out.write_text(render(results, out))
+    print(f"wrote {out} in {results.total_s:,.0f} s")
+
+
+def _stack_benchmarks(
+    results: Results,
+    run: "_Timer",
+    only: set[str],
+    sizes: Sizes,
+    images: list[corpus.CorpusImage],
+    profile_dir: Path,
+) -> None:
+    with stackrun.local_stack() as stack, serve(images) as servers:
+        if "pipeline" in only:
+            results.pipeline = run(
+                "pipeline", asyncio.run, pipeline.run(stack, servers, images, sizes.pipeline_urls)
+            )
+        if "profile" in only and not results.smoke:
+            results.profiled = run(
+                "profile",
+                asyncio.run,
+                pipeline.run(stack, servers, images, sizes.profiled_urls, profile_dir),
+            )
+        if "latency" in only:
+            results.latency = run(
+                "latency",
+                asyncio.run,
+                latency.run(stack, servers, images, sizes.latency_requests),
+            )
+        if "replicas" in only:
+            results.replicas = run(
+                "replicas",
+                asyncio.run,
+                replicas.run(stack, servers, images, sizes.replica_images),
+            )
+        if "scale" in only:  # last: it stops the fetcher and leaves a huge request behind
+            scale_profile = (
+                profile_dir / "scale" if "profile" in only and not results.smoke else None
+            )
+            results.scale = run(
+                "scale", asyncio.run, scale.run(stack, servers, sizes.scale_urls, scale_profile)
+            )
+
+
+class _Timer:
+    """Runs one benchmark, recording its wall time and the machine's load after it."""
+
+    def __init__(self, results: Results) -> None:
+        self.results = results
+
+    def __call__(self, name: str, function: Callable[..., Any], *args: Any) -> Any:
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        value = function(*args)
+        self.results.durations_s[name] = time.monotonic() - start
+        self.results.load_after[name] = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        return value
+
+
+if __name__ == "__main__":
+    main()

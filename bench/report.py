@@ -1,0 +1,486 @@
+"""docs/benchmarks.md from one run's Results: goals first, then each benchmark's tables."""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import plots, procs
+from bench.latency import HOPS
+from bench.quality import FORMATS, OURS, SEED, SETTINGS
+from bench.results import Results
+
+FINDINGS = Path(__file__).with_name("findings.md")
+MISSING_TIMESTAMPS = Path(__file__).with_name("timestamps.md")
+COMMANDS = """## Commands
+
+```sh
+make bench          # everything below; writes this file and its plots
+make bench-smoke    # a tiny run of every benchmark (CI runs it); asserts no timings
+.venv/bin/python -m bench --only codec,quality   # a subset, any of:
+                    # codec, quality, pipeline, profile, latency, replicas, scale
+```"""
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _met(value: float | None, ok: Callable[[float], bool]) -> str:
+    if value is None:
+        return "not measured"
+    return "**met**" if ok(value) else "**not met**"
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def summary(r: Results) -> str:
+    rows: list[list[str]] = []
+    ratio = r.pipeline_ratio()
+    rows.append(
+        [
+            "2. pipeline ÷ codec limit (bare Pillow q50)",
+            "≥ 0.80",
+            _f(ratio),
+            _met(ratio, lambda v: v >= 0.8),
+        ]
+    )
+    ratio_c = r.pipeline_ratio("compress")
+    rows.append(["2. pipeline ÷ codec limit (our compress())", "(context)", _f(ratio_c), ""])
+    overhead = r.cpu_overhead()
+    rows.append(
+        [
+            "2. our functions' CPU/image ÷ bare codec CPU/image",
+            "≤ 1.2",
+            _f(overhead),
+            _met(overhead, lambda v: v <= 1.2),
+        ]
+    )
+    overhead_c = r.cpu_overhead("compress")
+    rows.append(
+        ["2. our functions' CPU/image ÷ compress() CPU/image", "(context)", _f(overhead_c), ""]
+    )
+    if r.latency is not None:
+        for name, _ in HOPS[:-1]:
+            if r.latency.hops_ms[name]:
+                p50 = r.latency.percentile(name, 50)
+                rows.append(
+                    [f"3. p50 {name}", "≤ 20 ms", f"{p50:,.0f} ms", _met(p50, lambda v: v <= 20)]
+                )
+    if r.scale is not None:
+        s = r.scale
+        rows.append(
+            [
+                f"4. fan-out of {s.urls:,} URLs",
+                "≥ 10,000 URLs/s",
+                f"{s.urls_per_s:,.0f} URLs/s",
+                _met(s.urls_per_s, lambda v: v >= 10_000),
+            ]
+        )
+        if (peak := r.peak_rss()) is not None:
+            name, mib = peak
+            mb = mib * 1.048576
+            rows.append(
+                [
+                    "4. peak RSS of any function",
+                    "≤ 200 MB",
+                    f"{mb:,.0f} MB: {name}",
+                    _met(mb, lambda v: v <= 200),
+                ]
+            )
+        rows.append(
+            [
+                f"4. status of the {s.urls:,}-URL request",
+                "fast (paginated)",
+                f"{s.status_s:,.2f} s, {s.status_bytes / 1e6:,.1f} MB",
+                "",
+            ]
+        )
+    speedup = r.replica_speedup()
+    rows.append(
+        [
+            "4. 2 vs 1 compressor replicas",
+            "≥ 1.8× (with enough cores)",
+            _f(speedup),
+            _met(speedup, lambda v: v >= 1.8),
+        ]
+    )
+    bytes_ratio = r.bytes_ratio()
+    below = r.below_seed()
+    rows.append(
+        [
+            "5. JPEG bytes ÷ seed's, every SSIM ≥ seed's",
+            "≤ 0.88, 0 below",
+            f"{_f(bytes_ratio, 3)}, {len(below)} below",
+            _met(bytes_ratio, lambda v: v <= 0.88 and not below),
+        ]
+    )
+    return _table(["goal", "target", "measured", ""], rows)
+
+
+def machine(r: Results) -> str:
+    rows = [[k, v] for k, v in r.machine.items()]
+    rows += [[f"load average after {k}", v] for k, v in r.load_after.items()]
+    return _table(["", ""], rows)
+
+
+def codec(r: Results) -> str:
+    rows = [
+        [
+            c.loop,
+            c.processes,
+            f"{c.images:,}",
+            f"{c.wall_s:,.1f}",
+            f"{c.images_per_s:,.1f}",
+            f"{c.mp_per_s:,.1f}",
+            f"{c.cpu_ms_per_image:,.1f}",
+        ]
+        for c in r.codec.values()
+    ]
+    header = ["loop", "processes", "images", "wall s", "images/s", "MP/s", "CPU ms/image"]
+    return _table(header, rows)
+
+
+LABELS = {
+    **{name: f"ours: {name}" for name in procs.OURS},
+    **{key: f"stand-in: {what}" for key, what in procs.STAND_INS.items()},
+    "rabbitmq": "stand-in: RabbitMQ (beam.smp, shared node)",
+    "bench": "benchmark (image origin, webhook, polling)",
+    "images": "stack's sample image server",
+    procs.MACHINE: "machine busy time (all processes)",
+}
+
+
+def labels_of(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+def pipeline(r: Results) -> str:
+    p = r.pipeline
+    if p is None:
+        return "Not run."
+    lines = [
+        _table(
+            [
+                "URLs",
+                "MP",
+                "done",
+                "failed",
+                "upload → webhook s",
+                "images/s",
+                "÷ bare codec limit",
+                "÷ compress() limit",
+            ],
+            [
+                [
+                    p.urls,
+                    f"{p.megapixels:,.0f}",
+                    p.done,
+                    p.failed,
+                    f"{p.wall_s:,.1f}",
+                    f"{p.images_per_s:,.1f}",
+                    _f(r.pipeline_ratio()),
+                    _f(r.pipeline_ratio("compress")),
+                ]
+            ],
+        ),
+        "",
+        "CPU used during the run, per process (seconds; share of all the machine's busy time):",
+        "",
+    ]
+    machine_s = p.cpu_s.get(procs.MACHINE, 0.0)
+    accounted = {k: v for k, v in p.cpu_s.items() if k != procs.MACHINE}
+
+    rows = [
+        [
+            labels_of(k),
+            f"{v:,.1f}",
+            f"{100 * v / machine_s:,.0f} %" if machine_s else "–",
+            f"{1000 * v / p.urls:,.1f}",
+        ]
+        for k, v in sorted(accounted.items(), key=lambda kv: -kv[1])
+    ]
+    other = machine_s - sum(accounted.values())
+    rows.append(
+        [
+            "other processes on the machine",
+            f"{other:,.1f}",
+            f"{100 * other / machine_s:,.0f} %" if machine_s else "–",
+            "",
+        ]
+    )
+    rows.append(["machine busy time (2 cores)", f"{machine_s:,.1f}", "100 %", ""])
+    lines.append(_table(["process", "CPU s", "share", "CPU ms/image"], rows))
+    ours = p.cpu_of(procs.OURS)
+    stand = p.cpu_of((*procs.STAND_INS, "rabbitmq"))
+    lines += [
+        "",
+        f"Our functions: {ours:,.1f} CPU s ({1000 * ours / p.urls:,.1f} ms/image); stand-ins: "
+        f"{stand:,.1f} CPU s ({1000 * stand / p.urls:,.1f} ms/image). Bare codec CPU/image "
+        f"{_f(r.codec['bare'].cpu_ms_per_image if 'bare' in r.codec else None, 1)} ms, compress() "
+        f"{_f(r.codec['compress'].cpu_ms_per_image if 'compress' in r.codec else None, 1)} ms.",
+        "",
+        "Peak RSS during the run: "
+        + ", ".join(f"{k} {v:,.0f} MiB" for k, v in sorted(p.peak_rss_mib.items())),
+    ]
+    return "\n".join(lines)
+
+
+def latency(r: Results) -> str:
+    lat = r.latency
+    if lat is None:
+        return "Not run."
+    rows = []
+    for name, spans in HOPS:
+        values = lat.hops_ms[name]
+        if values:
+            rows.append(
+                [
+                    name,
+                    spans,
+                    len(values),
+                    f"{lat.percentile(name, 50):,.0f}",
+                    f"{lat.percentile(name, 95):,.0f}",
+                ]
+            )
+    table = _table(["hop", "includes", "samples", "p50 ms", "p95 ms"], rows)
+    less = sorted(r.compressor_hop_less_work_ms())
+    if not less:
+        return table
+    p50 = less[len(less) // 2]
+    return (
+        f"{table}\n\nThe original → compressed hop minus compress()'s own CPU time for the same "
+        f"image (benchmark 5): median {p50:,.0f} ms over {len(less)} samples — the part that is "
+        "queueing, the GET and PUT, and the events, rather than codec work."
+    )
+
+
+def scale(r: Results) -> str:
+    s = r.scale
+    if s is None:
+        return "Not run."
+    lines = [
+        _table(
+            ["URLs", "CSV bytes", "upload answered s", "all fetch messages queued s", "URLs/s"],
+            [
+                [
+                    f"{s.urls:,}",
+                    f"{s.csv_bytes:,}",
+                    f"{s.accepted_s:,.2f}",
+                    f"{s.published_s:,.1f}",
+                    f"{s.urls_per_s:,.0f}",
+                ]
+            ],
+        ),
+        "",
+        "CPU from the upload until every message was queued (seconds; cores busy on average):",
+        "",
+        _table(
+            ["process", "CPU s", "cores"],
+            [
+                [labels_of(k), f"{v:,.1f}", f"{v / s.published_s:,.2f}"]
+                for k, v in sorted(s.cpu_s.items(), key=lambda kv: -kv[1])
+                if v >= 0.05
+            ],
+        ),
+        "",
+        "Peak RSS (VmHWM, reset before the upload) of each function process:",
+        "",
+        _table(
+            ["process", "peak RSS MiB"],
+            [[k, f"{v:,.0f}"] for k, v in sorted(s.peak_rss_mib.items())],
+        ),
+        "",
+        f"`GET /api/status/<id>` on that request: HTTP {s.status_code}, {s.status_s:,.2f} s, "
+        f"{s.status_bytes:,} bytes.",
+    ]
+    return "\n".join(lines)
+
+
+def replicas(r: Results) -> str:
+    if not r.replicas:
+        return "Not run."
+    rows = [
+        [
+            x.replicas,
+            x.images,
+            f"{x.drain_s:,.1f}",
+            f"{x.images_per_s:,.1f}",
+            f"{x.compressor_cpu_s:,.1f}",
+            f"{x.compressor_cpu_s / x.drain_s:,.2f}" if x.drain_s else "–",
+            f"{x.machine_cpu_s:,.1f}",
+        ]
+        for x in r.replicas
+    ]
+    text = _table(
+        [
+            "compressor processes",
+            "images",
+            "first → last compressed s",
+            "images/s",
+            "compressor CPU s",
+            "cores busy with compressing",
+            "machine busy CPU s",
+        ],
+        rows,
+    )
+    return text + f"\n\nSpeed-up 2 vs 1: **{_f(r.replica_speedup())}×**."
+
+
+def quality(r: Results) -> str:
+    if not r.quality:
+        return "Not run."
+    seed_total = sum(row.results[SEED].bytes for row in r.quality)
+    megapixels = sum(row.megapixels for row in r.quality)
+    rows = []
+    for name in (*SETTINGS, *FORMATS):
+        present = [row for row in r.quality if name in row.results]
+        if not present:
+            continue
+        total = sum(row.results[name].bytes for row in present)
+        mean = sum(row.results[name].ssim for row in present) / len(present)
+        below = len(r.below_seed(name))
+        cpu = sum(row.results[name].cpu_ms for row in present) / megapixels
+        rows.append(
+            [
+                name,
+                f"{total:,}",
+                f"{total / seed_total:.3f}",
+                f"{mean:.4f}",
+                f"{below} of {len(present)}",
+                f"{cpu:,.1f}",
+            ]
+        )
+    header = ["setting (quality 50)", "bytes", "÷ seed", "mean luma SSIM"]
+    totals = _table([*header, "images below their seed SSIM", "CPU ms/MP"], rows)
+    return "\n\n".join(
+        [
+            totals,
+            "CPU ms/MP is the encoding alone for Pillow's settings, the whole `compress()` call "
+            "(decode, prepare, encode) for ours.",
+            "Per image, seed vs ours (JPEG, quality 50); chroma SSIM is the mean of the Cb and "
+            "Cr planes' SSIM, shown so that what luma SSIM cannot see is on the table too:",
+            _per_image(r),
+            "The same comparison at other request qualities (ours must never fall below the "
+            "seed's SSIM at the quality asked for):",
+            _checks(r),
+        ]
+    )
+
+
+def _per_image(r: Results) -> str:
+    rows = []
+    for row in r.quality:
+        seed, ours = row.results[SEED], row.results[OURS]
+        chroma = (
+            f"{seed.chroma_ssim:.4f} → {ours.chroma_ssim:.4f}"
+            if seed.chroma_ssim is not None and ours.chroma_ssim is not None
+            else "(grey)"
+        )
+        rows.append(
+            [
+                row.name,
+                f"{row.megapixels:.2f}",
+                f"{row.source_bytes:,}",
+                f"{seed.bytes:,}",
+                f"{ours.bytes:,}",
+                f"{ours.bytes / seed.bytes:.3f}",
+                f"{seed.ssim:.4f}",
+                f"{ours.ssim:.4f}",
+                f"{ours.ssim - seed.ssim:+.4f}",
+                chroma,
+                "yes" if ours.kept_source else "",
+            ]
+        )
+    header = ["image", "MP", "source bytes", "seed bytes", "ours bytes", "÷ seed"]
+    header += ["seed SSIM", "ours SSIM", "Δ SSIM", "chroma SSIM seed → ours", "kept source"]
+    return _table(header, rows)
+
+
+def _checks(r: Results) -> str:
+    qualities = sorted({q for row in r.quality for q in row.checks})
+    if not qualities:
+        return "Not run."
+    rows = []
+    for q in qualities:
+        pairs = [row.checks[q] for row in r.quality if q in row.checks]
+        seed = sum(p[0].bytes for p in pairs)
+        ours = sum(p[1].bytes for p in pairs)
+        below = sum(1 for p in pairs if p[1].ssim < p[0].ssim)
+        margin = min(p[1].ssim - p[0].ssim for p in pairs)
+        kept = sum(1 for p in pairs if p[1].kept_source)
+        rows.append(
+            [q, f"{seed:,}", f"{ours:,}", f"{ours / seed:.3f}", below, f"{margin:+.5f}", kept]
+        )
+    header = ["quality", "seed bytes", "ours bytes", "÷ seed", "images below seed SSIM"]
+    return _table([*header, "smallest Δ SSIM", "kept sources"], rows)
+
+
+def profile(r: Results) -> str:
+    parts = []
+    runs = [
+        (r.profiled, "a second pipeline run of {} URLs"),
+        (r.scale, "the {:,}-URL fan-out (fetcher stopped)"),
+    ]
+    for result, what in runs:
+        if result is None or not result.profile:
+            continue
+        parts += [
+            f"py-spy (100 Hz) on every function process during {what.format(result.urls)}: the "
+            'leaf frames where each process spent its active samples, then ("incl.") our own '
+            "functions with the most samples under them.",
+            "",
+        ]
+        for name, frames in sorted(result.profile.items()):
+            rows = [[f"`{frame}`", f"{100 * share:.0f} %"] for frame, share in frames]
+            parts += [f"**{name}**", "", _table(["frame", "share of samples"], rows), ""]
+    return "\n".join(parts) if parts else "Not run (py-spy not installed, or --smoke)."
+
+
+def render(r: Results, out: Path) -> str:
+    figures = plots.draw(r, out.parent)
+    smoke = (
+        "\n> **Smoke run**: tiny inputs, figures meaningless; proves the benchmarks run.\n"
+        if r.smoke
+        else ""
+    )
+    durations = ", ".join(f"{k} {v:,.0f} s" for k, v in r.durations_s.items())
+    sections = [
+        f"# Benchmarks\n{smoke}\nGenerated by `{r.command}` on {r.started}; the whole run took "
+        f"{r.total_s / 60:,.1f} min ({durations}). Every figure below was measured in this one "
+        "run, side by side on the same machine; compare ratios, not absolute times, across runs.",
+        f"## Goals\n\n{summary(r)}",
+        *(f"![{title}]({path.name})" for title, path in figures),
+        f"## Machine\n\n{machine(r)}\n\nImages: {r.images} distinct files from {r.corpus}.",
+        COMMANDS,
+        "## 1. Codec limit\n\nDecode + re-encode of every image in a loop, one process per core, "
+        "nothing else running in the benchmark. `bare` is Pillow decode, the mode conversion JPEG "
+        "needs and `save(quality=50)`; `compress` is our `compress()` as shipped.\n\n" + codec(r),
+        "## 2. Pipeline throughput\n\nA CSV of corpus image URLs (served from memory by the "
+        "benchmark on loopback) uploaded to the local stack (own ports, own RabbitMQ vhost), timed "
+        "from the upload to the webhook.\n\n" + pipeline(r),
+        "## 3. Hop latency\n\nSingle-image requests one after another on an otherwise idle stack. "
+        "Timestamps come from outside the product code: the object store's write time of each "
+        "object (carried by its bucket event, ms resolution), the moment the benchmark's own tap "
+        "queue received each fetch message, and the image's `finished_at` in MongoDB. Each hop "
+        "therefore includes the work of the function in between.\n\n" + latency(r),
+        MISSING_TIMESTAMPS.read_text().strip() if MISSING_TIMESTAMPS.exists() else "",
+        "## 4. Scale\n\nA CSV of URLs uploaded with the fetcher stopped, so only the gateway's "
+        "checks and ingest's fan-out are measured: time until the fetch queue holds every "
+        "message (its depth polled by passive declares).\n\n" + scale(r),
+        "### Compressor replicas\n\nWith the compressor stopped, a request's originals are fetched "
+        "and their events queue up; then 1 (and in a second round 2) compressor processes are "
+        "started with the stack's command and environment. Rate is taken between the first and "
+        "the last compressed object.\n\n" + replicas(r),
+        "## 5. Compression\n\nPer corpus image: bytes and luma SSIM (scikit-image, on Pillow's L) "
+        "against the image as the compressor prepares it (upright, 8-bit, sRGB, on white). The "
+        'seed is Pillow `save(format="JPEG", quality=50)` and nothing else.\n\n' + quality(r),
+        "## Profile\n\n" + profile(r),
+        FINDINGS.read_text().strip() if FINDINGS.exists() else "",
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"

@@ -1,0 +1,97 @@
+"""Everything one benchmark run measured, and the figures derived from it for the goals."""
+
+from dataclasses import dataclass, field
+
+from bench import procs
+from bench.codec import CodecResult
+from bench.latency import HOPS, LatencyResult
+from bench.pipeline import PipelineResult
+from bench.quality import OURS, SEED, ImageRow
+from bench.replicas import ReplicaRun
+from bench.scale import ScaleResult
+
+COMPRESSOR_HOP = HOPS[2][0]
+
+
+@dataclass
+class Results:
+    smoke: bool
+    command: str
+    machine: dict[str, str]
+    corpus: str
+    images: int
+    started: str
+    codec: dict[str, CodecResult] = field(default_factory=dict)
+    quality: list[ImageRow] = field(default_factory=list)
+    pipeline: PipelineResult | None = None
+    profiled: PipelineResult | None = None
+    latency: LatencyResult | None = None
+    replicas: list[ReplicaRun] = field(default_factory=list)
+    scale: ScaleResult | None = None
+    durations_s: dict[str, float] = field(default_factory=dict)
+    load_after: dict[str, str] = field(default_factory=dict)
+    total_s: float = 0.0
+
+    # --- derived figures ------------------------------------------------------------------
+
+    def pipeline_ratio(self, loop: str = "bare") -> float | None:
+        """Pipeline images/s ÷ the codec limit's images/s (same cores, same image mix)."""
+        if self.pipeline is None or loop not in self.codec:
+            return None
+        return self.pipeline.images_per_s / self.codec[loop].images_per_s
+
+    def ours_cpu_per_image_ms(self) -> float | None:
+        if self.pipeline is None:
+            return None
+        return 1000 * self.pipeline.cpu_of(procs.OURS) / self.pipeline.urls
+
+    def cpu_overhead(self, loop: str = "bare") -> float | None:
+        """Our functions' CPU per image ÷ the codec loop's CPU per image."""
+        ours = self.ours_cpu_per_image_ms()
+        if ours is None or loop not in self.codec:
+            return None
+        return ours / self.codec[loop].cpu_ms_per_image
+
+    def bytes_ratio(self, setting: str = OURS) -> float | None:
+        rows = [r for r in self.quality if setting in r.results]
+        if not rows:
+            return None
+        return sum(r.results[setting].bytes for r in rows) / sum(
+            r.results[SEED].bytes for r in rows
+        )
+
+    def below_seed(self, setting: str = OURS) -> list[str]:
+        """Images whose SSIM under `setting` is below the seed's."""
+        return [
+            r.name
+            for r in self.quality
+            if setting in r.results and r.results[setting].ssim < r.results[SEED].ssim
+        ]
+
+    def compressor_hop_less_work_ms(self) -> list[float]:
+        """The original → compressed hop of each latency sample minus compress()'s own CPU
+        time for that image (benchmark 5): what is left is queueing, transfer and events."""
+        if self.latency is None:
+            return []
+        work = {row.name: row.results[OURS].cpu_ms for row in self.quality if OURS in row.results}
+        hop = self.latency.hops_ms[COMPRESSOR_HOP]
+        return [
+            ms - work[name]
+            for ms, name in zip(hop, self.latency.images, strict=True)
+            if name in work
+        ]
+
+    def peak_rss(self) -> tuple[str, float] | None:
+        """The largest peak RSS (MiB) of any function process over the pipeline and scale runs."""
+        peaks = {
+            f"{name} ({run})": mib
+            for run, result in (("pipeline", self.pipeline), ("scale", self.scale))
+            if result is not None
+            for name, mib in result.peak_rss_mib.items()
+        }
+        return max(peaks.items(), key=lambda kv: kv[1]) if peaks else None
+
+    def replica_speedup(self) -> float | None:
+        if len(self.replicas) < 2 or self.replicas[0].images_per_s == 0:
+            return None
+        return self.replicas[1].images_per_s / self.replicas[0].images_per_s

@@ -1,0 +1,102 @@
+"""Benchmark 4a, scale: a 100,000-URL CSV, with the fetcher stopped so only ingest's fan-out
+is measured; then the peak memory of every function and a status query on that request."""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+
+from bench import procs
+from bench.pipeline import make_csv
+from bench.profile import Profiler
+from bench.servers import Servers
+from bench.stackrun import gateway, session, upload, wait_until
+from deploy.local.stack import Stack
+from shared.names import FETCH_REQUESTED
+
+PER_ROW = 2  # 50,000 rows for 100,000 URLs: inside the default row limit
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    urls: int
+    csv_bytes: int
+    accepted_s: float  # upload answered 202
+    published_s: float  # upload sent → every fetch message in the queue
+    peak_rss_mib: dict[str, float]
+    status_s: float
+    status_bytes: int
+    status_code: int
+    cpu_s: dict[str, float] = field(default_factory=dict)  # per process, upload → published
+    profile: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    @property
+    def urls_per_s(self) -> float:
+        return self.urls / self.published_s
+
+
+async def run(
+    stack: Stack,
+    servers: Servers,
+    count: int,
+    profile_dir: Path | None = None,
+    within: float = 900.0,
+) -> ScaleResult:
+    stack.kill("fetcher")
+    urls = [f"{servers.base}/i/{n}/scale.jpg" for n in range(count)]
+    csv = make_csv(urls, PER_ROW)
+    for pid in stack.procs.values():
+        procs.reset_peak_rss(pid)
+    connection = await aio_pika.connect(stack.config.amqp_url)
+    async with connection, session(stack) as http:
+        channel = await connection.channel()
+
+        async def depth() -> int:
+            queue = await channel.declare_queue(FETCH_REQUESTED.name, passive=True)
+            return int(queue.declaration_result.message_count or 0)
+
+        fan_out = ("gateway", "ingest")
+        profiler = Profiler(stack, profile_dir, fan_out) if profile_dir is not None else None
+        before = procs.CpuSnapshot.take(stack.procs)
+        if profiler is not None:
+            profiler.start()
+        start = time.monotonic()
+        request_id = await upload(http, stack, csv)
+        accepted = time.monotonic() - start
+
+        async def all_published() -> bool:
+            return await depth() >= count
+
+        await wait_until(all_published, f"{count} fetch messages", within, every=0.1)
+        published = time.monotonic() - start
+        cpu = procs.grouped(procs.CpuSnapshot.take(stack.procs).since(before))
+        profile = profiler.stop() if profiler is not None else {}
+        await asyncio.sleep(0.5)
+        peaks = {
+            name: procs.peak_rss_mib(pid)
+            for name, pid in stack.procs.items()
+            if procs.function_of(name) in procs.OURS
+        }
+        start = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=within)
+        url = f"{gateway(stack)}/api/status/{request_id}"
+        async with http.get(url, timeout=timeout) as response:
+            body = await response.read()
+            status_code = response.status
+        status_s = time.monotonic() - start
+        await (await channel.get_queue(FETCH_REQUESTED.name, ensure=False)).purge()
+    return ScaleResult(
+        urls=count,
+        csv_bytes=len(csv),
+        accepted_s=accepted,
+        published_s=published,
+        peak_rss_mib=peaks,
+        status_s=status_s,
+        status_bytes=len(body),
+        status_code=status_code,
+        cpu_s=cpu,
+        profile=profile,
+    )

@@ -1,0 +1,167 @@
+"""A local stack of the benchmark's own: free ports, its own RabbitMQ vhost, torn down after.
+
+Also a tap: a private queue bound next to the functions' queues, so the benchmark sees every
+bucket event and fetch message (with the time it saw it) without changing any product code.
+"""
+
+import asyncio
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+from pymongo import MongoClient
+
+from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+from shared.names import BUCKET_EVENTS_EXCHANGE, BUCKETS, FETCH_ROUTING_KEY, WORK_EXCHANGE
+
+BROKER = "127.0.0.1:5672"
+_KEYS: dict[int, str] = {}  # id(stack) → the benchmark's API key on it
+
+
+@contextmanager
+def vhost() -> Iterator[str]:
+    """A RabbitMQ vhost of the benchmark's own on the machine's broker (deleted afterwards)."""
+    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
+    name = f"imgpipe-bench-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True,
+    )
+    try:
+        yield name
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
+
+
+@contextmanager
+def local_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the whole stack (defaults as in production, reconciler kept out of the way)."""
+    with vhost() as name, tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as tmp:
+        config = StackConfig(
+            dir=Path(tmp),
+            amqp_url=f"amqp://guest:guest@{BROKER}/{name}",
+            ports=Ports.free(),
+            # The 100,000-URL request stays unfinished on purpose: no re-issued fetches.
+            extra_env={"STUCK_AFTER_S": "86400", "LOG_LEVEL": "WARNING", **(extra_env or {})},
+        )
+        stack = Stack(config)
+        stack.start()
+        try:
+            _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")  # before any timing
+            yield stack
+        finally:
+            stack.stop()
+
+
+def gateway(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.config.ports.gateway}"
+
+
+def session(stack: Stack) -> aiohttp.ClientSession:
+    """An HTTP client of the gateway, authenticated with an API key of the benchmark's own."""
+    if id(stack) not in _KEYS:
+        _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {_KEYS[id(stack)]}"})
+
+
+def mongo(stack: Stack) -> MongoClient[dict[str, Any]]:
+    url = f"mongodb://127.0.0.1:{stack.config.ports.mongo}/?retryWrites=false"
+    return MongoClient(url, tz_aware=True)
+
+
+async def upload(http: aiohttp.ClientSession, stack: Stack, csv: bytes, **fields: str) -> str:
+    """POST the CSV to /api/upload; returns the request id."""
+    form = aiohttp.FormData()
+    form.add_field("file", csv, filename="bench.csv", content_type="text/csv")
+    for name, value in fields.items():
+        form.add_field(name, value)
+    async with http.post(f"{gateway(stack)}/api/upload", data=form) as response:
+        body = await response.json()
+        if response.status != 202:
+            raise RuntimeError(f"upload refused: {response.status} {body}")
+        return str(body["request_id"])
+
+
+async def wait_until(check: Any, what: str, within: float, every: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy; TimeoutError after `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if result := await check():
+            return result
+        await asyncio.sleep(every)
+    raise TimeoutError(f"timed out after {within:.0f} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One message the tap saw: when, and its routing key and body."""
+
+    at: float  # time.time() on arrival
+    routing_key: str
+    body: dict[str, Any]
+
+    @property
+    def object_key(self) -> str:
+        return str(self.body["Records"][0]["s3"]["object"]["key"])
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        meta = self.body["Records"][0]["s3"]["object"].get("userMetadata") or {}
+        return {k.lower().removeprefix("x-amz-meta-"): v for k, v in meta.items()}
+
+    @property
+    def event_time(self) -> float:
+        """The object store's own time of the write (ms resolution), as epoch seconds."""
+        from datetime import datetime
+
+        raw = str(self.body["Records"][0]["eventTime"]).replace("Z", "+00:00")
+        return datetime.fromisoformat(raw).timestamp()
+
+
+@dataclass
+class Tap:
+    seen: list[Seen] = field(default_factory=list)
+
+    def of(self, routing_key: str) -> list[Seen]:
+        return [s for s in self.seen if s.routing_key == routing_key]
+
+
+@asynccontextmanager
+async def tap(stack: Stack) -> AsyncIterator[Tap]:
+    """Copies of every bucket event and fetch message, while the block runs."""
+    connection = await aio_pika.connect(stack.config.amqp_url)
+    result = Tap()
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        for bucket in BUCKETS:
+            await queue.bind(BUCKET_EVENTS_EXCHANGE, bucket)
+        await queue.bind(WORK_EXCHANGE, FETCH_ROUTING_KEY)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            result.seen.append(
+                Seen(time.time(), message.routing_key or "", orjson.loads(message.body))
+            )
+
+        await queue.consume(on_message, no_ack=True)
+        yield result
+
+
+async def queue_depth(stack: Stack, queue: str) -> int:
+    """Messages ready in `queue` (a passive declare: never creates or changes it)."""
+    connection = await aio_pika.connect(stack.config.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
