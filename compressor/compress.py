@@ -65,6 +65,12 @@ class Compressed:
         return FORMATS[self.format][2]
 
 
+# Our own pixel limit (settings.max_image_pixels) is checked after the header is read and
+# before any pixel is decoded; Pillow's fixed limit would otherwise fire first, in open(), and
+# name its own number instead of the service's.
+Image.MAX_IMAGE_PIXELS = None
+
+
 def compress(
     data: bytes,
     quality: int,
@@ -127,6 +133,8 @@ def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bytes | None]:
 def _decode(data: bytes, max_pixels: int) -> Image.Image:
     """Open with the allowlist, refuse too many pixels before decoding them, then decode."""
     # Pillow's own bomb check warns (or raises) while opening; make both an exception here.
+    # With MAX_IMAGE_PIXELS at None (below) it stays quiet and our limit, checked before any
+    # pixel is decoded, names MAX_IMAGE_PIXELS; kept as a second line of defence.
     with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
         try:
             im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)

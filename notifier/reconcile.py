@@ -47,10 +47,10 @@ def next_step(
     image_id: str, originals: Iterable[str], compressed: Iterable[str]
 ) -> tuple[Step, str | None]:
     """The step, and the key of the object to announce again (None for a fetch)."""
-    done = image_key(image_id, "jpg")
-    if done in compressed:
-        return Step.ANNOUNCE_COMPRESSED, done
-    stem = image_key(image_id, "")  # "<request>/<row>-<slot>." — originals keep their type
+    stem = image_key(image_id, "")  # "<request>/<row>-<slot>." — keys end with their type
+    output = next((key for key in sorted(compressed) if key.startswith(stem)), None)
+    if output is not None:
+        return Step.ANNOUNCE_COMPRESSED, output
     original = next((key for key in sorted(originals) if key.startswith(stem)), None)
     if original is not None:
         return Step.ANNOUNCE_ORIGINAL, original
