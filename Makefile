@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean bench bench-smoke typecheck-bench
 
-setup: $(STAMP) chromium  ## venv with the service and its dev tools; RabbitMQ and Chromium if missing
+setup: $(STAMP)  ## venv with the service and its dev tools; RabbitMQ if the machine has none
 
 # tests/browser drive Debian's Chromium through Playwright (`playwright install` cannot download
 # browsers here); checked on every setup, so a machine without it gets it.
@@ -33,7 +33,7 @@ down:  ## stop everything `make up` started
 demo: setup  ## start the stack, submit the sample CSV, print its status and output CSV
 	$(BIN)/python -m deploy.local.demo
 
-test: setup lint typecheck  ## everything CI runs
+test: setup chromium lint typecheck  ## everything CI runs
 	$(BIN)/pytest
 
 test-unit: setup
