@@ -5,10 +5,8 @@ bucket event and fetch message (with the time it saw it) without changing any pr
 """
 
 import asyncio
-import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -21,47 +19,24 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage
 from pymongo import MongoClient
 
-from deploy.local.stack import Ports, Stack, StackConfig, ensure_rabbitmq
+from deploy.local.stack import Stack
+from deploy.local.testing import running_stack
 from shared.names import BUCKET_EVENTS_EXCHANGE, BUCKETS, FETCH_ROUTING_KEY, WORK_EXCHANGE
 
-BROKER = "127.0.0.1:5672"
 _KEYS: dict[int, str] = {}  # id(stack) → the benchmark's API key on it
-
-
-@contextmanager
-def vhost() -> Iterator[str]:
-    """A RabbitMQ vhost of the benchmark's own on the machine's broker (deleted afterwards)."""
-    ensure_rabbitmq(f"amqp://guest:guest@{BROKER}/")
-    name = f"imgpipe-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True,
-    )
-    try:
-        yield name
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False)
 
 
 @contextmanager
 def local_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Start the whole stack (defaults as in production, reconciler kept out of the way)."""
-    with vhost() as name, tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as tmp:
-        config = StackConfig(
-            dir=Path(tmp),
-            amqp_url=f"amqp://guest:guest@{BROKER}/{name}",
-            ports=Ports.free(),
-            # The 100,000-URL request stays unfinished on purpose: no re-issued fetches.
-            extra_env={"STUCK_AFTER_S": "86400", "LOG_LEVEL": "WARNING", **(extra_env or {})},
-        )
-        stack = Stack(config)
-        stack.start()
-        try:
-            _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")  # before any timing
-            yield stack
-        finally:
-            stack.stop()
+    # The 100,000-URL request stays unfinished on purpose: no re-issued fetches.
+    env = {"STUCK_AFTER_S": "86400", "LOG_LEVEL": "WARNING", **(extra_env or {})}
+    with (
+        tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as tmp,
+        running_stack(Path(tmp), "imgpipe-bench", env) as stack,
+    ):
+        _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")  # before any timing
+        yield stack
 
 
 def gateway(stack: Stack) -> str:
