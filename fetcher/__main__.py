@@ -3,7 +3,7 @@
 from fetcher.handler import handle, record_failure
 from shared.consumer import Route, run
 from shared.events import FetchRequested
-from shared.names import FETCH_REQUESTED
+from shared.names import FETCH_BULK_REQUESTED, FETCH_REQUESTED
 from shared.runtime import Clients
 
 
@@ -15,4 +15,11 @@ async def give_up(clients: Clients, body: bytes, reason: str) -> None:
     await record_failure(FetchRequested.decode(body), reason, clients)
 
 
-run("fetcher", {FETCH_REQUESTED.name: Route(fetch_requested, give_up)})
+# Both lanes, each with its own prefetch window: small requests are never stuck behind a big one.
+run(
+    "fetcher",
+    {
+        FETCH_REQUESTED.name: Route(fetch_requested, give_up),
+        FETCH_BULK_REQUESTED.name: Route(fetch_requested, give_up),
+    },
+)

@@ -17,12 +17,12 @@ from shared.db import image_id
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.names import (
-    FETCH_ROUTING_KEY,
     META_QUALITY,
     META_REQUEST_ID,
     META_TENANT,
     META_WEBHOOK_URL,
     REQUEST_FAILED_ROUTING_KEY,
+    fetch_routing_key,
 )
 from shared.runtime import Clients
 from shared.settings import csv_limits
@@ -147,7 +147,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         return
     if not await clients.db.start_processing(request_id, total, quality):
         return  # a duplicate delivery of this CSV got there first: it fans out
-    await _fan_out({**request, "quality": quality}, clients)
+    await _fan_out({**request, "quality": quality, "total": total}, clients)
     log.info("request accepted: %d images sent to be fetched", total)
 
 
@@ -182,11 +182,12 @@ async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
     request_id = request["_id"]
     quality = int(request["quality"])
+    lane = fetch_routing_key(request["total"], clients.settings.bulk_request_images)
     window: list[FetchRequested] = []
 
     async def send() -> None:
         # Confirms awaited together, not one by one: several times the publish rate.
-        await asyncio.gather(*(clients.publisher.publish(FETCH_ROUTING_KEY, m) for m in window))
+        await asyncio.gather(*(clients.publisher.publish(lane, m) for m in window))
         window.clear()
         await clients.db.renew_fanout(request_id)  # still alive: keep the lease
 

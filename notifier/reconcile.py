@@ -23,9 +23,9 @@ from shared.events import FetchRequested, ImageFailed, RequestFailed
 from shared.names import (
     COMPRESSED_BUCKET,
     FAILED_ROUTING_KEY,
-    FETCH_ROUTING_KEY,
     ORIGINALS_BUCKET,
     REQUEST_FAILED_ROUTING_KEY,
+    fetch_routing_key,
     image_key,
 )
 from shared.runtime import Clients
@@ -130,7 +130,8 @@ async def _reissue_images(request: dict[str, Any], clients: Clients) -> None:
         log.warning("image %s is stuck: %s", image_id, step.value)
         if key is None:
             fetch = FetchRequested(request_id, image_id, image["url"], int(request["quality"]))
-            await clients.publisher.publish(FETCH_ROUTING_KEY, fetch)
+            lane = fetch_routing_key(request["total"], settings.bulk_request_images)
+            await clients.publisher.publish(lane, fetch)
             continue
         bucket = COMPRESSED_BUCKET if step is Step.ANNOUNCE_COMPRESSED else ORIGINALS_BUCKET
         obj = await clients.store.describe(bucket, key)

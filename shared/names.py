@@ -21,6 +21,7 @@ BUCKET_ROUTING_KEYS = {bucket: bucket for bucket in BUCKETS}
 # Messages the functions send each other.
 WORK_EXCHANGE = "imgpipe"
 FETCH_ROUTING_KEY = "image.fetch"
+FETCH_BULK_ROUTING_KEY = "image.fetch.bulk"
 FAILED_ROUTING_KEY = "image.failed"
 REQUEST_FAILED_ROUTING_KEY = "request.failed"
 WEBHOOK_DUE_ROUTING_KEY = "webhook.due"
@@ -47,6 +48,11 @@ CSV_UPLOADED = QueueSpec(
     "ingest.csv-uploaded", ((BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS[INBOX_BUCKET]),)
 )
 FETCH_REQUESTED = QueueSpec("fetcher.fetch-requested", ((WORK_EXCHANGE, FETCH_ROUTING_KEY),))
+# Fetches of big requests wait in a lane of their own: the fetcher consumes both lanes, each
+# with its own prefetch window, so a 100,000-URL CSV cannot hold up a small one behind it.
+FETCH_BULK_REQUESTED = QueueSpec(
+    "fetcher.fetch-requested-bulk", ((WORK_EXCHANGE, FETCH_BULK_ROUTING_KEY),)
+)
 ORIGINAL_STORED = QueueSpec(
     "compressor.original-stored",
     ((BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS[ORIGINALS_BUCKET]),),
@@ -66,6 +72,7 @@ WEBHOOK_DUE = QueueSpec("notifier.webhook-due", ((WORK_EXCHANGE, WEBHOOK_DUE_ROU
 QUEUES = (
     CSV_UPLOADED,
     FETCH_REQUESTED,
+    FETCH_BULK_REQUESTED,
     ORIGINAL_STORED,
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
@@ -87,3 +94,8 @@ def image_key(image_id: str, extension: str) -> str:
     """Object key of an image: "<request>/<row>-<slot>.<ext>" (request, product, image)."""
     request_id, row, slot = image_id.split(".")
     return f"{request_id}/{row}-{slot}.{extension}"
+
+
+def fetch_routing_key(request_images: int, bulk_from: int) -> str:
+    """The fetch lane of a request: the bulk lane once it has `bulk_from` images or more."""
+    return FETCH_BULK_ROUTING_KEY if request_images >= bulk_from else FETCH_ROUTING_KEY

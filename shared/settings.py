@@ -43,6 +43,8 @@ class Settings:
     max_csv_rows: int = 100_000
     max_urls_per_row: int = 50
     max_url_length: int = 2048
+    # Requests with at least this many images are fetched in the bulk lane (shared/names.py).
+    bulk_request_images: int = 1000
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     fetch_timeout_s: float = 30.0
@@ -144,6 +146,7 @@ class Settings:
             max_csv_rows=integer("MAX_CSV_ROWS", cls.max_csv_rows),
             max_urls_per_row=integer("MAX_URLS_PER_ROW", cls.max_urls_per_row),
             max_url_length=integer("MAX_URL_LENGTH", cls.max_url_length),
+            bulk_request_images=integer("BULK_REQUEST_IMAGES", cls.bulk_request_images),
             max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),
             fetch_timeout_s=seconds("FETCH_TIMEOUT_S", cls.fetch_timeout_s),

@@ -1,5 +1,6 @@
 """The real local stack, started once per test session on free ports and its own vhost."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from deploy.local.testing import running_stack
 
 RETRY_DELAYS_S = "0.2,0.4,0.8"  # 4 attempts in all
 STUCK_AFTER_S = 5  # well above the retries' 1.4 s, so a slow retry is never re-issued
+BULK_REQUEST_IMAGES = 40  # requests this big take the fetcher's bulk lane
 SAMPLE_IMAGES = Path(__file__).resolve().parents[2] / "sample-data" / "images"
 
 
@@ -27,6 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "RETRY_DELAYS_S": RETRY_DELAYS_S,
         "RECONCILE_INTERVAL_S": "0.5",
         "STUCK_AFTER_S": str(STUCK_AFTER_S),
+        "BULK_REQUEST_IMAGES": str(BULK_REQUEST_IMAGES),
     }
     with running_stack(tmp_path_factory.mktemp("stack"), "imgpipe-test", extra_env) as stack:
         yield stack
@@ -164,6 +167,12 @@ async def origin() -> AsyncIterator[Origin]:
     app.router.add_get("/fail/{n}/{key}/{name}", fail)
     app.router.add_get("/always/{status}/{name}", always)
     app.router.add_get("/retry-after/{s}/{key}/{name}", retry_after)
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(int(request.match_info["ms"]) / 1000)
+        return image(request.match_info["name"])
+
+    app.router.add_get("/slow/{ms}/{key}/{name}", slow)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -11,6 +11,8 @@ from shared.names import (
     CSV_UPLOADED,
     DEAD_LETTER_EXCHANGE,
     FAILED_ROUTING_KEY,
+    FETCH_BULK_REQUESTED,
+    FETCH_BULK_ROUTING_KEY,
     FETCH_REQUESTED,
     FETCH_ROUTING_KEY,
     IMAGE_COMPRESSED,
@@ -25,6 +27,7 @@ from shared.names import (
     WEBHOOK_DUE_ROUTING_KEY,
     WORK_EXCHANGE,
     QueueSpec,
+    fetch_routing_key,
     image_key,
 )
 
@@ -58,8 +61,8 @@ def test_image_key_needs_three_parts(bad: str) -> None:
 def test_queue_names_are_unique() -> None:
     names = [spec.name for spec in QUEUES]
     dead = [spec.dead_letter_queue for spec in QUEUES]
-    assert len(set(names)) == len(names) == 7
-    assert len(set(names + dead)) == 14
+    assert len(set(names)) == len(names) == 8
+    assert len(set(names + dead)) == 16
 
 
 def test_dead_letter_queue_name() -> None:
@@ -101,6 +104,7 @@ def test_every_work_routing_key_is_bound_exactly_once() -> None:
     assert sorted(bound) == [
         (FAILED_ROUTING_KEY, IMAGE_FAILED.name),
         (FETCH_ROUTING_KEY, FETCH_REQUESTED.name),
+        (FETCH_BULK_ROUTING_KEY, FETCH_BULK_REQUESTED.name),
         (REQUEST_FAILED_ROUTING_KEY, REQUEST_FAILED.name),
         (WEBHOOK_DUE_ROUTING_KEY, WEBHOOK_DUE.name),
     ]
@@ -108,3 +112,8 @@ def test_every_work_routing_key_is_bound_exactly_once() -> None:
 
 def test_buckets_are_distinct() -> None:
     assert len(set(BUCKETS)) == 3
+
+
+def test_big_requests_take_the_bulk_lane() -> None:
+    assert fetch_routing_key(999, 1000) == FETCH_ROUTING_KEY
+    assert fetch_routing_key(1000, 1000) == FETCH_BULK_ROUTING_KEY
