@@ -5,6 +5,8 @@ Consumers serve them on METRICS_PORT (a small HTTP server in a thread); the gate
 types and route templates — never request ids or URLs.
 """
 
+import logging
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 MESSAGES = Counter(
@@ -35,6 +37,13 @@ HTTP_LATENCY = Histogram(
 
 
 def serve(host: str, port: int) -> None:
-    """Expose this process's metrics on http://<host>:<port>/metrics (port 0: don't)."""
-    if port:
+    """Expose this process's metrics on http://<host>:<port>/metrics (port 0: don't).
+
+    A port that cannot be bound is logged, not fatal: the function's work matters more.
+    """
+    if not port:
+        return
+    try:
         start_http_server(port, addr=host)
+    except OSError as exc:
+        logging.getLogger(__name__).error("metrics not served on %s:%d: %s", host, port, exc)

@@ -6,6 +6,7 @@ its data dir as cwd and HOME, so a developer's ~/.seaweedfs or S3_* variables ca
 Stop it with SIGTERM; it exits within a few seconds. `stop_seaweed` also tidies up after it.
 """
 
+import random
 import socket
 import subprocess
 import sys
@@ -59,13 +60,24 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+# Ports are picked below Linux's ephemeral range (32768-60999 here): a port the kernel hands
+# out with bind(0) can be taken by any outgoing connection before our server binds it.
+_PORT_RANGE = (20000, 32000)
+
+
 def free_ports(count: int) -> list[int]:
     """`count` distinct free ports: every socket stays bound until all are picked."""
     with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+        picked: list[int] = []
+        while len(picked) < count:
+            port = random.randrange(*_PORT_RANGE)
+            sock = stack.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: try another
+            picked.append(port)
+        return picked
 
 
 def weed_command(data_dir: Path, ports: SeaweedPorts) -> list[str]:

@@ -171,6 +171,15 @@ class Stack:
                 *("--bind", "127.0.0.1", "--directory", str(SAMPLE_IMAGES)),
             ],
         )
+        self._check_alive()
+
+    def _check_alive(self) -> None:
+        """Fail now, naming the log, if a process already exited (bad settings, busy port)."""
+        for name, pid in self.procs.items():
+            child = self._children.get(pid)
+            if child is not None and child.poll() is not None:
+                log = self.logs / f"{name}.log"
+                raise RuntimeError(f"{name} exited with {child.returncode} at start; see {log}")
 
     def _spawn(
         self,
