@@ -11,7 +11,7 @@ from shared.broker import Publisher, connect, declare_topology
 from shared.db import Database
 from shared.netguard import make_session
 from shared.settings import Settings
-from shared.storage import MinioStore
+from shared.storage import MinioStore, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Clients:
     """The clients a function's handler may use; opened once per process."""
 
     settings: Settings
-    store: MinioStore
+    store: ObjectStore
     db: Database
     connection: AbstractRobustConnection
     channel: AbstractChannel

@@ -22,6 +22,9 @@ _CHUNK = 64 * 1024
 
 
 class ObjectStore(Protocol):
+    """What handlers may do with the object store (any S3 with the same semantics)."""
+
+    async def ping(self) -> None: ...
     async def put(
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> str: ...
