@@ -24,10 +24,10 @@ from tests.bad_input.servers import (
     Internal,
     Origin,
     Servers,
-    ServerThread,
     Webhooks,
 )
 from tests.integration.client import s3
+from tests.server_thread import ServerThread
 
 # checks.py holds the assertions every case shares: show their values when they fail.
 pytest.register_assert_rewrite("tests.bad_input.checks")

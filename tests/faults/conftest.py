@@ -21,8 +21,9 @@ from tests.faults.invariants import Probe
 from tests.faults.queues import Broker
 from tests.faults.report import table
 from tests.faults.scenario import Scenarios
-from tests.faults.servers import Origin, ServerThread, WebhookReceiver
+from tests.faults.servers import Origin, WebhookReceiver
 from tests.faults.workload import TOTAL
+from tests.server_thread import ServerThread
 
 RETRY_DELAYS_S = "0.2,0.5,1,2"  # 5 attempts in all, about 3.7 s of backoff
 FETCH_TIMEOUT_S = "3"

@@ -10,7 +10,6 @@ import json
 import random
 import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,44 +18,6 @@ from aiohttp import web
 from tests.faults.corpus import Corpus
 
 _HTML = b"<!DOCTYPE html><html><head><title>Not here</title></head><body>moved</body></html>"
-
-
-class ServerThread:
-    """An asyncio loop in a daemon thread that hosts aiohttp apps on loopback ports."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="faults-servers")
-        self._thread.start()
-        self._runners: list[web.AppRunner] = []
-
-    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    def serve(self, app: web.Application) -> str:
-        """Start `app` on a free port; returns its base URL."""
-
-        async def start() -> str:
-            runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            self._runners.append(runner)
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            return f"http://127.0.0.1:{port}"
-
-        base: str = self._call(start())
-        return base
-
-    def close(self) -> None:
-        async def stop() -> None:
-            for runner in self._runners:
-                await runner.cleanup()
-
-        self._call(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 class Origin:
