@@ -9,7 +9,6 @@ import asyncio
 import email.utils
 import os
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -19,7 +18,7 @@ from yarl import URL
 
 from shared.errors import ImageError
 from shared.netguard import BlockedURL, check_url
-from shared.settings import IPNetwork
+from shared.settings import Allowlist
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 64 * 1024
@@ -174,7 +173,7 @@ def _translate(exc: aiohttp.ClientError, url: URL) -> Exception:
 
 
 async def _follow(
-    session: aiohttp.ClientSession, url: str, max_bytes: int, allow: Sequence[IPNetwork]
+    session: aiohttp.ClientSession, url: str, max_bytes: int, allow: Allowlist
 ) -> Downloaded:
     current = check_url(url, allow)
     for _ in range(MAX_REDIRECTS + 1):
@@ -200,13 +199,13 @@ async def _follow(
 
 
 async def download(
-    session: aiohttp.ClientSession, url: str, *, max_bytes: int, allow: Sequence[IPNetwork]
+    session: aiohttp.ClientSession, url: str, *, max_bytes: int, allow: Allowlist
 ) -> Downloaded:
     """Fetch `url` through a `shared.netguard.make_session` session, following redirects.
 
     The session's total timeout bounds the whole download, redirects included. `allow` lists
-    networks exempt from the address policy (settings.fetch_allow_cidrs); it must match the
-    session's, which vets hostnames.
+    networks and host names exempt from the address policy (settings.fetch_allow); it must
+    match the session's, which vets hostnames.
     """
     limit = session.timeout.total
     try:

@@ -78,7 +78,7 @@ async def deliver(
         "webhook-signature": sign(settings.webhook_secret, message_id, timestamp, body),
     }
     try:
-        check_url(url, settings.fetch_allow_cidrs)
+        check_url(url, settings.fetch_allow)
         async with session.post(
             url,
             data=body,

@@ -9,8 +9,9 @@ Two layers, both needed:
   second lookup an attacker could rebind.
 
 Loopback, private, link-local, shared (CGNAT), multicast, reserved and documentation ranges are
-refused, also when embedded in IPv6 (mapped, NAT64, 6to4), unless listed in the allow list
-(settings.fetch_allow_cidrs). Cloud metadata endpoints are refused even then.
+refused, also when embedded in IPv6 (mapped, NAT64, 6to4), unless the allow list
+(settings.fetch_allow) exempts them: by network (FETCH_ALLOW_CIDRS), or for every address a
+listed host name resolves to (FETCH_ALLOW_HOSTS). Cloud metadata endpoints are refused even then.
 """
 
 import asyncio
@@ -24,13 +25,15 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from shared.settings import IPNetwork
+from shared.settings import Allowlist, IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 log = logging.getLogger(__name__)
 
 ALLOWED_SCHEMES = ("http", "https")
+NO_EXEMPTIONS = Allowlist()
+METADATA = "cloud metadata"
 
 _N = ipaddress.ip_network
 
@@ -114,7 +117,7 @@ def blocked_reason(ip: str | IPAddress, allow: Sequence[IPNetwork] = ()) -> str 
     addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
     inner = _embedded_v4(addr)
     if addr in METADATA_ADDRESSES or inner in METADATA_ADDRESSES:
-        return "cloud metadata"
+        return METADATA
     mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
     for candidate in (addr, mapped):
         if candidate is not None and any(
@@ -130,10 +133,23 @@ def address_allowed(ip: str | IPAddress, allow: Sequence[IPNetwork] = ()) -> boo
     return blocked_reason(ip, allow) is None
 
 
-def check_url(url: str | URL, allow: Sequence[IPNetwork] = ()) -> URL:
+def host_blocked_reason(host: str, ip: str | IPAddress, allow: Allowlist) -> str | None:
+    """Why `ip`, an address `host` resolved to, may not be contacted, or None if it may.
+
+    A listed host name may reach any address but a metadata endpoint: its operator vouched
+    for the name, not for a metadata service it might be pointed at.
+    """
+    reason = blocked_reason(ip, allow.networks)
+    if reason is None or reason == METADATA or not allow.covers_host(host):
+        return reason
+    return None
+
+
+def check_url(url: str | URL, allow: Allowlist = NO_EXEMPTIONS) -> URL:
     """Parse and vet a URL before requesting it; raise BlockedURL if it may not be fetched.
 
-    Hostnames are vetted later, by the session's resolver; IP-literal hosts are vetted here.
+    Hostnames are vetted later, by the session's resolver; IP-literal hosts are vetted here
+    (against the allowed networks only: FETCH_ALLOW_HOSTS lists names, not addresses).
     URLs carrying credentials are refused: they would be sent along and could leak in logs.
     """
     try:
@@ -159,7 +175,7 @@ def check_url(url: str | URL, allow: Sequence[IPNetwork] = ()) -> URL:
             # 127.1, 2130706433, 0x7f.1: legacy spellings resolvers turn into addresses.
             raise BlockedURL(f"invalid URL: non-canonical IP address {host!r}") from None
         return parsed
-    reason = blocked_reason(addr, allow)
+    reason = blocked_reason(addr, allow.networks)
     if reason is not None:
         raise BlockedURL(f"blocked address {addr} ({reason})")
     return parsed
@@ -173,9 +189,9 @@ class GuardedResolver(AbstractResolver):
     """
 
     def __init__(
-        self, allow: Sequence[IPNetwork] = (), inner: AbstractResolver | None = None
+        self, allow: Allowlist = NO_EXEMPTIONS, inner: AbstractResolver | None = None
     ) -> None:
-        self._allow = tuple(allow)
+        self._allow = allow
         # The system resolver (getaddrinfo, /etc/hosts), never aiodns: TCPConnector does not
         # close a resolver it was given, and this one holds nothing to close.
         self._inner = inner if inner is not None else aiohttp.ThreadedResolver()
@@ -189,7 +205,7 @@ class GuardedResolver(AbstractResolver):
         kept: list[ResolveResult] = []
         refused: list[tuple[str, str]] = []
         for result in results:
-            reason = blocked_reason(result["host"], self._allow)
+            reason = host_blocked_reason(host, result["host"], self._allow)
             if reason is None:
                 kept.append(result)
             else:
@@ -205,7 +221,7 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-async def check_host(url: str, allow: Sequence[IPNetwork] = ()) -> None:
+async def check_host(url: str, allow: Allowlist = NO_EXEMPTIONS) -> None:
     """Resolve a vetted URL's host now and refuse it if every address is blocked.
 
     For checks ahead of time (a webhook URL at upload): the connection itself is vetted again
@@ -226,14 +242,14 @@ async def check_host(url: str, allow: Sequence[IPNetwork] = ()) -> None:
             raise BlockedURL(f"host not found: {host}") from None
         return
     addresses = [str(info[4][0]) for info in infos]
-    reasons = [(address, blocked_reason(address, allow)) for address in addresses]
+    reasons = [(address, host_blocked_reason(host, address, allow)) for address in addresses]
     if all(reason for _, reason in reasons):
         address, reason = reasons[0]
         raise BlockedURL(f"blocked address {address} ({reason}) for host {host!r}")
 
 
 def make_session(
-    allow: Sequence[IPNetwork],
+    allow: Allowlist,
     timeout_s: float,
     *,
     limit: int = 100,
@@ -248,7 +264,7 @@ def make_session(
     request is bounded by `timeout_s` overall and between reads. `resolver` replaces the
     system resolver underneath the guard (tests). Redirects must be followed by the caller,
     re-checking each Location with `check_url`. `allow` must be the list the caller passes to
-    `check_url` too (settings.fetch_allow_cidrs).
+    `check_url` too (settings.fetch_allow).
     """
     connector = aiohttp.TCPConnector(
         resolver=GuardedResolver(allow, resolver),

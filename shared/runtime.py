@@ -45,7 +45,7 @@ async def open_clients(settings: Settings) -> AsyncIterator[Clients]:
         # share of the queue); more replicas, not a bigger prefetch, add throughput.
         await channel.set_qos(prefetch_count=settings.prefetch)
         await declare_topology(channel, settings.retry_delays_s)
-        async with make_session(settings.fetch_allow_cidrs, settings.fetch_timeout_s) as http:
+        async with make_session(settings.fetch_allow, settings.fetch_timeout_s) as http:
             yield Clients(settings, store, db, connection, channel, Publisher(channel), http)
     finally:
         await connection.close()

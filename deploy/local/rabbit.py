@@ -24,12 +24,13 @@ class RabbitNode:
     name: str = ""
 
     @classmethod
-    def create(cls, dir: Path, port: int, dist_port: int) -> "RabbitNode":
+    def create(cls, dir: Path, port: int, dist_port: int, config: str = "") -> "RabbitNode":
+        """A node in `dir`; `config` is appended to its rabbitmq.conf (e.g. a TLS listener)."""
         node = cls(dir, port, dist_port, f"imgpipe-{uuid.uuid4().hex[:8]}@localhost")
         dir.mkdir(parents=True, exist_ok=True)
         # The machine's rabbitmq.conf pins the listener to 5672: give the node a config of
         # its own, and an empty env file so the machine's NODENAME does not apply either.
-        (dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+        (dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n{config}")
         (dir / "rabbitmq-env.conf").write_text("")
         (dir / "enabled_plugins").write_text("[].\n")
         # rabbitmq-server drops to the rabbitmq user, which must own the folder.

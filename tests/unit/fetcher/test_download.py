@@ -19,12 +19,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 from PIL import Image
+from yarl import URL
 
 from fetcher.download import Downloaded, TransientFetchError, download, sniff
 from shared.errors import ImageError
-from shared.netguard import make_session
+from shared.netguard import NO_EXEMPTIONS, make_session
+from shared.settings import Allowlist
 
-ALLOW = (ipaddress.ip_network("127.0.0.0/8"),)
+ALLOW = Allowlist((ipaddress.ip_network("127.0.0.0/8"),))
 CAP = 100_000
 HUGE = 32 * 1024 * 1024  # what the oversized endpoints would send if nobody stopped them
 
@@ -350,9 +352,9 @@ async def test_bad_urls_are_never_requested(
 
 async def test_localhost_needs_the_allow_list(site: Site) -> None:
     url = f"http://localhost:{site.server.port}/image.jpg"
-    async with make_session((), 5.0) as session:
+    async with make_session(NO_EXEMPTIONS, 5.0) as session:
         with pytest.raises(ImageError, match=r"^blocked address 127\.0\.0\.1 \(loopback\)"):
-            await download(session, url, max_bytes=CAP, allow=())
+            await download(session, url, max_bytes=CAP, allow=NO_EXEMPTIONS)
     async with make_session(ALLOW, 5.0) as session:
         assert (await fetch(session, url)).data == JPEG
 
@@ -401,6 +403,26 @@ async def test_hostnames_connect_only_to_vetted_addresses(site: Site) -> None:
         assert missing == "host not found: missing.test"
         error = await transient_error(session, f"http://flaky.test:{port}/a.jpg")
         assert str(error) == "DNS lookup failed for flaky.test"
+
+
+async def test_listed_hosts_reach_loopback_and_no_one_else(site: Site) -> None:
+    """FETCH_ALLOW_HOSTS=origin.internal,*.cdn.internal and no CIDR: each hop is vetted anew."""
+    allow = Allowlist(hosts=("origin.internal", "*.cdn.internal"))
+    dns = FakeDNS({h: ["127.0.0.1"] for h in ("origin.internal", "a.cdn.internal", "other.test")})
+    port = site.server.port
+    async with make_session(allow, 5.0, resolver=dns) as session:
+        for host in ("origin.internal", "a.cdn.internal"):
+            url = f"http://{host}:{port}/image.jpg"
+            assert (await download(session, url, max_bytes=CAP, allow=allow)).data == JPEG
+        hop = URL(f"http://origin.internal:{port}/redirect-to")
+        for target, reason in [
+            (f"http://other.test:{port}/image.jpg", "(loopback) for host 'other.test'"),
+            (f"http://127.0.0.1:{port}/image.jpg", "(loopback)"),  # an address: not a listed name
+        ]:
+            for url in (target, str(hop.with_query(url=target))):  # directly, then redirected
+                with pytest.raises(ImageError) as info:
+                    await download(session, url, max_bytes=CAP, allow=allow)
+                assert str(info.value) == f"blocked address 127.0.0.1 {reason}"
 
 
 @pytest.mark.parametrize(

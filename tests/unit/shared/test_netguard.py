@@ -12,11 +12,16 @@ from shared.netguard import (
     GuardedResolver,
     address_allowed,
     blocked_reason,
+    check_host,
     check_url,
+    host_blocked_reason,
     make_session,
 )
+from shared.settings import Allowlist
 
 LOOPBACK_V4 = (ipaddress.ip_network("127.0.0.0/8"),)
+# FETCH_ALLOW_HOSTS=images.internal,*.cdn.internal (no CIDRs).
+HOSTS = Allowlist(hosts=("images.internal", "*.cdn.internal"))
 
 
 @pytest.mark.parametrize(
@@ -147,9 +152,46 @@ def test_check_url_accepts(url: str, expected: str) -> None:
 
 
 def test_check_url_allow_list() -> None:
-    assert check_url("http://127.0.0.1:8000/a.jpg", LOOPBACK_V4).host == "127.0.0.1"
+    assert check_url("http://127.0.0.1:8000/a.jpg", Allowlist(LOOPBACK_V4)).host == "127.0.0.1"
     with pytest.raises(BlockedURL, match=r"^blocked address 127\.0\.0\.1 \(loopback\)$"):
         check_url("http://127.0.0.1:8000/a.jpg")
+
+
+@pytest.mark.parametrize(
+    "host", ["images.internal", "IMAGES.Internal.", "a.cdn.internal", "x.y.cdn.internal"]
+)
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "fd00::1", "::ffff:192.168.1.1"])
+def test_listed_host_may_reach_blocked_addresses(host: str, address: str) -> None:
+    assert blocked_reason(address) is not None
+    assert host_blocked_reason(host, address, HOSTS) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "other.internal",
+        "images.internal.evil.test",  # a suffix match only counts after a dot
+        "eimages.internal",
+        "cdn.internal",  # "*.cdn.internal" covers subdomains, not the domain itself
+        "acdn.internal",
+    ],
+)
+def test_unlisted_host_keeps_the_policy(host: str) -> None:
+    assert host_blocked_reason(host, "10.0.0.1", HOSTS) == "private"
+    assert host_blocked_reason(host, "127.0.0.1", HOSTS) == "loopback"
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254"])
+def test_listed_host_never_reaches_metadata(address: str) -> None:
+    for host in ("images.internal", "a.cdn.internal"):
+        assert host_blocked_reason(host, address, HOSTS) == "cloud metadata"
+
+
+def test_host_list_does_not_cover_address_literals() -> None:
+    """FETCH_ALLOW_HOSTS is about names; a literal address is judged by the networks alone."""
+    with pytest.raises(BlockedURL, match=r"^blocked address 10\.0\.0\.1 \(private\)$"):
+        check_url("http://10.0.0.1/a.jpg", HOSTS)
+    assert check_url("http://a.cdn.internal/a.jpg", HOSTS).host == "a.cdn.internal"
 
 
 class FakeResolver(AbstractResolver):
@@ -183,38 +225,69 @@ class FakeResolver(AbstractResolver):
 
 async def test_resolver_drops_blocked_addresses() -> None:
     inner = FakeResolver({"mixed.test": ["10.0.0.1", "93.184.216.34", "::1", "2606:4700::1"]})
-    results = await GuardedResolver((), inner).resolve("mixed.test", 80)
+    results = await GuardedResolver(inner=inner).resolve("mixed.test", 80)
     assert [r["host"] for r in results] == ["93.184.216.34", "2606:4700::1"]
 
 
 async def test_resolver_refuses_when_nothing_remains() -> None:
     inner = FakeResolver({"internal.test": ["10.0.0.1", "fd00::1"]})
     with pytest.raises(BlockedURL) as info:
-        await GuardedResolver((), inner).resolve("internal.test", 80)
+        await GuardedResolver(inner=inner).resolve("internal.test", 80)
     assert str(info.value) == "blocked address 10.0.0.1 (private) for host 'internal.test'"
 
 
 async def test_resolver_empty_answer_is_a_lookup_failure() -> None:
     with pytest.raises(OSError, match="no addresses"):
-        await GuardedResolver((), FakeResolver({"none.test": []})).resolve("none.test", 80)
+        await GuardedResolver(inner=FakeResolver({"none.test": []})).resolve("none.test", 80)
 
 
 async def test_resolver_closes_inner() -> None:
     inner = FakeResolver({})
-    await GuardedResolver((), inner).close()
+    await GuardedResolver(inner=inner).close()
     assert inner.closed
 
 
 async def test_localhost_refused_unless_allowed() -> None:
     """The real system resolver: "localhost" maps to loopback."""
     with pytest.raises(BlockedURL, match=r"^blocked address 127\.0\.0\.1 \(loopback\) for host"):
-        await GuardedResolver(()).resolve("localhost", 80)
-    results = await GuardedResolver(LOOPBACK_V4).resolve("localhost", 80)
+        await GuardedResolver().resolve("localhost", 80)
+    results = await GuardedResolver(Allowlist(LOOPBACK_V4)).resolve("localhost", 80)
     assert results and all(r["host"].startswith("127.") for r in results)
 
 
+async def test_resolver_trusts_listed_hosts_only() -> None:
+    inner = FakeResolver(
+        {
+            "images.internal": ["10.0.0.1", "169.254.169.254"],
+            "a.cdn.internal": ["127.0.0.1"],
+            "other.internal": ["10.0.0.1"],
+            "meta.cdn.internal": ["169.254.169.254"],
+        }
+    )
+    resolver = GuardedResolver(HOSTS, inner)
+    assert [r["host"] for r in await resolver.resolve("images.internal", 80)] == ["10.0.0.1"]
+    assert [r["host"] for r in await resolver.resolve("a.cdn.internal", 80)] == ["127.0.0.1"]
+    with pytest.raises(BlockedURL) as info:
+        await resolver.resolve("other.internal", 80)
+    assert str(info.value) == "blocked address 10.0.0.1 (private) for host 'other.internal'"
+    with pytest.raises(BlockedURL) as info:
+        await resolver.resolve("meta.cdn.internal", 80)
+    assert str(info.value) == (
+        "blocked address 169.254.169.254 (cloud metadata) for host 'meta.cdn.internal'"
+    )
+
+
+async def test_check_host_honours_listed_hosts() -> None:
+    """Webhook vetting at upload, with the real system resolver ("localhost" is loopback)."""
+    with pytest.raises(BlockedURL, match=r"^blocked address (127\.0\.0\.1|::1) \(loopback\) for"):
+        await check_host("http://localhost:9/hook")
+    await check_host("http://localhost:9/hook", Allowlist(hosts=("localhost",)))
+    with pytest.raises(BlockedURL, match=r"^blocked address 127\.0\.0\.1 \(loopback\)$"):
+        await check_host("http://127.0.0.1:9/hook", Allowlist(hosts=("localhost",)))
+
+
 async def test_make_session() -> None:
-    async with make_session(LOOPBACK_V4, 7.5, limit_per_host=2) as session:
+    async with make_session(Allowlist(LOOPBACK_V4), 7.5, limit_per_host=2) as session:
         assert session.timeout.total == 7.5
         assert session.timeout.sock_read == 7.5
         assert not session.trust_env
