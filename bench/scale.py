@@ -15,9 +15,11 @@ from bench.profile import Profiler
 from bench.servers import Servers
 from bench.stackrun import gateway, session, upload, wait_until
 from deploy.local.stack import Stack
-from shared.names import FETCH_REQUESTED
+from shared.names import FETCH_BULK_REQUESTED, FETCH_REQUESTED
 
 PER_ROW = 2  # 50,000 rows for 100,000 URLs: inside the default row limit
+# A request this big goes to one of the bulk lanes (which one depends on what else is open).
+FETCH_QUEUES = tuple(spec.name for spec in (FETCH_REQUESTED, *FETCH_BULK_REQUESTED))
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,11 @@ async def run(
         channel = await connection.channel()
 
         async def depth() -> int:
-            queue = await channel.declare_queue(FETCH_REQUESTED.name, passive=True)
-            return int(queue.declaration_result.message_count or 0)
+            total = 0
+            for name in FETCH_QUEUES:
+                queue = await channel.declare_queue(name, passive=True)
+                total += int(queue.declaration_result.message_count or 0)
+            return total
 
         fan_out = ("gateway", "ingest")
         profiler = Profiler(stack, profile_dir, fan_out) if profile_dir is not None else None
@@ -87,7 +92,8 @@ async def run(
             body = await response.read()
             status_code = response.status
         status_s = time.monotonic() - start
-        await (await channel.get_queue(FETCH_REQUESTED.name, ensure=False)).purge()
+        for name in FETCH_QUEUES:
+            await (await channel.get_queue(name, ensure=False)).purge()
     return ScaleResult(
         urls=count,
         csv_bytes=len(csv),

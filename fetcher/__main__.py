@@ -15,11 +15,12 @@ async def give_up(clients: Clients, body: bytes, reason: str) -> None:
     await record_failure(FetchRequested.decode(body), reason, clients)
 
 
-# Both lanes, each with its own prefetch window: small requests are never stuck behind a big one.
+# Every lane, each with its own prefetch window: small requests are never stuck behind a big
+# one, and up to BULK_LANES big requests are fetched side by side.
 run(
     "fetcher",
     {
-        FETCH_REQUESTED.name: Route(fetch_requested, give_up),
-        FETCH_BULK_REQUESTED.name: Route(fetch_requested, give_up),
+        spec.name: Route(fetch_requested, give_up)
+        for spec in (FETCH_REQUESTED, *FETCH_BULK_REQUESTED)
     },
 )

@@ -18,10 +18,12 @@ from enum import Enum
 from typing import Any
 
 from notifier.handler import call_webhook, close_if_finished
+from shared import timeline
 from shared.db import now
 from shared.events import FetchRequested, ImageFailed, RequestFailed
 from shared.names import (
     COMPRESSED_BUCKET,
+    DEFAULT_FORMAT,
     FAILED_ROUTING_KEY,
     ORIGINALS_BUCKET,
     REQUEST_FAILED_ROUTING_KEY,
@@ -129,8 +131,17 @@ async def _reissue_images(request: dict[str, Any], clients: Clients) -> None:
         step, key = next_step(image_id, originals, compressed)
         log.warning("image %s is stuck: %s", image_id, step.value)
         if key is None:
-            fetch = FetchRequested(request_id, image_id, image["url"], int(request["quality"]))
-            lane = fetch_routing_key(request["total"], settings.bulk_request_images)
+            fetch = FetchRequested(
+                request_id,
+                image_id,
+                image["url"],
+                int(request["quality"]),
+                request.get("format", DEFAULT_FORMAT),
+                timeline.now_ms(),
+            )
+            # The lane ingest gave the request (none for a small one): re-issued fetches wait
+            # their turn there, not ahead of other big requests.
+            lane = fetch_routing_key(request.get("fetch_lane"))
             await clients.publisher.publish(lane, fetch)
             continue
         bucket = COMPRESSED_BUCKET if step is Step.ANNOUNCE_COMPRESSED else ORIGINALS_BUCKET

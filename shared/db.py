@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from shared.names import least_busy_lane
 from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, final_status
 
 Doc = dict[str, Any]
@@ -140,8 +141,11 @@ class Database:
             is not None
         )
 
-    async def mark_fanned_out(self, request_id: str) -> None:
-        await self.requests.update_one({"_id": request_id}, {"$set": {"fanned_out": True}})
+    async def mark_fanned_out(self, request_id: str, moments: Mapping[str, int]) -> None:
+        """Remember the fan-out finished, with when ingest got the CSV (shared/timeline.py)."""
+        await self.requests.update_one(
+            {"_id": request_id}, {"$set": {"fanned_out": True, "moments": dict(moments)}}
+        )
 
     async def count_finished(self, request_id: str, status: ImageStatus) -> None:
         """Count one more finished image, for progress while the request is processing.
@@ -360,3 +364,33 @@ class Database:
             {"$set": {**fields, "status": status.value, "finished_at": now()}},
         )
         return result.modified_count == 1
+
+    # --- fetch lanes (shared/names.py) ----------------------------------------------------
+
+    async def open_requests_per_lane(self) -> dict[int, int]:
+        """How many processing requests hold each bulk lane (lanes nobody holds are missing)."""
+        pipeline: list[Doc] = [
+            {"$match": {"status": RequestStatus.PROCESSING.value, "fetch_lane": {"$ne": None}}},
+            {"$group": {"_id": "$fetch_lane", "n": {"$sum": 1}}},
+        ]
+        return {int(doc["_id"]): doc["n"] async for doc in await self.requests.aggregate(pipeline)}
+
+    async def assign_fetch_lane(self, request_id: str) -> int:
+        """The big request's bulk lane: the one it holds, else the least busy one, kept for good.
+
+        Kept on the request, so a fan-out taken over and the reconciler's re-issued fetches use
+        the same lane. Two requests assigned at the same moment may both pick the lane that was
+        least busy (each counts before the other's choice is stored): they then share it, first
+        come first served, which costs fairness, never correctness.
+        """
+        query: Doc = {"_id": request_id}
+        doc = await self.requests.find_one(query, {"fetch_lane": 1})
+        if doc is None or doc.get("fetch_lane") is None:
+            lane = least_busy_lane(await self.open_requests_per_lane())
+            # Only if still unset: two deliveries of one CSV must agree on its lane.
+            await self.requests.update_one(
+                {**query, "fetch_lane": None}, {"$set": {"fetch_lane": lane}}
+            )
+            doc = await self.requests.find_one(query, {"fetch_lane": 1})
+        assert doc is not None  # ingest opened the request before fanning it out
+        return int(doc["fetch_lane"])

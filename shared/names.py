@@ -4,6 +4,7 @@ The functions, the local event relay (deploy/local/relay.py), the RabbitMQ defin
 docker-compose.yml all use these names; tests check the copies outside Python agree.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Object-store buckets.
@@ -21,7 +22,10 @@ BUCKET_ROUTING_KEYS = {bucket: bucket for bucket in BUCKETS}
 # Messages the functions send each other.
 WORK_EXCHANGE = "imgpipe"
 FETCH_ROUTING_KEY = "image.fetch"
-FETCH_BULK_ROUTING_KEY = "image.fetch.bulk"
+# Big requests are fetched in one of a fixed number of bulk lanes. A constant, not a setting:
+# the lanes are queues, and the topology must match deploy/rabbitmq/definitions.json.
+BULK_LANES = 4
+FETCH_BULK_ROUTING_KEYS = tuple(f"image.fetch.bulk.{lane}" for lane in range(BULK_LANES))
 FAILED_ROUTING_KEY = "image.failed"
 REQUEST_FAILED_ROUTING_KEY = "request.failed"
 WEBHOOK_DUE_ROUTING_KEY = "webhook.due"
@@ -48,10 +52,14 @@ CSV_UPLOADED = QueueSpec(
     "ingest.csv-uploaded", ((BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS[INBOX_BUCKET]),)
 )
 FETCH_REQUESTED = QueueSpec("fetcher.fetch-requested", ((WORK_EXCHANGE, FETCH_ROUTING_KEY),))
-# Fetches of big requests wait in a lane of their own: the fetcher consumes both lanes, each
-# with its own prefetch window, so a 100,000-URL CSV cannot hold up a small one behind it.
-FETCH_BULK_REQUESTED = QueueSpec(
-    "fetcher.fetch-requested-bulk", ((WORK_EXCHANGE, FETCH_BULK_ROUTING_KEY),)
+# Fetches of big requests wait in bulk lanes, one big request per lane while there are no more
+# than BULK_LANES of them (ingest picks the least busy lane; beyond that, requests sharing a lane
+# go first come, first served). The fetcher consumes every lane, each with its own prefetch
+# window: a 100,000-URL CSV cannot hold up a small request, nor another big one, and has at most
+# PREFETCH fetches in flight per fetcher replica.
+FETCH_BULK_REQUESTED = tuple(
+    QueueSpec(f"fetcher.fetch-requested-bulk-{lane}", ((WORK_EXCHANGE, routing_key),))
+    for lane, routing_key in enumerate(FETCH_BULK_ROUTING_KEYS)
 )
 ORIGINAL_STORED = QueueSpec(
     "compressor.original-stored",
@@ -72,7 +80,7 @@ WEBHOOK_DUE = QueueSpec("notifier.webhook-due", ((WORK_EXCHANGE, WEBHOOK_DUE_ROU
 QUEUES = (
     CSV_UPLOADED,
     FETCH_REQUESTED,
-    FETCH_BULK_REQUESTED,
+    *FETCH_BULK_REQUESTED,
     ORIGINAL_STORED,
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
@@ -80,11 +88,17 @@ QUEUES = (
     WEBHOOK_DUE,
 )
 
+# Output formats a request may ask for; the compressor writes each (compressor/compress.py).
+OUTPUT_FORMATS = ("jpeg", "webp", "avif")
+DEFAULT_FORMAT = "jpeg"
+
 # Object user metadata (sent as X-Amz-Meta-<name>, read back case-insensitively).
 META_REQUEST_ID = "request-id"
 META_TENANT = "tenant"
 META_IMAGE_ID = "image-id"
 META_QUALITY = "quality"
+META_FORMAT = "format"
+META_KEPT_SOURCE = "kept-source"
 META_WEBHOOK_URL = "webhook-url"
 META_SOURCE_BYTES = "source-bytes"
 META_ORIGINAL_KEY = "original-key"
@@ -96,6 +110,14 @@ def image_key(image_id: str, extension: str) -> str:
     return f"{request_id}/{row}-{slot}.{extension}"
 
 
-def fetch_routing_key(request_images: int, bulk_from: int) -> str:
-    """The fetch lane of a request: the bulk lane once it has `bulk_from` images or more."""
-    return FETCH_BULK_ROUTING_KEY if request_images >= bulk_from else FETCH_ROUTING_KEY
+def fetch_routing_key(bulk_lane: int | None) -> str:
+    """Where a request's fetches go: its bulk lane, or the normal lane (None: a small request)."""
+    return FETCH_ROUTING_KEY if bulk_lane is None else FETCH_BULK_ROUTING_KEYS[bulk_lane]
+
+
+def least_busy_lane(open_per_lane: Mapping[int, int]) -> int:
+    """The bulk lane for a new big request: the one the fewest unfinished big requests hold,
+    the lowest of those on a tie. `open_per_lane` counts them by lane (lanes nobody holds may
+    be missing).
+    """
+    return min(range(BULK_LANES), key=lambda lane: open_per_lane.get(lane, 0))

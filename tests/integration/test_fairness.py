@@ -1,7 +1,10 @@
-"""A huge request cannot starve a small one queued after it (the fetcher's bulk lane)."""
+"""A huge request cannot starve a small one, nor another huge one (the fetcher's bulk lanes)."""
+
+from typing import Any
 
 import aiohttp
 import pytest
+from pymongo.database import Database
 
 from deploy.local.stack import Stack
 from tests.integration.client import make_csv, status_of, upload, wait_final, wait_for
@@ -32,3 +35,44 @@ async def test_small_request_overtakes_a_big_one(
     counts = (await status_of(http, stack, big_id))["counts"]
     assert counts["done"] + counts["failed"] < counts["total"] / 2, counts
     assert (await wait_final(http, stack, big_id, within=120))["status"] == "completed"
+
+
+async def test_big_requests_are_fetched_side_by_side(
+    stack: Stack,
+    http: aiohttp.ClientSession,
+    origin: Origin,
+    mongo: Database[dict[str, Any]],
+) -> None:
+    # Two big requests of the same shape, B uploaded while A is being fetched. In one lane B
+    # would wait until every fetch of A was done; in lanes of their own they share the fetcher
+    # (and its 4 connections to the origin: 8 slow images a second), so B gets going at once.
+    # 64 images each: A alone takes 8 s, B's first 8 take about 1 s once A's window is served.
+    def big(name: str) -> bytes:
+        rows = [
+            ["1", f"Slow {n}", origin.url(f"slow/500/{name}-{n}/cat_chelsea_451x300.jpg")]
+            for n in range(BULK_REQUEST_IMAGES + 24)
+        ]
+        return make_csv(rows)
+
+    a_id = (await (await upload(http, stack, big("side-a"))).json())["request_id"]
+
+    async def a_processing() -> bool:
+        return bool((await status_of(http, stack, a_id))["status"] == "processing")
+
+    await wait_for(a_processing, "request A's fan-out")
+    b_id = (await (await upload(http, stack, big("side-b"))).json())["request_id"]
+
+    async def b_going() -> bool:
+        counts = (await status_of(http, stack, b_id))["counts"]
+        return bool(counts["done"] + counts["failed"] >= 8)
+
+    await wait_for(b_going, "request B's first 8 images", within=30)
+    counts = (await status_of(http, stack, a_id))["counts"]
+    assert counts["done"] + counts["failed"] <= counts["total"] - 16, counts
+    assert (await wait_final(http, stack, b_id))["status"] == "completed"
+    assert (await wait_final(http, stack, a_id))["status"] == "completed"
+    lanes = {
+        doc["_id"]: doc["fetch_lane"]
+        for doc in mongo["requests"].find({"_id": {"$in": [a_id, b_id]}})
+    }
+    assert lanes[a_id] != lanes[b_id], lanes

@@ -7,12 +7,13 @@ from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
     BUCKET_ROUTING_KEYS,
     BUCKETS,
+    BULK_LANES,
     COMPRESSED_BUCKET,
     CSV_UPLOADED,
     DEAD_LETTER_EXCHANGE,
     FAILED_ROUTING_KEY,
     FETCH_BULK_REQUESTED,
-    FETCH_BULK_ROUTING_KEY,
+    FETCH_BULK_ROUTING_KEYS,
     FETCH_REQUESTED,
     FETCH_ROUTING_KEY,
     IMAGE_COMPRESSED,
@@ -29,6 +30,7 @@ from shared.names import (
     QueueSpec,
     fetch_routing_key,
     image_key,
+    least_busy_lane,
 )
 
 RID = "e6ffb05b235749b081bb556eda014c40"
@@ -61,8 +63,8 @@ def test_image_key_needs_three_parts(bad: str) -> None:
 def test_queue_names_are_unique() -> None:
     names = [spec.name for spec in QUEUES]
     dead = [spec.dead_letter_queue for spec in QUEUES]
-    assert len(set(names)) == len(names) == 8
-    assert len(set(names + dead)) == 16
+    assert len(set(names)) == len(names) == 7 + BULK_LANES
+    assert len(set(names + dead)) == 2 * len(names)
 
 
 def test_dead_letter_queue_name() -> None:
@@ -104,7 +106,7 @@ def test_every_work_routing_key_is_bound_exactly_once() -> None:
     assert sorted(bound) == [
         (FAILED_ROUTING_KEY, IMAGE_FAILED.name),
         (FETCH_ROUTING_KEY, FETCH_REQUESTED.name),
-        (FETCH_BULK_ROUTING_KEY, FETCH_BULK_REQUESTED.name),
+        *((f"image.fetch.bulk.{n}", f"fetcher.fetch-requested-bulk-{n}") for n in range(4)),
         (REQUEST_FAILED_ROUTING_KEY, REQUEST_FAILED.name),
         (WEBHOOK_DUE_ROUTING_KEY, WEBHOOK_DUE.name),
     ]
@@ -114,6 +116,32 @@ def test_buckets_are_distinct() -> None:
     assert len(set(BUCKETS)) == 3
 
 
-def test_big_requests_take_the_bulk_lane() -> None:
-    assert fetch_routing_key(999, 1000) == FETCH_ROUTING_KEY
-    assert fetch_routing_key(1000, 1000) == FETCH_BULK_ROUTING_KEY
+def test_fetch_routing_keys() -> None:
+    assert fetch_routing_key(None) == FETCH_ROUTING_KEY
+    assert [fetch_routing_key(lane) for lane in range(BULK_LANES)] == list(FETCH_BULK_ROUTING_KEYS)
+    with pytest.raises(IndexError):
+        fetch_routing_key(BULK_LANES)
+
+
+def test_each_bulk_lane_is_its_own_queue() -> None:
+    assert BULK_LANES == 4
+    for lane, spec in enumerate(FETCH_BULK_REQUESTED):
+        assert spec.bindings == ((WORK_EXCHANGE, fetch_routing_key(lane)),)
+        assert spec in QUEUES
+
+
+@pytest.mark.parametrize(
+    ("open_per_lane", "expected"),
+    [
+        ({}, 0),  # nothing open: the first lane
+        ({0: 1}, 1),
+        ({0: 1, 1: 1, 2: 1}, 3),
+        ({0: 1, 1: 1, 2: 1, 3: 1}, 0),  # all taken once: share, lowest first
+        ({0: 2, 1: 1, 2: 2, 3: 1}, 1),  # tie between 1 and 3: the lower
+        ({0: 3, 1: 0, 2: 5}, 1),  # a lane counted as 0 is as free as a missing one
+        ({1: 1, 3: 0}, 0),
+        ({0: 1, 1: 1, 2: 1, 3: 1, 7: 0}, 0),  # a lane outside the topology is never chosen
+    ],
+)
+def test_least_busy_lane(open_per_lane: dict[int, int], expected: int) -> None:
+    assert least_busy_lane(open_per_lane) == expected
