@@ -4,12 +4,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import plots, procs
-from bench.latency import HOPS
+from bench.latency import HOPS, RELAY, WORK, LatencyResult
 from bench.quality import FORMATS, OURS, SEED, SETTINGS
 from bench.results import Results
 
 FINDINGS = Path(__file__).with_name("findings.md")
-MISSING_TIMESTAMPS = Path(__file__).with_name("timestamps.md")
 COMMANDS = """## Commands
 
 ```sh
@@ -66,7 +65,7 @@ def summary(r: Results) -> str:
         ["2. our functions' CPU/image ÷ compress() CPU/image", "(context)", _f(overhead_c), ""]
     )
     if r.latency is not None:
-        for name, _ in HOPS[:-1]:
+        for name, *_ in HOPS:
             if r.latency.hops_ms[name]:
                 p50 = r.latency.percentile(name, 50)
                 rows.append(
@@ -235,29 +234,23 @@ def latency(r: Results) -> str:
     lat = r.latency
     if lat is None:
         return "Not run."
-    rows = []
-    for name, spans in HOPS:
-        values = lat.hops_ms[name]
-        if values:
-            rows.append(
-                [
-                    name,
-                    spans,
-                    len(values),
-                    f"{lat.percentile(name, 50):,.0f}",
-                    f"{lat.percentile(name, 95):,.0f}",
-                ]
-            )
-    table = _table(["hop", "includes", "samples", "p50 ms", "p95 ms"], rows)
-    less = sorted(r.compressor_hop_less_work_ms())
-    if not less:
-        return table
-    p50 = less[len(less) // 2]
-    return (
-        f"{table}\n\nThe original → compressed hop minus compress()'s own CPU time for the same "
-        f"image (benchmark 5): median {p50:,.0f} ms over {len(less)} samples — the part that is "
-        "queueing, the GET and PUT, and the events, rather than codec work."
+    rows = [[name, spans, *_percentiles(lat, name)] for name, spans, _ in HOPS if lat.hops_ms[name]]
+    hops = _table(
+        ["hop (written → next function starts)", "spans", "samples", "p50 ms", "p95 ms"], rows
     )
+    rows = [[name, *_percentiles(lat, name)] for name, _ in WORK if lat.hops_ms[name]]
+    if lat.hops_ms[RELAY]:
+        rows.append([f"{RELAY} (MinIO does this in production)", *_percentiles(lat, RELAY)])
+    work = _table(["work in between", "samples", "p50 ms", "p95 ms"], rows)
+    return f"{hops}\n\n{work}"
+
+
+def _percentiles(lat: LatencyResult, name: str) -> list[object]:
+    return [
+        len(lat.hops_ms[name]),
+        f"{lat.percentile(name, 50):,.0f}",
+        f"{lat.percentile(name, 95):,.0f}",
+    ]
 
 
 def scale(r: Results) -> str:
@@ -465,11 +458,11 @@ def render(r: Results, out: Path) -> str:
         "benchmark on loopback) uploaded to the local stack (own ports, own RabbitMQ vhost), timed "
         "from the upload to the webhook.\n\n" + pipeline(r),
         "## 3. Hop latency\n\nSingle-image requests one after another on an otherwise idle stack. "
-        "Timestamps come from outside the product code: the object store's write time of each "
-        "object (carried by its bucket event, ms resolution), the moment the benchmark's own tap "
-        "queue received each fetch message, and the image's `finished_at` in MongoDB. Each hop "
-        "therefore includes the work of the function in between.\n\n" + latency(r),
-        MISSING_TIMESTAMPS.read_text().strip() if MISSING_TIMESTAMPS.exists() else "",
+        "The timestamps are the product's own, as `GET /api/status` shows them (`timeline`): when "
+        "each function started and finished with the image, and when the object store wrote each "
+        "object (its bucket event's `eventTime`). A hop runs from an object or message being "
+        "written to the next function starting on it; the work in between is listed after. The "
+        "relay's delay comes from the benchmark's own tap queue.\n\n" + latency(r),
         "## 4. Scale\n\nA CSV of URLs uploaded with the fetcher stopped, so only the gateway's "
         "checks and ingest's fan-out are measured: time until the fetch queue holds every "
         "message (its depth polled by passive declares).\n\n" + scale(r),

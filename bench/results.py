@@ -4,13 +4,11 @@ from dataclasses import dataclass, field
 
 from bench import procs
 from bench.codec import CodecResult
-from bench.latency import HOPS, LatencyResult
+from bench.latency import LatencyResult
 from bench.pipeline import PipelineResult
 from bench.quality import OURS, SEED, ImageRow
 from bench.replicas import ReplicaRun
 from bench.scale import ScaleResult
-
-COMPRESSOR_HOP = HOPS[2][0]
 
 
 @dataclass
@@ -66,19 +64,6 @@ class Results:
             r.name
             for r in self.quality
             if setting in r.results and r.results[setting].ssim < r.results[SEED].ssim
-        ]
-
-    def compressor_hop_less_work_ms(self) -> list[float]:
-        """The original → compressed hop of each latency sample minus compress()'s own CPU
-        time for that image (benchmark 5): what is left is queueing, transfer and events."""
-        if self.latency is None:
-            return []
-        work = {row.name: row.results[OURS].cpu_ms for row in self.quality if OURS in row.results}
-        hop = self.latency.hops_ms[COMPRESSOR_HOP]
-        return [
-            ms - work[name]
-            for ms, name in zip(hop, self.latency.images, strict=True)
-            if name in work
         ]
 
     def peak_rss(self) -> tuple[str, float] | None:

@@ -4,19 +4,24 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from typing import cast
 
-from compressor.compress import compress
-from shared import logs
+from compressor.compress import Format, compress
+from shared import logs, timeline
 from shared.errors import ImageError, PermanentError
 from shared.events import ImageFailed, ObjectCreated
 from shared.names import (
     COMPRESSED_BUCKET,
+    DEFAULT_FORMAT,
     FAILED_ROUTING_KEY,
+    META_FORMAT,
     META_IMAGE_ID,
+    META_KEPT_SOURCE,
     META_ORIGINAL_KEY,
     META_QUALITY,
     META_REQUEST_ID,
     META_SOURCE_BYTES,
+    OUTPUT_FORMATS,
     image_key,
 )
 from shared.runtime import Clients
@@ -32,22 +37,35 @@ class OriginalStored:
     request_id: str
     image_id: str
     quality: int
+    format: Format
     key: str
+    # The moments so far (shared/timeline.py): the fetcher's, and the original's store time.
+    moments: dict[str, int]
 
     @classmethod
     def from_event(cls, event: ObjectCreated) -> "OriginalStored":
+        # Originals stored before formats existed carry none: they were all JPEG requests.
+        output_format = event.metadata.get(META_FORMAT, DEFAULT_FORMAT)
+        if output_format not in OUTPUT_FORMATS:
+            raise PermanentError(f"{event.key}: unknown output format {output_format!r}")
+        moments = timeline.from_metadata(event.metadata)
+        if event.event_time_ms is not None:
+            moments["original_stored"] = event.event_time_ms
         try:
             return cls(
                 request_id=event.metadata[META_REQUEST_ID],
                 image_id=event.metadata[META_IMAGE_ID],
                 quality=int(event.metadata[META_QUALITY]),
+                format=cast(Format, output_format),
                 key=event.key,
+                moments=moments,
             )
         except (KeyError, ValueError) as exc:
             raise PermanentError(f"{event.key}: missing or bad metadata {exc}") from exc
 
 
 async def handle(event: ObjectCreated, clients: Clients) -> None:
+    started = timeline.now_ms()
     original = OriginalStored.from_event(event)
     logs.bind(request_id=original.request_id, image_id=original.image_id, key=event.key)
     if not await clients.db.image_pending(original.image_id):
@@ -59,12 +77,18 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         # ~110 MiB while it is being re-encoded), not speed.
         async with _CODEC_SLOTS:
             result = await asyncio.to_thread(
-                compress, data, original.quality, max_pixels=clients.settings.max_image_pixels
+                compress,
+                data,
+                original.quality,
+                max_pixels=clients.settings.max_image_pixels,
+                format=original.format,
+                background=clients.settings.background,
             )
     except ImageError as exc:
         log.warning("image failed: %s", exc)
         await record_failure(original, str(exc), clients)
         return
+    compressed = timeline.now_ms()
     await clients.store.put(
         COMPRESSED_BUCKET,
         image_key(original.image_id, result.extension),
@@ -75,9 +99,15 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             META_IMAGE_ID: original.image_id,
             META_SOURCE_BYTES: str(len(data)),
             META_ORIGINAL_KEY: original.key,
+            META_FORMAT: result.format,
+            META_QUALITY: str(result.quality),
+            META_KEPT_SOURCE: "true" if result.kept_source else "false",
+            **timeline.to_metadata(
+                {**original.moments, "compress_started": started, "compressed": compressed}
+            ),
         },
     )
-    log.info("compressed: %d → %d bytes", len(data), len(result.data))
+    log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
 
 
 async def record_failure(original: OriginalStored, reason: str, clients: Clients) -> None:

@@ -3,11 +3,12 @@
 import logging
 
 from fetcher.download import TransientFetchError, download
-from shared import logs
+from shared import logs, timeline
 from shared.errors import ImageError, RetryLater
 from shared.events import FetchRequested, ImageFailed
 from shared.names import (
     FAILED_ROUTING_KEY,
+    META_FORMAT,
     META_IMAGE_ID,
     META_QUALITY,
     META_REQUEST_ID,
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 async def handle(message: FetchRequested, clients: Clients) -> None:
+    started = timeline.now_ms()
     logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
     if not await clients.db.image_pending(message.image_id):
         return  # finished already: a duplicate, or work the reconciler re-issued meanwhile
@@ -29,7 +31,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
             clients.http,
             message.url,
             max_bytes=settings.max_image_bytes,
-            allow=settings.fetch_allow_cidrs,
+            allow=settings.fetch_allow,
         )
     except ImageError as exc:  # 404, not an image, too large, blocked address…
         log.warning("image failed: %s", exc)
@@ -37,6 +39,9 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         return
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
         raise RetryLater(str(exc), exc.retry_after) from exc
+    moments = {"fetch_started": started, "fetched": timeline.now_ms()}
+    if message.published_at:
+        moments["published"] = message.published_at
     await clients.store.put(
         ORIGINALS_BUCKET,
         image_key(message.image_id, image.extension),
@@ -46,6 +51,8 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
             META_REQUEST_ID: message.request_id,
             META_IMAGE_ID: message.image_id,
             META_QUALITY: str(message.quality),
+            META_FORMAT: message.format,
+            **timeline.to_metadata(moments),
         },
     )
     log.info("original stored: %d bytes of %s", len(image.data), image.content_type)

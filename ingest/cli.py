@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest import cli_format as fmt
+from shared.names import OUTPUT_FORMATS
 
 Doc = dict[str, Any]
 T = TypeVar("T")
@@ -240,7 +241,13 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--quality", type=click.IntRange(1, 95), help="JPEG quality (gateway default: 50).")
+@click.option("--quality", type=click.IntRange(1, 95), help="Quality (gateway default: 50).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS, case_sensitive=False),
+    help="Output format (gateway default: jpeg).",
+)
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
 @click.option(
@@ -254,6 +261,7 @@ def cli() -> None:
 def submit(
     file: Path,
     quality: int | None,
+    output_format: str | None,
     webhook: str | None,
     wait_: bool,
     idempotency: str | None,
@@ -271,6 +279,8 @@ def submit(
     """
     api_key = need(key)
     options = {"quality": str(quality)} if quality is not None else {}
+    if output_format:
+        options["format"] = output_format.lower()
     if webhook:
         options["webhook_url"] = webhook
     data = file.read_bytes()

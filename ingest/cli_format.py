@@ -111,7 +111,8 @@ def summary(doc: Doc) -> str:
     if doc.get("error"):
         fields.append(("error", doc["error"]))
     if doc.get("filename"):
-        fields.append(("file", f"{doc['filename']} (quality {doc.get('quality')})"))
+        settings = f"{doc.get('format', 'jpeg')}, quality {doc.get('quality')}"
+        fields.append(("file", f"{doc['filename']} ({settings})"))
     fields.append(("created", when(doc["created_at"])))
     if doc.get("completed_at"):
         took = seconds_between(doc["created_at"], doc["completed_at"])

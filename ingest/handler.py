@@ -8,27 +8,32 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from ingest.csvfile import CsvError, Row, parse_rows
-from shared import logs
+from shared import logs, timeline
 from shared.db import image_id
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.names import (
+    DEFAULT_FORMAT,
+    META_FORMAT,
     META_QUALITY,
     META_REQUEST_ID,
     META_TENANT,
     META_WEBHOOK_URL,
+    OUTPUT_FORMATS,
     REQUEST_FAILED_ROUTING_KEY,
     fetch_routing_key,
 )
 from shared.runtime import Clients
 from shared.settings import csv_limits
 from shared.status import ImageStatus, RequestStatus
+from shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
 # A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed);
 # the owner renews it every IN_FLIGHT messages. A takeover of a live owner only repeats work
@@ -61,12 +66,15 @@ def tenant_of(event: ObjectCreated) -> str:
     return folder if slash else ""
 
 
-def request_fields(event: ObjectCreated, default_quality: int) -> dict[str, Any]:
+def request_fields(
+    event: ObjectCreated, default_quality: int, default_format: str
+) -> dict[str, Any]:
     """Settings of a request created from the object's metadata (for dropped CSVs)."""
     return {
         "tenant": tenant_of(event),
         "filename": event.key.rsplit("/", 1)[-1],
         "quality": event.metadata.get(META_QUALITY, str(default_quality)),
+        "format": event.metadata.get(META_FORMAT, default_format).strip().lower(),
         "webhook_url": event.metadata.get(META_WEBHOOK_URL) or None,
         "source": {"bucket": event.bucket, "key": event.key, "etag": event.etag},
     }
@@ -114,11 +122,14 @@ def batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
 
 
 async def handle(event: ObjectCreated, clients: Clients) -> None:
+    started = timeline.now_ms()
+    moments = {} if event.event_time_ms is None else {"csv_stored": event.event_time_ms}
+    moments["ingest_started"] = started
     request_id = request_id_for(event)
     logs.bind(request_id=request_id, key=event.key)
     settings = clients.settings
     request = await clients.db.open_request(
-        request_id, request_fields(event, settings.default_quality)
+        request_id, request_fields(event, settings.default_quality, settings.default_format)
     )
     if request["status"] != RequestStatus.PENDING:
         if request["status"] == RequestStatus.PROCESSING and not request.get("fanned_out"):
@@ -126,7 +137,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             # it has gone quiet, else come back later.
             if not await clients.db.claim_fanout(request_id, FANOUT_LEASE_S):
                 raise NotYet("another delivery of this CSV is still sending its fetches")
-            await _fan_out(request, clients)
+            await _fan_out(request, clients, moments)
         return
     try:
         if not await clients.db.tenant_exists(request["tenant"]):
@@ -135,10 +146,10 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
                 "inbox bucket or give it x-amz-meta-tenant, for a tenant that has an API key"
             )
         quality = _quality(request["quality"])
+        _check_format(request.get("format", DEFAULT_FORMAT))
         if event.size > settings.max_csv_bytes:
             raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")
-        data = await clients.store.get(event.bucket, event.key)
-        total = await _save_rows(request_id, data, clients)
+        total = await _save_rows(request_id, event, clients)
     except CsvError as exc:
         log.warning("request refused: %s", exc)
         await clients.publisher.publish(
@@ -147,8 +158,13 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         return
     if not await clients.db.start_processing(request_id, total, quality):
         return  # a duplicate delivery of this CSV got there first: it fans out
-    await _fan_out({**request, "quality": quality, "total": total}, clients)
+    await _fan_out({**request, "quality": quality, "total": total}, clients, moments)
     log.info("request accepted: %d images sent to be fetched", total)
+
+
+def _check_format(raw: str) -> None:
+    if raw not in OUTPUT_FORMATS:
+        raise CsvError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {raw[:20]!r}")
 
 
 def _quality(raw: object) -> int:
@@ -161,28 +177,68 @@ def _quality(raw: object) -> int:
     return quality
 
 
-async def _save_rows(request_id: str, data: bytes, clients: Clients) -> int:
+async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) -> int:
     """Check the whole CSV, then save its rows and images in batches; returns the image count.
 
-    Two passes over the bytes (parsing is cheap next to the database) so that a bad row near
-    the end fails the request before anything of it is written.
+    Two passes, each streaming the object (parsing is cheap next to the database), so that a
+    bad row near the end fails the request before anything of it is written, and memory holds
+    one batch of rows whatever the CSV's size.
     """
     limits = csv_limits(clients.settings)
-    header, rows = parse_rows(data, **limits)
-    total = sum(len(row.urls) for row in rows)
+    loop = asyncio.get_running_loop()
+
+    def check(chunks: Iterable[bytes]) -> tuple[list[str], int]:
+        header, rows = parse_rows(chunks, **limits)
+        return header, sum(len(row.urls) for row in rows)
+
+    def save(chunks: Iterable[bytes]) -> int:
+        saved = 0
+        for batch in batches(parse_rows(chunks, **limits)[1]):
+            write = clients.db.save_rows(*documents(request_id, batch))
+            asyncio.run_coroutine_threadsafe(write, loop).result()
+            saved += sum(len(row.urls) for row in batch)
+        return saved
+
+    header, total = await _parse_object(clients.store, event, check)
     if total == 0:
         raise CsvError("the CSV lists no image URLs")
     await clients.db.set_header(request_id, header)
-    for batch in batches(parse_rows(data, **limits)[1]):
-        await clients.db.save_rows(*documents(request_id, batch))
+    if await _parse_object(clients.store, event, save) != total:
+        # Overwritten between the passes: what was saved may mix two versions; start over.
+        raise RuntimeError(f"{event.key} changed while it was being read")
     return total
 
 
-async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
+async def _parse_object(
+    store: ObjectStore, event: ObjectCreated, parse: Callable[[Iterable[bytes]], T]
+) -> T:
+    """Run `parse` in a worker thread (the CSV parser is synchronous) over the object's bytes,
+    streamed from the store by this loop as the parser asks for them."""
+    loop = asyncio.get_running_loop()
+    stream = store.stream(event.bucket, event.key)
+
+    def chunks() -> Iterator[bytes]:
+        while True:
+            try:
+                yield asyncio.run_coroutine_threadsafe(anext(stream), loop).result()
+            except StopAsyncIteration:
+                return
+
+    try:
+        return await asyncio.to_thread(parse, chunks())
+    finally:
+        await stream.aclose()
+
+
+async def _fan_out(request: dict[str, Any], clients: Clients, moments: dict[str, int]) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
     request_id = request["_id"]
     quality = int(request["quality"])
-    lane = fetch_routing_key(request["total"], clients.settings.bulk_request_images)
+    output_format = request.get("format", DEFAULT_FORMAT)
+    # A big request gets a bulk lane of its own while there are lanes to spare; assigned here,
+    # not before, so a takeover of a fan-out whose owner crashed finds (or makes) it too.
+    big = request["total"] >= clients.settings.bulk_request_images
+    lane = fetch_routing_key(await clients.db.assign_fetch_lane(request_id) if big else None)
     window: list[FetchRequested] = []
 
     async def send() -> None:
@@ -192,8 +248,12 @@ async def _fan_out(request: dict[str, Any], clients: Clients) -> None:
         await clients.db.renew_fanout(request_id)  # still alive: keep the lease
 
     async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
-        window.append(FetchRequested(request_id, image["_id"], image["url"], quality))
+        window.append(
+            FetchRequested(
+                request_id, image["_id"], image["url"], quality, output_format, timeline.now_ms()
+            )
+        )
         if len(window) == IN_FLIGHT:
             await send()
     await send()
-    await clients.db.mark_fanned_out(request_id)
+    await clients.db.mark_fanned_out(request_id, {**moments, "fanned_out": timeline.now_ms()})

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from shared.names import DEFAULT_FORMAT, OUTPUT_FORMATS
+
 _ERROR = {
     "description": "An error; `error` says why.",
     "content": {
@@ -29,6 +31,27 @@ _IMAGE = {
         "error": {"type": "string", "nullable": True},
         "bytes_in": {"type": "integer", "nullable": True},
         "bytes_out": {"type": "integer", "nullable": True},
+        "format": {"type": "string", "enum": list(OUTPUT_FORMATS), "nullable": True},
+        "quality": {"type": "integer", "nullable": True},
+        "kept_source": {
+            "type": "boolean",
+            "nullable": True,
+            "description": "The output is the source JPEG without its metadata: re-encoding "
+            "would not have made it smaller.",
+        },
+        "timeline": {
+            "type": "object",
+            "description": "When each step happened (ISO 8601, ms): published, "
+            "fetch_started, fetched, original_stored, compress_started, compressed, "
+            "compressed_stored, notify_started. *_stored are the object store's clock.",
+            "additionalProperties": {"type": "string", "format": "date-time"},
+        },
+        "hops_ms": {
+            "type": "object",
+            "description": "Milliseconds between those steps: to_fetcher, downloading, "
+            "storing_original, to_compressor, compressing, storing_compressed, to_notifier.",
+            "additionalProperties": {"type": "integer"},
+        },
     },
 }
 _REQUEST = {
@@ -42,11 +65,17 @@ _REQUEST = {
         "error": {"type": "string", "nullable": True},
         "filename": {"type": "string"},
         "quality": {"type": "integer"},
+        "format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
         "created_at": {"type": "string", "format": "date-time"},
         "completed_at": {"type": "string", "format": "date-time", "nullable": True},
         "counts": {
             "type": "object",
             "properties": {k: {"type": "integer"} for k in ("total", "done", "failed")},
+        },
+        "timeline": {
+            "type": "object",
+            "description": "csv_stored, ingest_started and fanned_out (ISO 8601, ms).",
+            "additionalProperties": {"type": "string", "format": "date-time"},
         },
         "webhook_attempts": {"type": "array", "items": {"type": "object"}},
     },
@@ -95,6 +124,12 @@ OPENAPI: dict[str, Any] = {
                                         "minimum": 1,
                                         "maximum": 95,
                                         "default": 50,
+                                    },
+                                    "format": {
+                                        "type": "string",
+                                        "enum": list(OUTPUT_FORMATS),
+                                        "default": DEFAULT_FORMAT,
+                                        "description": "Output format of every image.",
                                     },
                                     "webhook_url": {"type": "string", "format": "uri"},
                                 },

@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from ingest.csvfile import OutputRow
+from shared import timeline
+from shared.names import DEFAULT_FORMAT
 from shared.status import ImageStatus
 
 Doc = dict[str, Any]
@@ -35,6 +37,18 @@ def image_view(image: Doc, link_for: LinkFor) -> Doc:
         "error": image.get("error"),
         "bytes_in": image.get("bytes_in"),
         "bytes_out": image.get("bytes_out"),
+        "format": image.get("format"),
+        "quality": image.get("quality"),
+        "kept_source": image.get("kept_source"),
+        **timings(image.get("moments") or {}),
+    }
+
+
+def timings(moments: dict[str, int]) -> Doc:
+    """When each step happened (ISO 8601) and the milliseconds each interval took."""
+    return {
+        "timeline": {name: timeline.iso(ms) for name, ms in moments.items()},
+        "hops_ms": timeline.hops(moments),
     }
 
 
@@ -46,6 +60,7 @@ def request_view(request: Doc) -> Doc:
         "error": request.get("error"),
         "filename": request.get("filename"),
         "quality": request.get("quality"),
+        "format": request.get("format", DEFAULT_FORMAT),
         "created_at": request["created_at"].isoformat(),
         "completed_at": c.isoformat() if (c := request.get("completed_at")) else None,
         "counts": {
@@ -53,6 +68,7 @@ def request_view(request: Doc) -> Doc:
             "done": request.get("done", 0),
             "failed": request.get("failed", 0),
         },
+        "timeline": {k: timeline.iso(ms) for k, ms in (request.get("moments") or {}).items()},
         "webhook_state": request.get("webhook_state"),
         "webhook_attempts": [
             {**a, "at": a["at"].isoformat()} for a in request.get("webhook_attempts", [])

@@ -7,11 +7,14 @@ from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError, check_header, parse_rows
 from shared.names import (
+    DEFAULT_FORMAT,
     INBOX_BUCKET,
+    META_FORMAT,
     META_QUALITY,
     META_REQUEST_ID,
     META_TENANT,
     META_WEBHOOK_URL,
+    OUTPUT_FORMATS,
 )
 from shared.netguard import BlockedURL, check_host, check_url
 from shared.runtime import Clients
@@ -32,10 +35,11 @@ class UploadError(ValueError):
 class Options:
     quality: int
     webhook_url: str | None
+    format: str = DEFAULT_FORMAT
 
 
 def parse_options(form: FormData, settings: Settings) -> Options:
-    """Validate the optional form fields `quality` (1–95) and `webhook_url`."""
+    """Validate the optional form fields `quality` (1–95), `format` and `webhook_url`."""
     raw_quality = form.get("quality")
     quality = settings.default_quality
     if isinstance(raw_quality, str) and raw_quality.strip():
@@ -47,16 +51,24 @@ def parse_options(form: FormData, settings: Settings) -> Options:
             ) from None
         if not 1 <= quality <= 95:
             raise UploadError(f"quality must be from 1 to 95, got {quality}")
+    raw_format = form.get("format")
+    output_format = settings.default_format
+    if isinstance(raw_format, str) and raw_format.strip():
+        output_format = raw_format.strip().lower()
+        if output_format not in OUTPUT_FORMATS:
+            raise UploadError(
+                f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {raw_format[:20]!r}"
+            )
     webhook = form.get("webhook_url")
     webhook_url = webhook.strip() if isinstance(webhook, str) and webhook.strip() else None
     if webhook_url is not None:
         if not webhook_url.isascii():
             raise UploadError("webhook_url must be ASCII (percent-encode other characters)")
         try:
-            check_url(webhook_url, settings.fetch_allow_cidrs)
+            check_url(webhook_url, settings.fetch_allow)
         except BlockedURL as exc:
             raise UploadError(f"webhook_url: {exc}") from None
-    return Options(quality, webhook_url)
+    return Options(quality, webhook_url, output_format)
 
 
 async def read_capped(file: UploadFile, limit: int) -> bytes:
@@ -95,6 +107,7 @@ async def accept(
             "tenant": tenant,
             "filename": filename,
             "quality": options.quality,
+            "format": options.format,
             "webhook_url": options.webhook_url,
             "source": {"bucket": INBOX_BUCKET, "key": key},
         },
@@ -103,6 +116,7 @@ async def accept(
         META_REQUEST_ID: request_id,
         META_TENANT: tenant,
         META_QUALITY: str(options.quality),
+        META_FORMAT: options.format,
     }
     if options.webhook_url:
         metadata[META_WEBHOOK_URL] = options.webhook_url
@@ -122,7 +136,7 @@ def idempotency_key(raw: str | None) -> str | None:
 def fingerprint(data: bytes, options: Options) -> str:
     """What makes two uploads the same upload (a reused key must carry the same one)."""
     digest = hashlib.sha256(data)
-    digest.update(f"\0{options.quality}\0{options.webhook_url or ''}".encode())
+    digest.update(f"\0{options.quality}\0{options.format}\0{options.webhook_url or ''}".encode())
     return digest.hexdigest()
 
 
@@ -131,6 +145,6 @@ async def check_webhook_host(options: Options, settings: Settings) -> None:
     if options.webhook_url is None:
         return
     try:
-        await check_host(options.webhook_url, settings.fetch_allow_cidrs)
+        await check_host(options.webhook_url, settings.fetch_allow)
     except BlockedURL as exc:
         raise UploadError(f"webhook_url: {exc}") from None

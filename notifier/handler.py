@@ -4,12 +4,15 @@ import logging
 from typing import Any
 
 from notifier.webhook import deliver
-from shared import logs
+from shared import logs, timeline
 from shared.errors import PermanentError, RetryLater
 from shared.events import ImageFailed, ObjectCreated, RequestFailed, WebhookDue
 from shared.names import (
+    META_FORMAT,
     META_IMAGE_ID,
+    META_KEPT_SOURCE,
     META_ORIGINAL_KEY,
+    META_QUALITY,
     META_REQUEST_ID,
     META_SOURCE_BYTES,
     WEBHOOK_DUE_ROUTING_KEY,
@@ -21,6 +24,10 @@ log = logging.getLogger(__name__)
 
 
 async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
+    moments = timeline.from_metadata(event.metadata)
+    if event.event_time_ms is not None:
+        moments["compressed_stored"] = event.event_time_ms
+    moments["notify_started"] = timeline.now_ms()
     try:
         request_id = event.metadata[META_REQUEST_ID]
         image_id = event.metadata[META_IMAGE_ID]
@@ -29,6 +36,11 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
             "original_key": event.metadata.get(META_ORIGINAL_KEY),
             "bytes_in": int(event.metadata[META_SOURCE_BYTES]),
             "bytes_out": event.size,
+            # None on objects written before the compressor recorded format and quality.
+            "format": event.metadata.get(META_FORMAT),
+            "quality": int(q) if (q := event.metadata.get(META_QUALITY)) else None,
+            "kept_source": event.metadata.get(META_KEPT_SOURCE) == "true",
+            "moments": moments,
         }
     except (KeyError, ValueError) as exc:
         raise PermanentError(f"{event.key}: missing or bad metadata {exc}") from exc

@@ -11,12 +11,13 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Self
 from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 
+from shared import timeline
 from shared.errors import PermanentError
 
 SCHEMA_VERSION = 1
@@ -35,6 +36,8 @@ class ObjectCreated:
     content_type: str
     # User metadata with the `X-Amz-Meta-` prefix removed and names lower-cased.
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # When the object store wrote the object (`eventTime`, epoch ms), if the event says.
+    event_time_ms: int | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -65,6 +68,7 @@ def _decode_record(record: Mapping[str, Any]) -> ObjectCreated:
         etag=str(s3_object.get("eTag", "")).strip('"'),
         content_type=str(s3_object.get("contentType", "")),
         metadata=user_metadata(s3_object.get("userMetadata") or {}),
+        event_time_ms=timeline.parse_event_time(record.get("eventTime")),
     )
 
 
@@ -86,6 +90,8 @@ def encode_bucket_event(obj: ObjectCreated) -> bytes:
             },
         },
     }
+    if obj.event_time_ms is not None:
+        record["eventTime"] = timeline.iso(obj.event_time_ms).replace("+00:00", "Z")
     body = {"EventName": obj.event_name, "Key": f"{obj.bucket}/{obj.key}", "Records": [record]}
     return orjson.dumps(body)
 
@@ -103,7 +109,9 @@ class _Message:
     """Encode/decode for our own JSON messages: the dataclass fields, `type`, `schema_version`.
 
     Decoding ignores fields it does not know, so a producer may add an optional field before
-    every consumer is upgraded; a breaking change bumps SCHEMA_VERSION instead.
+    every consumer is upgraded, and fills fields with a default when a message lacks them, so
+    a consumer may learn a new optional field before every producer sends it; a breaking
+    change bumps SCHEMA_VERSION instead.
     """
 
     def encode(self) -> bytes:
@@ -119,7 +127,10 @@ class _Message:
             version = data.get("schema_version")
             if type(version) is not int or version != SCHEMA_VERSION:  # True == 1: check type
                 raise PermanentError(f"{cls.__name__}: unsupported schema_version {version!r}")
-            values = {f.name: data[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+            values = {
+                f.name: data[f.name] if f.name in data or f.default is MISSING else f.default
+                for f in fields(cls)  # type: ignore[arg-type]
+            }
         except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
             raise PermanentError(f"not a {cls.__name__} message: {exc!r}") from exc
         for f in fields(cls):  # type: ignore[arg-type]
@@ -136,6 +147,8 @@ class FetchRequested(_Message):
     image_id: str
     url: str
     quality: int
+    format: str = "jpeg"  # the output format (shared.names.OUTPUT_FORMATS)
+    published_at: int = 0  # epoch ms when ingest sent it; 0 = unknown (shared/timeline.py)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,42 @@ import base64
 import binascii
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.names import DEFAULT_FORMAT, OUTPUT_FORMATS
 from shared.retry import DEFAULT_DELAYS_S
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# One FETCH_ALLOW_HOSTS entry (lower case, final dot dropped): a name, or "*." and a domain.
+_HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+
 
 class SettingsError(Exception):
     """The environment does not describe a usable configuration."""
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """What user-supplied URLs may reach despite the SSRF guard (shared/netguard.py).
+
+    `networks`: addresses allowed whatever the host name; `hosts`: names (lower case) whose
+    addresses are all allowed, "*.example.internal" meaning every subdomain of it. Cloud
+    metadata addresses stay refused either way.
+    """
+
+    networks: tuple[IPNetwork, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+    def covers_host(self, host: str) -> bool:
+        """True if `host` (a name as in a URL, any case, maybe with a final dot) is listed."""
+        name = host.lower().rstrip(".")
+        return any(
+            name.endswith(entry[1:]) if entry.startswith("*.") else name == entry
+            for entry in self.hosts
+        )
 
 
 @dataclass(frozen=True)
@@ -39,11 +65,15 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     prefetch: int = 16
     default_quality: int = 50
+    # Output format of requests that name none (shared.names.OUTPUT_FORMATS).
+    default_format: str = DEFAULT_FORMAT
+    # What transparent pixels are composited on (JPEG has no alpha), as RGB.
+    background: tuple[int, int, int] = (255, 255, 255)
     max_csv_bytes: int = 10 * 1024 * 1024
     max_csv_rows: int = 100_000
     max_urls_per_row: int = 50
     max_url_length: int = 2048
-    # Requests with at least this many images are fetched in the bulk lane (shared/names.py).
+    # Requests with at least this many images are fetched in a bulk lane (shared/names.py).
     bulk_request_images: int = 1000
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 64_000_000
@@ -52,6 +82,8 @@ class Settings:
     output_url_expiry_s: int = 7 * 24 * 3600
     # Image and webhook URLs may not reach loopback/private addresses unless listed here.
     fetch_allow_cidrs: tuple[IPNetwork, ...] = ()
+    # Host names (or "*.domain") whose URLs may reach any address but metadata (Allowlist).
+    fetch_allow_hosts: tuple[str, ...] = ()
     # The reconciler (notifier/reconcile.py): how often it looks, how long a request may make
     # no progress before its missing steps are re-issued, and before it is given up.
     reconcile_interval_s: float = 60.0
@@ -63,6 +95,11 @@ class Settings:
     metrics_port: int = 0
     # Backoff before each retry of a transiently failed message; len + 1 attempts in all.
     retry_delays_s: tuple[float, ...] = DEFAULT_DELAYS_S
+
+    @property
+    def fetch_allow(self) -> Allowlist:
+        """The SSRF guard's exemptions, for every check of a user-supplied URL."""
+        return Allowlist(self.fetch_allow_cidrs, self.fetch_allow_hosts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -142,6 +179,8 @@ class Settings:
             ),
             prefetch=integer("PREFETCH", cls.prefetch),
             default_quality=integer("DEFAULT_QUALITY", cls.default_quality, high=95),
+            default_format=output_format(env.get("DEFAULT_FORMAT", "").strip().lower()),
+            background=rgb_colour("BACKGROUND", env.get("BACKGROUND", "").strip()),
             max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
             max_csv_rows=integer("MAX_CSV_ROWS", cls.max_csv_rows),
             max_urls_per_row=integer("MAX_URLS_PER_ROW", cls.max_urls_per_row),
@@ -153,6 +192,7 @@ class Settings:
             webhook_timeout_s=seconds("WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s),
             output_url_expiry_s=integer("OUTPUT_URL_EXPIRY_S", cls.output_url_expiry_s),
             fetch_allow_cidrs=cidrs,
+            fetch_allow_hosts=allow_hosts(env.get("FETCH_ALLOW_HOSTS", "")),
             retry_delays_s=delays("RETRY_DELAYS_S"),
             log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
             metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
@@ -161,6 +201,45 @@ class Settings:
             stuck_after_s=seconds("STUCK_AFTER_S", cls.stuck_after_s),
             request_deadline_s=seconds("REQUEST_DEADLINE_S", cls.request_deadline_s),
         )
+
+
+def allow_hosts(raw: str) -> tuple[str, ...]:
+    """Parse FETCH_ALLOW_HOSTS: host names separated by commas, each maybe "*." + a domain."""
+    hosts = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        entry = part.lower().rstrip(".")
+        if not _HOST_PATTERN.fullmatch(entry):
+            raise SettingsError(f"FETCH_ALLOW_HOSTS: {part!r} is not a host name or *.domain")
+        if entry.rsplit(".", 1)[-1].isdigit():
+            # An address (the guard refuses URLs that spell one as a name): that is a CIDR.
+            raise SettingsError(
+                f"FETCH_ALLOW_HOSTS: {part!r} is an address: list it in FETCH_ALLOW_CIDRS"
+            )
+        hosts.append(entry)
+    return tuple(hosts)
+
+
+def output_format(raw: str) -> str:
+    """Parse DEFAULT_FORMAT: one of OUTPUT_FORMATS (empty: JPEG)."""
+    if not raw:
+        return DEFAULT_FORMAT
+    if raw not in OUTPUT_FORMATS:
+        raise SettingsError(
+            f"DEFAULT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, got {raw!r}"
+        )
+    return raw
+
+
+def rgb_colour(name: str, raw: str) -> tuple[int, int, int]:
+    """Parse a colour given as "#rrggbb" (or "rrggbb"); empty: white."""
+    if not raw:
+        return (255, 255, 255)
+    digits = raw.removeprefix("#")
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", digits):
+        raise SettingsError(f"{name} must be a colour like #ffffff, got {raw!r}")
+    return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
 
 
 def webhook_secret(raw: str) -> str:

@@ -6,7 +6,7 @@ heartbeat) keeps going. One client per process: urllib3's connection pool is thr
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Protocol
 
@@ -29,7 +29,7 @@ class ObjectStore(Protocol):
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> str: ...
     async def get(self, bucket: str, key: str) -> bytes: ...
-    def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
+    def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]: ...
     async def describe(self, bucket: str, key: str) -> ObjectCreated | None: ...
     async def keys(self, bucket: str, prefix: str) -> list[str]: ...
     def public_url(self, bucket: str, key: str) -> str: ...
@@ -92,7 +92,7 @@ class MinioStore:
     async def get(self, bucket: str, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(bucket, key)])
 
-    async def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]:
+    async def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]:
         """Yield an object's bytes in chunks, reading each chunk in a worker thread."""
         response = await asyncio.to_thread(self._client.get_object, bucket, key)
         try:

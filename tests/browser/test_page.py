@@ -115,7 +115,8 @@ async def test_upload_watch_gallery_download_and_list(
     data = sample_csv(stack, f"5,Lost Poster,{missing}\n")
     await drop_file(page, "[data-testid=dropzone]", "products.csv", data)
     await expect(page.get_by_text("products.csv")).to_be_visible()
-    await page.get_by_label("JPEG quality").fill("60")
+    await page.get_by_label("Quality", exact=True).fill("60")
+    await page.get_by_label("Output format").select_option("webp")
     await page.get_by_role("button", name="Compress images").click()
     request_id = await wait_finished(page)
 
@@ -150,6 +151,7 @@ async def test_upload_watch_gallery_download_and_list(
     assert len(rows) == 5
     outputs = [u for r in rows[:4] for u in r["Output Image Urls"].split(",") if u.strip()]
     assert len(outputs) == 6
+    assert all(u.split("?")[0].endswith(".webp") for u in outputs), outputs  # the chosen format
     assert rows[4]["Output Image Urls"].strip() == ""
     assert "404" in rows[4]["Errors"]
 

@@ -59,7 +59,7 @@ def test_submit_wait_prints_the_id_and_exits_0_when_completed(completed: Run) ->
     assert "completed: 3 of 3 images (0 failed)" in completed.stderr  # progress, no terminal
     assert re.search(r"^status\s+completed$", completed.stderr, re.M)
     assert re.search(r"^images\s+3 in all, 3 done, 0 failed$", completed.stderr, re.M)
-    assert re.search(r"^file\s+products\.csv \(quality 60\)$", completed.stderr, re.M)
+    assert re.search(r"^file\s+products\.csv \(jpeg, quality 60\)$", completed.stderr, re.M)
 
 
 def test_submit_wait_exits_1_when_an_image_failed(with_errors: Run, stack: Stack) -> None:

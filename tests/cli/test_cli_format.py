@@ -94,7 +94,7 @@ def test_summary_of_a_completed_request() -> None:
     assert fmt.summary(done).splitlines() == [
         f"request   {'ab' * 16}",
         "status    completed",
-        "file      products.csv (quality 50)",
+        "file      products.csv (jpeg, quality 50)",
         "created   2026-11-20 10:00:01 UTC",
         "finished  2026-11-20 10:00:04 UTC (3.5 s)",
         "images    1 in all, 1 done, 0 failed",

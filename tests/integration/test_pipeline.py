@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from standardwebhooks import Webhook
 
 from deploy.local.stack import Stack
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
+from shared.timeline import HOPS, IMAGE_MOMENTS
 from tests.integration.client import (
     CLASSIC_HEADER,
     base,
@@ -72,6 +74,15 @@ async def test_upload_to_webhook(
     assert inputs == [image_url(stack, n) for n in names]
     assert status["webhook_state"] == "delivered"
     assert [a["ok"] for a in status["webhook_attempts"]] == [True]
+    assert status["format"] == "jpeg" and status["quality"] == 40
+    assert list(status["timeline"]) == ["csv_stored", "ingest_started", "fanned_out"]
+    for image in (i for p in status["products"] for i in p["images"]):
+        assert (image["format"], image["quality"]) == ("jpeg", 40)
+        # Every function and the object store stamped it, in the order the image went.
+        assert list(image["timeline"]) == list(IMAGE_MOMENTS), image
+        moments = [datetime.fromisoformat(t) for t in image["timeline"].values()]
+        assert moments == sorted(moments), image["timeline"]
+        assert list(image["hops_ms"]) == list(HOPS)
 
     async with http.get(hook["download_url"]) as download:
         assert download.status == 200
@@ -92,6 +103,43 @@ async def test_upload_to_webhook(
         assert len(body) < (sample_data / "images" / name).stat().st_size, name
     assert len(list(client.list_objects(COMPRESSED_BUCKET, f"{request_id}/"))) == len(names)
     assert len(list(client.list_objects(ORIGINALS_BUCKET, f"{request_id}/"))) == len(names)
+
+
+async def test_output_formats(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    names = sample_images(sample_data)
+    rows = [["1", "Two", ",".join(image_url(stack, n) for n in names[:2])]]
+    uploaded = await upload(http, stack, make_csv(rows), format="WebP", quality="60")
+    webp_id = (await uploaded.json())["request_id"]
+    # A dropped CSV names its format in the object's metadata.
+    data = make_csv(rows)
+    key = f"{TENANT}/drops/avif-{uuid.uuid4().hex}.csv"
+    s3(stack).put_object(
+        INBOX_BUCKET, key, io.BytesIO(data), len(data), metadata={"format": "avif"}
+    )
+
+    async def dropped() -> list[dict[str, Any]]:
+        async with http.get(f"{base(stack)}/api/requests", params={"inbox_key": key}) as r:
+            return list((await r.json())["requests"])
+
+    avif_id = (await wait_for(dropped, "the dropped CSV's request"))[0]["request_id"]
+    for request_id, wanted, pillow_name in ((webp_id, "webp", "WEBP"), (avif_id, "avif", "AVIF")):
+        status = await wait_final(http, stack, request_id)
+        assert (status["status"], status["format"]) == ("completed", wanted), status
+        for image in status["products"][0]["images"]:
+            assert image["format"] == wanted and not image["kept_source"]
+            assert image["output_url"].split("?")[0].endswith(f".{wanted}")
+            async with anonymous.get(image["output_url"]) as got:
+                assert got.content_type == f"image/{wanted}"
+                with Image.open(io.BytesIO(await got.read())) as output:
+                    assert output.format == pillow_name
+
+
+async def test_unknown_format_is_refused(stack: Stack, http: aiohttp.ClientSession) -> None:
+    response = await upload(http, stack, make_csv([["1", "x", "http://e.com/a.jpg"]]), format="gif")
+    assert response.status == 400
+    assert (await response.json())["error"] == "format must be one of jpeg, webp, avif, got 'gif'"
 
 
 async def _first(deliveries: list[Delivery]) -> Delivery | None:

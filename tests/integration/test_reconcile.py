@@ -45,7 +45,8 @@ async def test_lost_bucket_events_are_announced_again(
         await queue.unbind(BUCKET_EVENTS_EXCHANGE, routing_key)
         try:
             csv = make_csv([["1", "Lost", ", ".join(image_url(stack, n) for n in names)]])
-            request_id = (await (await upload(http, stack, csv)).json())["request_id"]
+            uploaded = await upload(http, stack, csv, format="webp")
+            request_id = (await uploaded.json())["request_id"]
 
             async def compressed() -> bool:
                 keys = list(s3(stack).list_objects(COMPRESSED_BUCKET, f"{request_id}/"))
@@ -59,6 +60,10 @@ async def test_lost_bucket_events_are_announced_again(
     status = await wait_final(http, stack, request_id, within=60)
     assert status["status"] == "completed"
     assert status["counts"] == {"total": 2, "done": 2, "failed": 0}
+    # The re-announced objects carry their metadata: format and the moments so far.
+    for image in status["products"][0]["images"]:
+        assert image["format"] == "webp" and image["output_url"].split("?")[0].endswith(".webp")
+        assert {"fetched", "compressed", "notify_started"} <= set(image["timeline"])
 
 
 async def test_upload_that_never_reached_the_inbox_fails(

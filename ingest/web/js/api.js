@@ -55,12 +55,12 @@ export async function getJson(path, options) {
 }
 
 /** Upload a CSV with its options; resolves to {request_id, status}. */
-export async function upload(file, { quality, webhookUrl }) {
+export async function upload(file, { quality, format, webhookUrl }) {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("quality", String(quality));
+  if (format) form.append("format", format);
   if (webhookUrl) form.append("webhook_url", webhookUrl);
-  // FORMAT: when the API accepts an output format, append it here (form.append("format", …)).
   return (await call("api/upload", { method: "POST", body: form })).json();
 }
 

@@ -191,6 +191,7 @@ function updateSummary(parts, body) {
     h("code", {}, body.request_id),
     ` · started ${formatTime(body.created_at)}`,
     body.quality ? ` · quality ${body.quality}` : "",
+    body.format ? ` · ${body.format.toUpperCase()}` : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);

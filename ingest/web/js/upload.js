@@ -99,6 +99,15 @@ export function uploadView({ onUploaded, onUnauthorized }) {
   slider.addEventListener("input", () => (quality.value = slider.value));
   quality.addEventListener("input", () => (slider.value = quality.value));
 
+  // The service's output formats (OUTPUT_FORMATS in shared/names.py); JPEG is the default.
+  const format = h(
+    "select",
+    { id: "format", name: "format", "aria-describedby": "format-help" },
+    h("option", { value: "jpeg", selected: true }, "JPEG"),
+    h("option", { value: "webp" }, "WebP"),
+    h("option", { value: "avif" }, "AVIF"),
+  );
+
   const webhook = h("input", {
     id: "webhook-url",
     name: "webhook_url",
@@ -127,7 +136,11 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     submit.disabled = true;
     submit.textContent = "Uploading…";
     try {
-      const accepted = await upload(file, { quality: q, webhookUrl: webhook.value.trim() });
+      const accepted = await upload(file, {
+        quality: q,
+        format: format.value,
+        webhookUrl: webhook.value.trim(),
+      });
       onUploaded(accepted.request_id);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return onUnauthorized(err.message);
@@ -145,7 +158,7 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     h(
       "p",
       { class: "muted" },
-      "Upload a CSV of products and image URLs. Every image is downloaded, compressed to JPEG ",
+      "Upload a CSV of products and image URLs. Every image is downloaded, compressed ",
       "and stored; you can watch it happen and download a CSV with the new links.",
     ),
     dropzone,
@@ -155,12 +168,21 @@ export function uploadView({ onUploaded, onUnauthorized }) {
       h(
         "div",
         { class: "field" },
-        h("label", { for: "quality" }, "JPEG quality"),
+        h("label", { for: "quality" }, "Quality"),
         h("div", { class: "quality-row" }, slider, quality),
         h("p", { id: "quality-help", class: "hint" }, "1–95; lower is smaller. Default 50."),
       ),
-      // FORMAT: the API compresses to JPEG only for now. When it accepts an output format,
-      // add a <select id="format"> field here and pass its value to upload() in api.js.
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "format" }, "Output format"),
+        format,
+        h(
+          "p",
+          { id: "format-help", class: "hint" },
+          "JPEG opens everywhere; WebP and AVIF are smaller at the same quality number.",
+        ),
+      ),
       h(
         "div",
         { class: "field" },

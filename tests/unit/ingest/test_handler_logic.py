@@ -119,10 +119,11 @@ def test_another_object_version_gets_another_id(other: ObjectCreated) -> None:
 
 def test_request_fields_of_an_upload(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-upload.json")
-    assert request_fields(event, 50) == {
+    assert request_fields(event, 50, "jpeg") == {
         "tenant": "acme",  # the gateway names the uploader's tenant in the metadata
         "filename": f"{RID}.csv",
         "quality": "80",
+        "format": "jpeg",
         "webhook_url": "https://hooks.example.com/imgpipe?token=s3cr3t",
         "source": {"bucket": INBOX_BUCKET, "key": f"uploads/{RID}.csv", "etag": ETAG},
     }
@@ -130,21 +131,28 @@ def test_request_fields_of_an_upload(event_body: EventBody) -> None:
 
 def test_request_fields_of_a_drop(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-drop.json")
-    assert request_fields(event, 50) == {
+    assert request_fields(event, 50, "webp") == {
         "tenant": "drops",  # a dropped CSV's first folder names its tenant
         "filename": "catálogo 2024.csv",
         "quality": "70",
+        "format": "webp",  # the recorded event names none: the default
         "webhook_url": None,
         "source": {"bucket": INBOX_BUCKET, "key": DROP_KEY, "etag": ETAG},
     }
 
 
 def test_request_fields_defaults() -> None:
-    fields = request_fields(inbox_event(key="products.csv", **{"webhook-url": ""}), 65)
+    fields = request_fields(inbox_event(key="products.csv", **{"webhook-url": ""}), 65, "jpeg")
     assert fields["filename"] == "products.csv"
+    assert fields["format"] == "jpeg"
     # Kept as text like metadata values; ingest's _quality turns it into a number.
     assert fields["quality"] == "65"
     assert fields["webhook_url"] is None
+
+
+def test_request_fields_format_from_metadata() -> None:
+    fields = request_fields(inbox_event(key="a.csv", format=" AVIF "), 50, "jpeg")
+    assert fields["format"] == "avif"  # ingest refuses formats not in OUTPUT_FORMATS later
 
 
 # --- documents ----------------------------------------------------------------------------

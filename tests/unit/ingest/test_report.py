@@ -11,6 +11,7 @@ from ingest.report import group_by_row, image_view, output_row, product_view, re
 from shared.status import ImageStatus
 
 RID = "e6ffb05b235749b081bb556eda014c40"
+T0 = 1748942065087  # 2025-06-03T09:14:25.087Z in epoch ms
 Doc = dict[str, Any]
 
 
@@ -115,7 +116,18 @@ async def test_sparse_row_indexes() -> None:
 
 
 def test_done_image_with_key_gets_a_link() -> None:
-    doc = image(0, 1, "done", compressed_key=f"{RID}/0-1.jpg", bytes_in=59366, bytes_out=21873)
+    doc = image(
+        0,
+        1,
+        "done",
+        compressed_key=f"{RID}/0-1.jpg",
+        bytes_in=59366,
+        bytes_out=21873,
+        format="jpeg",
+        quality=50,
+        kept_source=False,
+        moments={"published": T0, "fetch_started": T0 + 4, "fetched": T0 + 31},
+    )
     assert image_view(doc, link) == {
         "input_url": "https://src.example.com/0-1.jpg",
         "status": "done",
@@ -123,6 +135,15 @@ def test_done_image_with_key_gets_a_link() -> None:
         "error": None,
         "bytes_in": 59366,
         "bytes_out": 21873,
+        "format": "jpeg",
+        "quality": 50,
+        "kept_source": False,
+        "timeline": {
+            "published": "2025-06-03T09:14:25.087+00:00",
+            "fetch_started": "2025-06-03T09:14:25.091+00:00",
+            "fetched": "2025-06-03T09:14:25.118+00:00",
+        },
+        "hops_ms": {"to_fetcher": 4, "downloading": 27},
     }
 
 
@@ -163,6 +184,11 @@ def test_failed_image_view() -> None:
         "error": "not an image (text/html)",
         "bytes_in": None,
         "bytes_out": None,
+        "format": None,
+        "quality": None,
+        "kept_source": None,
+        "timeline": {},
+        "hops_ms": {},
     }
 
 
@@ -179,9 +205,11 @@ def test_pending_request_view() -> None:
         "error": None,
         "filename": None,
         "quality": None,
+        "format": "jpeg",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
         "counts": {"total": 0, "done": 0, "failed": 0},
+        "timeline": {},
         "webhook_state": None,
         "webhook_attempts": [],
     }
@@ -195,8 +223,10 @@ def test_finished_request_view() -> None:
         "status": "completed_with_errors",
         "filename": "products.csv",
         "quality": 80,
+        "format": "webp",
         "created_at": CREATED,
         "completed_at": completed,
+        "moments": {"csv_stored": T0, "ingest_started": T0 + 2, "fanned_out": T0 + 9},
         "total": 7,
         "done": 6,
         "failed": 1,
@@ -215,9 +245,15 @@ def test_finished_request_view() -> None:
         "error": None,
         "filename": "products.csv",
         "quality": 80,
+        "format": "webp",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": "2025-06-03T09:16:25.087000+00:00",
         "counts": {"total": 7, "done": 6, "failed": 1},
+        "timeline": {
+            "csv_stored": "2025-06-03T09:14:25.087+00:00",
+            "ingest_started": "2025-06-03T09:14:25.089+00:00",
+            "fanned_out": "2025-06-03T09:14:25.096+00:00",
+        },
         "webhook_state": None,
         "webhook_attempts": [
             {

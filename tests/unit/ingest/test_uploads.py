@@ -55,6 +55,28 @@ def test_quality_not_a_whole_number(raw: str) -> None:
     assert caught.value.status_code == 400
 
 
+# --- format -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("jpeg", "jpeg"), (" WebP ", "webp"), ("avif", "avif"), ("", "jpeg")]
+)
+def test_format(raw: str, expected: str) -> None:
+    assert options(format=raw).format == expected
+
+
+def test_format_default_comes_from_the_settings() -> None:
+    assert options(Settings.from_env({**ENV, "DEFAULT_FORMAT": "webp"})).format == "webp"
+
+
+@pytest.mark.parametrize("raw", ["jpg", "png", "gif", "image/jpeg", "x" * 100])
+def test_unknown_format(raw: str) -> None:
+    with pytest.raises(UploadError) as caught:
+        options(format=raw)
+    assert str(caught.value) == f"format must be one of jpeg, webp, avif, got {raw[:20]!r}"
+    assert caught.value.status_code == 400
+
+
 def test_a_file_in_a_text_field_is_ignored() -> None:
     """Current behaviour: only text values count; a file sent as `quality` is not an error."""
     upload = UploadFile(io.BytesIO(b"80"), filename="quality.txt")

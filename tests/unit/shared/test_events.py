@@ -1,7 +1,7 @@
 """Wire formats: MinIO bucket events (recorded payloads) and our own versioned messages."""
 
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import orjson
@@ -50,6 +50,7 @@ def test_put_original(event_body: EventBody) -> None:
         "quality": "80",
     }
     assert event.dedupe_key == f"original-images/{RID}/0-1.jpg#98111df294415ff3bd236e9b2b31e091"
+    assert event.event_time_ms == 1748942067512  # eventTime 2025-06-03T09:14:27.512Z
 
 
 def test_put_inbox_upload(event_body: EventBody) -> None:
@@ -249,6 +250,7 @@ def test_non_numeric_size_is_permanent(event_json: EventJson) -> None:
 
 MESSAGES = [
     FetchRequested(RID, f"{RID}.0.1", "https://img.example.com/ä b.jpg?w=1&h=2", 80),
+    FetchRequested(RID, f"{RID}.0.2", "https://img.example.com/b.png", 35, "avif", 1748942065087),
     ImageFailed(RID, f"{RID}.3.0", "HTTP 404 Not Found"),
     RequestFailed(RID, "Missing column: 'Product Name' (or 'product')."),
 ]
@@ -268,7 +270,32 @@ def test_fetch_requested_wire_shape() -> None:
         "image_id": f"{RID}.0.1",
         "url": "https://img.example.com/a.jpg",
         "quality": 80,
+        "format": "jpeg",
+        "published_at": 0,
     }
+
+
+def test_fetch_requested_without_the_newer_fields_gets_their_defaults() -> None:
+    # A message from an ingest that predates output formats and timestamps.
+    body = orjson.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "type": "FetchRequested",
+            "request_id": RID,
+            "image_id": f"{RID}.0.1",
+            "url": "https://img.example.com/a.jpg",
+            "quality": 80,
+        }
+    )
+    message = FetchRequested.decode(body)
+    assert (message.format, message.published_at) == ("jpeg", 0)
+
+
+def test_fetch_requested_optional_fields_are_type_checked() -> None:
+    message = FetchRequested(RID, f"{RID}.0.1", "https://a.example/x.jpg", 80, "webp", 1)
+    body = message.encode().replace(b'"published_at":1', b'"published_at":"1"')
+    with pytest.raises(PermanentError, match="published_at"):
+        FetchRequested.decode(body)
 
 
 def test_image_failed_wire_shape() -> None:
@@ -353,3 +380,6 @@ def test_encoded_bucket_event_decodes_to_the_same_object() -> None:
         metadata={"request-id": RID, "image-id": f"{RID}.0.1", "quality": "50"},
     )
     assert decode_bucket_event(encode_bucket_event(obj)) == [obj]
+    stamped = replace(obj, event_time_ms=1748942067512)
+    assert b'"eventTime":"2025-06-03T09:14:27.512Z"' in encode_bucket_event(stamped)
+    assert decode_bucket_event(encode_bucket_event(stamped)) == [stamped]

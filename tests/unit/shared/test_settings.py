@@ -6,7 +6,7 @@ from dataclasses import FrozenInstanceError
 
 import pytest
 
-from shared.settings import Settings, SettingsError
+from shared.settings import Allowlist, Settings, SettingsError
 
 REQUIRED = {
     "AMQP_URL": "amqp://imgpipe:amqp-pw-123@rabbit:5672/",
@@ -65,6 +65,8 @@ def test_defaults() -> None:
     assert s.webhook_timeout_s == 10.0
     assert s.output_url_expiry_s == 7 * 24 * 3600
     assert s.fetch_allow_cidrs == ()
+    assert s.fetch_allow_hosts == ()
+    assert s.fetch_allow == Allowlist()
 
 
 def test_blank_optional_values_take_defaults() -> None:
@@ -76,6 +78,7 @@ def test_blank_optional_values_take_defaults() -> None:
         PREFETCH=" ",
         S3_SECURE="",
         FETCH_ALLOW_CIDRS=" , ",
+        FETCH_ALLOW_HOSTS=" ,, ",
     )
     assert s == settings()
 
@@ -219,6 +222,48 @@ def test_bad_cidr(raw: str) -> None:
         settings(FETCH_ALLOW_CIDRS=raw)
 
 
+def test_fetch_allow_hosts() -> None:
+    s = settings(
+        FETCH_ALLOW_HOSTS=" Images.Internal , *.CDN.example.,,localhost,my_svc-1 ",
+        FETCH_ALLOW_CIDRS="10.1.0.0/16",
+    )
+    hosts = ("images.internal", "*.cdn.example", "localhost", "my_svc-1")
+    assert s.fetch_allow_hosts == hosts  # lower case, final dot dropped
+    assert s.fetch_allow == Allowlist((ipaddress.ip_network("10.1.0.0/16"),), hosts)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*",
+        "*.",
+        "*example.com",
+        "a.*.example.com",
+        "**.example.com",
+        ".example.com",
+        "a..example.com",
+        "http://images.example.com",
+        "images.example.com:8080",
+        "images.example.com/path",
+        "exa mple.com",
+        "ok.example.com,bad host",
+        "::1",
+        "[::1]",
+    ],
+)
+def test_bad_allow_host(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^FETCH_ALLOW_HOSTS: '.*' is not a host name or "):
+        settings(FETCH_ALLOW_HOSTS=raw)
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.1", "127.1", "*.10.0.0.1", "2130706433"])
+def test_allow_host_refuses_addresses(raw: str) -> None:
+    with pytest.raises(
+        SettingsError, match=r"^FETCH_ALLOW_HOSTS: '.*' is an address: list it in FETCH_ALLOW_CIDRS"
+    ):
+        settings(FETCH_ALLOW_HOSTS=raw)
+
+
 def test_secrets_are_not_in_repr() -> None:
     text = repr(settings())
     for secret in SECRETS:
@@ -238,3 +283,33 @@ def test_env_mapping_is_not_modified() -> None:
     env = dict(REQUIRED)
     Settings.from_env(env)
     assert env == REQUIRED
+
+
+def test_output_defaults() -> None:
+    s = settings()
+    assert s.default_format == "jpeg"
+    assert s.background == (255, 255, 255)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("webp", "webp"), (" AVIF ", "avif"), ("", "jpeg")])
+def test_default_format(raw: str, expected: str) -> None:
+    assert settings(DEFAULT_FORMAT=raw).default_format == expected
+
+
+def test_unknown_default_format() -> None:
+    with pytest.raises(SettingsError, match=r"^DEFAULT_FORMAT must be one of jpeg, webp, avif"):
+        settings(DEFAULT_FORMAT="png")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("#000000", (0, 0, 0)), ("ff8000", (255, 128, 0)), (" #FFFFFF ", (255, 255, 255))],
+)
+def test_background(raw: str, expected: tuple[int, int, int]) -> None:
+    assert settings(BACKGROUND=raw).background == expected
+
+
+@pytest.mark.parametrize("raw", ["white", "#fff", "#12345g", "#1234567", "rgb(0,0,0)"])
+def test_bad_background(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^BACKGROUND must be a colour like #ffffff"):
+        settings(BACKGROUND=raw)
