@@ -124,6 +124,17 @@ def prepare(
     return _to_srgb(_flatten(im, background), icc)
 
 
+def pixel_count(data: bytes) -> int:
+    """Width × height from the image's header, without decoding it; 0 if it cannot be read
+    (compress() then says why)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
+            width, height = im.size
+    except (*_DECODE_ERRORS, Image.DecompressionBombError):
+        return 0
+    return width * height
+
+
 def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bytes | None]:
     """The image and its embedded ICC profile, as compress() reads them (for benchmarks)."""
     im = _decode(data, max_pixels)
@@ -209,11 +220,16 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """Convert from the embedded ICC profile to sRGB; a broken profile is ignored."""
     if icc:
+        in_place = im.mode == "RGB"  # no second copy of the pixels (a 16 MP photo: 64 MiB)
         try:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            converted = ImageCms.profileToProfile(im, profile, _SRGB, outputMode="RGB")
+            converted = ImageCms.profileToProfile(
+                im, profile, _SRGB, outputMode="RGB", inPlace=in_place
+            )
         except (ImageCms.PyCMSError, OSError, ValueError):
-            converted = None
+            return im.convert("RGB") if im.mode == "CMYK" else im
+        if in_place:
+            return im
         if converted is not None:
             return converted.convert("L") if im.mode == "L" else converted
     return im.convert("RGB") if im.mode == "CMYK" else im

@@ -3,10 +3,13 @@
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import cast
 
-from compressor.compress import Format, compress
+from compressor.budget import PixelBudget
+from compressor.compress import Format, compress, pixel_count
 from shared import logs, timeline
 from shared.errors import ImageError, PermanentError
 from shared.events import ImageFailed, ObjectCreated
@@ -27,7 +30,14 @@ from shared.names import (
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
-_CODEC_SLOTS = asyncio.Semaphore(os.cpu_count() or 1)
+# One codec thread per core: more would add memory, not speed (Pillow and mozjpeg release the
+# GIL, so these threads use every core while the event loop stays free).
+_CODEC_THREADS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="codec")
+
+
+@cache
+def _pixel_budget(capacity: int) -> PixelBudget:
+    return PixelBudget(capacity)
 
 
 @dataclass(frozen=True)
@@ -71,19 +81,19 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     if not await clients.db.image_pending(original.image_id):
         return  # finished already: a duplicate event
     data = await clients.store.get(event.bucket, event.key)
+    settings = clients.settings
+    work = partial(
+        compress,
+        data,
+        original.quality,
+        max_pixels=settings.max_image_pixels,
+        format=original.format,
+        background=settings.background,
+    )
     try:
-        # Pillow releases the GIL while decoding and encoding: a thread keeps the loop free.
-        # One decode per core at a time: more would only add memory (a 16 MP image needs
-        # ~110 MiB while it is being re-encoded), not speed.
-        async with _CODEC_SLOTS:
-            result = await asyncio.to_thread(
-                compress,
-                data,
-                original.quality,
-                max_pixels=clients.settings.max_image_pixels,
-                format=original.format,
-                background=clients.settings.background,
-            )
+        # Memory follows the pixels being worked on, so they are what is bounded.
+        async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixel_count(data)):
+            result = await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
     except ImageError as exc:
         log.warning("image failed: %s", exc)
         await record_failure(original, str(exc), clients)

@@ -16,7 +16,7 @@ from typing import Literal
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from compressor.compress import Compressed, compress
+from compressor.compress import Compressed, compress, pixel_count
 from shared.errors import ImageError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -410,3 +410,24 @@ def test_our_limit_decides_before_pillows(
         ),
     ):
         compress(png_header(*size), 50, max_pixels=64_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_pixel_count_reads_the_header_only(fmt: str) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), "red").save(out, format=fmt)
+    data = out.getvalue()
+    assert pixel_count(data) == 60_000
+
+
+def test_pixel_count_needs_no_pixels() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), "red").save(out, format="JPEG")
+    data = out.getvalue()
+    header = data[: data.index(b"\xff\xda") + 14]  # up to the scan's header, no scan data
+    assert pixel_count(header) == 60_000
+
+
+@pytest.mark.parametrize("data", [b"", b"<svg/>", b"not an image at all"])
+def test_pixel_count_of_unreadable_data_is_zero(data: bytes) -> None:
+    assert pixel_count(data) == 0

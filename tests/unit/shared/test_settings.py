@@ -1,6 +1,7 @@
 """Settings.from_env with plain dicts: required keys, defaults, casts, hidden secrets."""
 
 import ipaddress
+import os
 import re
 from dataclasses import FrozenInstanceError
 
@@ -313,3 +314,10 @@ def test_background(raw: str, expected: tuple[int, int, int]) -> None:
 def test_bad_background(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"^BACKGROUND must be a colour like #ffffff"):
         settings(BACKGROUND=raw)
+
+
+def test_compress_pixels_in_flight() -> None:
+    assert settings().compress_pixels_in_flight == 16_000_000 * (os.cpu_count() or 1)
+    assert settings(COMPRESS_PIXELS_IN_FLIGHT="5000000").compress_pixels_in_flight == 5_000_000
+    with pytest.raises(SettingsError, match=r"^COMPRESS_PIXELS_IN_FLIGHT must be at least 1"):
+        settings(COMPRESS_PIXELS_IN_FLIGHT="0")
