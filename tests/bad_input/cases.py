@@ -127,6 +127,8 @@ REFUSED: tuple[Refused, ...] = (
     Refused("quality-decimal", "quality=50.5", 400,
             "quality must be a whole number from 1 to 95, got '50.5'",
             fields=(("quality", "50.5"),)),
+    Refused("format-unknown", "format=png", 400,
+            "format must be one of jpeg, webp, avif, got 'png'", fields=(("format", "png"),)),
     Refused("webhook-ftp", "webhook_url=ftp://hooks.example/in", 400,
             "webhook_url: unsupported URL scheme 'ftp'",
             fields=(("webhook_url", "ftp://hooks.example/in"),)),

@@ -140,6 +140,22 @@ async def test_unknown_format_is_refused(stack: Stack, http: aiohttp.ClientSessi
     response = await upload(http, stack, make_csv([["1", "x", "http://e.com/a.jpg"]]), format="gif")
     assert response.status == 400
     assert (await response.json())["error"] == "format must be one of jpeg, webp, avif, got 'gif'"
+    # A dropped CSV cannot be answered: its request fails with the reason, the object is kept.
+    data = make_csv([["1", "x", "http://e.com/a.jpg"]])
+    key = f"{TENANT}/drops/png-{uuid.uuid4().hex}.csv"
+    s3(stack).put_object(INBOX_BUCKET, key, io.BytesIO(data), len(data), metadata={"format": "png"})
+
+    async def dropped() -> list[dict[str, Any]]:
+        async with http.get(f"{base(stack)}/api/requests", params={"inbox_key": key}) as r:
+            return list((await r.json())["requests"])
+
+    request_id = (await wait_for(dropped, "the dropped CSV's request"))[0]["request_id"]
+    status = await wait_final(http, stack, request_id)
+    assert (status["status"], status["error"]) == (
+        "failed",
+        "format must be one of jpeg, webp, avif, got 'png'",
+    )
+    assert s3(stack).stat_object(INBOX_BUCKET, key).size == len(data)
 
 
 async def _first(deliveries: list[Delivery]) -> Delivery | None:
