@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, partial
@@ -11,6 +10,7 @@ from typing import cast
 from compressor.budget import PixelBudget
 from compressor.compress import Format, compress, pixel_count
 from shared import logs, timeline
+from shared.cpus import available_cpus
 from shared.errors import ImageError, PermanentError
 from shared.events import ImageFailed, ObjectCreated
 from shared.names import (
@@ -32,7 +32,7 @@ from shared.runtime import Clients
 log = logging.getLogger(__name__)
 # One codec thread per core: more would add memory, not speed (Pillow and mozjpeg release the
 # GIL, so these threads use every core while the event loop stays free).
-_CODEC_THREADS = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="codec")
+_CODEC_THREADS = ThreadPoolExecutor(available_cpus(), thread_name_prefix="codec")
 
 
 @cache

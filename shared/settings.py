@@ -8,11 +8,11 @@ import base64
 import binascii
 import ipaddress
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.cpus import available_cpus
 from shared.names import DEFAULT_FORMAT, OUTPUT_FORMATS
 from shared.retry import DEFAULT_DELAYS_S
 
@@ -80,7 +80,7 @@ class Settings:
     max_image_pixels: int = 64_000_000
     # Pixels the compressor works on at once (its memory: ~7 bytes a pixel at the peak): a
     # 16 MP photo per core by default, so the cores stay busy with big photos.
-    compress_pixels_in_flight: int = 16_000_000 * (os.cpu_count() or 1)
+    compress_pixels_in_flight: int = 16_000_000 * available_cpus()
     fetch_timeout_s: float = 30.0
     webhook_timeout_s: float = 10.0
     output_url_expiry_s: int = 7 * 24 * 3600

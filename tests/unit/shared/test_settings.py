@@ -1,12 +1,12 @@
 """Settings.from_env with plain dicts: required keys, defaults, casts, hidden secrets."""
 
 import ipaddress
-import os
 import re
 from dataclasses import FrozenInstanceError
 
 import pytest
 
+from shared.cpus import available_cpus
 from shared.settings import Allowlist, Settings, SettingsError
 
 REQUIRED = {
@@ -317,7 +317,7 @@ def test_bad_background(raw: str) -> None:
 
 
 def test_compress_pixels_in_flight() -> None:
-    assert settings().compress_pixels_in_flight == 16_000_000 * (os.cpu_count() or 1)
+    assert settings().compress_pixels_in_flight == 16_000_000 * available_cpus()
     assert settings(COMPRESS_PIXELS_IN_FLIGHT="5000000").compress_pixels_in_flight == 5_000_000
     with pytest.raises(SettingsError, match=r"^COMPRESS_PIXELS_IN_FLIGHT must be at least 1"):
         settings(COMPRESS_PIXELS_IN_FLIGHT="0")
