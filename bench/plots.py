@@ -83,7 +83,8 @@ def _throughput(r: Results, folder: Path) -> Path:
         values.append(r.pipeline.images_per_s)
         colours.append("#2f6db5")
     for run in r.replicas:
-        labels.append(f"compressor\n×{run.replicas} (backlog)")
+        cores = "1 core each" if run.pinned else "shared cores"
+        labels.append(f"compressor ×{run.replicas}\n({cores})")
         values.append(run.images_per_s)
         colours.append("#e07b39")
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -76,7 +76,9 @@ class Results:
         }
         return max(peaks.items(), key=lambda kv: kv[1]) if peaks else None
 
-    def replica_speedup(self) -> float | None:
-        if len(self.replicas) < 2 or self.replicas[0].images_per_s == 0:
+    def replica_speedup(self, pinned: bool) -> float | None:
+        """2 replicas' rate ÷ 1 replica's, both free to use every core or both pinned."""
+        rate = {x.replicas: x.images_per_s for x in self.replicas if x.pinned == pinned}
+        if not rate.get(1) or 2 not in rate:
             return None
-        return self.replicas[1].images_per_s / self.replicas[0].images_per_s
+        return rate[2] / rate[1]
