@@ -10,7 +10,6 @@ our code or the client libraries.
 """
 
 import asyncio
-import gc
 import logging
 import secrets
 import shutil
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,6 @@ import aio_pika
 import pytest
 import urllib3
 from aiormq.exceptions import AMQPConnectionError
-from pymongo.errors import ServerSelectionTimeoutError
 
 from deploy.local.rabbit import RabbitNode
 from deploy.local.seaweed import SeaweedPorts, free_port, start_seaweed, stop_seaweed
@@ -279,27 +276,43 @@ async def test_database_over_tls(pki: Pki, mongo_tls_port: int) -> None:
     finally:
         await db.close()
 
-    wrong_ca = await _refused(_mongo_url(mongo_tls_port, f"&tls=true&tlsCAFile={pki.other_ca}"))
-    assert "CERTIFICATE_VERIFY_FAILED" in wrong_ca
-    await _refused(_mongo_url(mongo_tls_port, ""))  # plain TCP: the server speaks only TLS
+    other_ca = _mongo_url(mongo_tls_port, f"&tls=true&tlsCAFile={pki.other_ca}")
+    assert "CERTIFICATE_VERIFY_FAILED" in await asyncio.to_thread(_refused, other_ca)
+    # Plain TCP: the server speaks only TLS.
+    await asyncio.to_thread(_refused, _mongo_url(mongo_tls_port, ""))
 
 
-async def _refused(url: str) -> str:
-    """The error of a Database that cannot reach the server."""
-    db = Database(url, "imgpipe_tls")
+# Run in a process of its own: pymongo's async client (4.20) can leave the socket of a monitor
+# check that close() cancelled mid-handshake unclosed, and warnings-as-errors would then fail
+# whatever test the garbage collector happens to run in (or the session's end).
+_REFUSED = """
+import asyncio, sys
+from pymongo.errors import ServerSelectionTimeoutError
+from shared.db import Database
+
+async def main() -> int:
+    db = Database(sys.argv[1], "imgpipe_tls")
     try:
-        with pytest.raises(ServerSelectionTimeoutError) as info:
-            await db.ping()
+        await db.ping()
+    except ServerSelectionTimeoutError as exc:
+        print(exc)
+        return 0
     finally:
         await db.close()
-    # pymongo's async client (4.20) leaves the socket of a monitor check that close()
-    # cancelled mid-handshake unclosed: let the cancelled tasks finish, then collect that
-    # socket here, quietly, before warnings-as-errors flags the library's leak in a later test.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        for _ in range(100):
-            if not any(t.get_name().startswith("pymongo_") for t in asyncio.all_tasks()):
-                break
-            await asyncio.sleep(0.01)
-        gc.collect()
-    return str(info.value)
+    return 1
+
+sys.exit(asyncio.run(main()))
+"""
+
+
+def _refused(url: str) -> str:
+    """The error of a Database that cannot reach the server (it must not reach it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REFUSED, url],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"connected, or failed otherwise: {done.stdout}{done.stderr}"
+    return done.stdout
