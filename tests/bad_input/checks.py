@@ -197,6 +197,16 @@ async def settled(
         await asyncio.sleep(0.2)
 
 
+def check_completes_with_errors(batch: Batch, cases: Sequence[Outcome]) -> None:
+    """The batch's request finished with each case's outcome counted, and only the images
+    that should be done have a compressed object."""
+    assert batch.final["status"] == "completed_with_errors"
+    assert batch.final["error"] is None
+    assert batch.final["counts"] == expected_counts(cases)
+    done = {image_key_of(batch.request_id, batch.rows[c.id]) for c in cases if c.status == "done"}
+    assert batch.compressed == done
+
+
 def _unsigned(link: str) -> str:
     return link.split("?", 1)[0]
 
