@@ -65,10 +65,13 @@ def main() -> None:
     while True:
         status = json.loads(get(f"{gateway}/api/status/{request_id}", key))
         counts = status["counts"]
-        print(
-            f"  {status['status']}: {counts['done']} done, {counts['failed']} failed "
-            f"of {counts['total']}"
-        )
+        if status["status"] == "pending":
+            print("  pending: the CSV is stored, ingest has not read it yet")
+        else:
+            print(
+                f"  {status['status']}: {counts['done']} done, {counts['failed']} failed "
+                f"of {counts['total']} images"
+            )
         if status["status"] not in ("pending", "processing"):
             break
         if time.monotonic() - started > 120:
@@ -81,7 +84,7 @@ def main() -> None:
             if image["bytes_out"]:
                 saved = f"{image['bytes_in']:>9,} → {image['bytes_out']:>9,} bytes"
             print(
-                f"  {product['product'][:28]:<28} {image['status']:<7} {saved}"
+                f"  {product['product'][:32]:<32} {image['status']:<7} {saved}"
                 f"{image['error'] or ''}"
             )
     print(f"\noutput CSV ({gateway}/api/download/{request_id}):\n")
