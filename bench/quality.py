@@ -22,7 +22,8 @@ from skimage.metrics import structural_similarity
 
 from bench import candidates
 from bench.corpus import CorpusImage
-from compressor.compress import Format, compress, decode, prepare, supported_formats
+from compressor.compress import compress, decode, prepare, supported_formats
+from shared.rules import Format
 
 QUALITY = 50
 MAX_PIXELS = 64_000_000

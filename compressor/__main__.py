@@ -1,6 +1,6 @@
 """python -m compressor: compress every original that lands in original-images."""
 
-from compressor.handler import OriginalStored, handle, record_failure
+from compressor.handler import handle, original_of, record_failure
 from shared.consumer import Route, run
 from shared.events import decode_bucket_event
 from shared.names import ORIGINAL_STORED
@@ -14,7 +14,7 @@ async def original_stored(clients: Clients, body: bytes) -> None:
 
 async def give_up(clients: Clients, body: bytes, reason: str) -> None:
     for event in decode_bucket_event(body):
-        await record_failure(OriginalStored.from_event(event), reason, clients)
+        await record_failure(original_of(event), reason, clients)
 
 
 run("compressor", {ORIGINAL_STORED.name: Route(original_stored, give_up)})

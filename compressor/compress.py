@@ -15,12 +15,12 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import Literal
 
 from PIL import Image, ImageCms, ImageOps, features
 
 from compressor import jpeg
 from shared.errors import ImageError
+from shared.rules import QUALITY, Format
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -28,9 +28,8 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
-Format = Literal["jpeg", "webp", "avif"]
-# Output format → (Pillow's name, content type, file extension).
-FORMATS: dict[str, tuple[str, str, str]] = {
+# Output format (shared/rules.py FORMAT) → (Pillow's name, content type, file extension).
+FORMATS: dict[Format, tuple[str, str, str]] = {
     "jpeg": ("JPEG", "image/jpeg", "jpg"),
     "webp": ("WEBP", "image/webp", "webp"),
     "avif": ("AVIF", "image/avif", "avif"),
@@ -42,7 +41,7 @@ WEBP_METHOD = 4  # libwebp's default effort (0-6)
 AVIF_SPEED = 8
 
 
-def supported_formats() -> tuple[str, ...]:
+def supported_formats() -> tuple[Format, ...]:
     """The output formats this machine's Pillow can write (AVIF needs Pillow built with it)."""
     return tuple(f for f in FORMATS if f != "avif" or features.check("avif"))
 
@@ -54,7 +53,7 @@ class Compressed:
     height: int
     source_format: str  # as Pillow names it: "JPEG", "PNG", ...
     content_type: str = "image/jpeg"
-    format: str = "jpeg"  # the output format: a key of FORMATS
+    format: Format = "jpeg"
     quality: int = 0  # the request's quality (a kept source keeps its own tables)
     # True when the output is the source JPEG itself, losslessly rewritten without its
     # metadata, because re-encoding would not have made it smaller.
@@ -84,10 +83,9 @@ def compress(
     Transparent pixels are composited on `background`; animations keep their first frame.
     Raises ImageError, with a reason fit to show the user, for data that is not an allowed
     image, is damaged, or has more than max_pixels pixels (checked before decoding);
-    ValueError for a quality outside 1-95 or a format this machine cannot write.
+    ValueError for a quality outside QUALITY's range or a format this machine cannot write.
     """
-    if not 1 <= quality <= 95:
-        raise ValueError(f"quality must be 1-95, got {quality}")
+    QUALITY.check(quality)
     if format not in supported_formats():
         raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
     im = _decode(data, max_pixels)

@@ -3,30 +3,16 @@
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import cache, partial
-from typing import cast
 
 from compressor.budget import PixelBudget
-from compressor.compress import Format, compress, pixel_count
+from compressor.compress import compress, pixel_count
 from shared import logs, timeline
 from shared.cpus import available_cpus
-from shared.errors import ImageError, PermanentError
+from shared.errors import ImageError
 from shared.events import ImageFailed, ObjectCreated
-from shared.names import (
-    COMPRESSED_BUCKET,
-    DEFAULT_FORMAT,
-    FAILED_ROUTING_KEY,
-    META_FORMAT,
-    META_IMAGE_ID,
-    META_KEPT_SOURCE,
-    META_ORIGINAL_KEY,
-    META_QUALITY,
-    META_REQUEST_ID,
-    META_SOURCE_BYTES,
-    OUTPUT_FORMATS,
-    image_key,
-)
+from shared.metadata import CompressedMeta, OriginalMeta
+from shared.names import COMPRESSED_BUCKET, FAILED_ROUTING_KEY, image_key
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
@@ -40,45 +26,19 @@ def _pixel_budget(capacity: int) -> PixelBudget:
     return PixelBudget(capacity)
 
 
-@dataclass(frozen=True)
-class OriginalStored:
-    """What the compressor needs to know about an original, read from its metadata."""
-
-    request_id: str
-    image_id: str
-    quality: int
-    format: Format
-    key: str
-    # The moments so far (shared/timeline.py): the fetcher's, and the original's store time.
-    moments: dict[str, int]
-
-    @classmethod
-    def from_event(cls, event: ObjectCreated) -> "OriginalStored":
-        # Originals stored before formats existed carry none: they were all JPEG requests.
-        output_format = event.metadata.get(META_FORMAT, DEFAULT_FORMAT)
-        if output_format not in OUTPUT_FORMATS:
-            raise PermanentError(f"{event.key}: unknown output format {output_format!r}")
-        moments = timeline.from_metadata(event.metadata)
-        if event.event_time_ms is not None:
-            moments["original_stored"] = event.event_time_ms
-        try:
-            return cls(
-                request_id=event.metadata[META_REQUEST_ID],
-                image_id=event.metadata[META_IMAGE_ID],
-                quality=int(event.metadata[META_QUALITY]),
-                format=cast(Format, output_format),
-                key=event.key,
-                moments=moments,
-            )
-        except (KeyError, ValueError) as exc:
-            raise PermanentError(f"{event.key}: missing or bad metadata {exc}") from exc
+def original_of(event: ObjectCreated) -> OriginalMeta:
+    """The original's metadata, with the moment the store wrote it (its event's time)."""
+    original = OriginalMeta.read(event)
+    if event.event_time_ms is None:
+        return original
+    return original.with_moments(original_stored=event.event_time_ms)
 
 
 async def handle(event: ObjectCreated, clients: Clients) -> None:
     started = timeline.now_ms()
-    original = OriginalStored.from_event(event)
+    original = original_of(event)
     logs.bind(request_id=original.request_id, image_id=original.image_id, key=event.key)
-    if not await clients.db.image_pending(original.image_id):
+    if not await clients.db.images.is_pending(original.image_id):
         return  # finished already: a duplicate event
     data = await clients.store.get(event.bucket, event.key)
     settings = clients.settings
@@ -98,29 +58,24 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         log.warning("image failed: %s", exc)
         await record_failure(original, str(exc), clients)
         return
-    compressed = timeline.now_ms()
+    compressed = CompressedMeta(
+        request_id=original.request_id,
+        image_id=original.image_id,
+        source_bytes=len(data),
+        original_key=event.key,
+        format=result.format,
+        quality=result.quality,
+        kept_source=result.kept_source,
+        moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
+    )
+    key = image_key(original.image_id, result.extension)
     await clients.store.put(
-        COMPRESSED_BUCKET,
-        image_key(original.image_id, result.extension),
-        result.data,
-        result.content_type,
-        {
-            META_REQUEST_ID: original.request_id,
-            META_IMAGE_ID: original.image_id,
-            META_SOURCE_BYTES: str(len(data)),
-            META_ORIGINAL_KEY: original.key,
-            META_FORMAT: result.format,
-            META_QUALITY: str(result.quality),
-            META_KEPT_SOURCE: "true" if result.kept_source else "false",
-            **timeline.to_metadata(
-                {**original.moments, "compress_started": started, "compressed": compressed}
-            ),
-        },
+        COMPRESSED_BUCKET, key, result.data, result.content_type, compressed.to_metadata()
     )
     log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
 
 
-async def record_failure(original: OriginalStored, reason: str, clients: Clients) -> None:
+async def record_failure(original: OriginalMeta, reason: str, clients: Clients) -> None:
     """Tell the notifier this image failed, so its request can still complete."""
     failed = ImageFailed(original.request_id, original.image_id, reason)
     await clients.publisher.publish(FAILED_ROUTING_KEY, failed)

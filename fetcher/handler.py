@@ -6,15 +6,8 @@ from fetcher.download import TransientFetchError, download
 from shared import logs, timeline
 from shared.errors import ImageError, RetryLater
 from shared.events import FetchRequested, ImageFailed
-from shared.names import (
-    FAILED_ROUTING_KEY,
-    META_FORMAT,
-    META_IMAGE_ID,
-    META_QUALITY,
-    META_REQUEST_ID,
-    ORIGINALS_BUCKET,
-    image_key,
-)
+from shared.metadata import OriginalMeta
+from shared.names import FAILED_ROUTING_KEY, ORIGINALS_BUCKET, image_key
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
@@ -23,7 +16,7 @@ log = logging.getLogger(__name__)
 async def handle(message: FetchRequested, clients: Clients) -> None:
     started = timeline.now_ms()
     logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
-    if not await clients.db.image_pending(message.image_id):
+    if not await clients.db.images.is_pending(message.image_id):
         return  # finished already: a duplicate, or work the reconciler re-issued meanwhile
     settings = clients.settings
     try:
@@ -42,18 +35,16 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
     moments = {"fetch_started": started, "fetched": timeline.now_ms()}
     if message.published_at:
         moments["published"] = message.published_at
+    meta = OriginalMeta(
+        request_id=message.request_id,
+        image_id=message.image_id,
+        quality=message.quality,
+        format=message.format,
+        moments=moments,
+    )
+    key = image_key(message.image_id, image.extension)
     await clients.store.put(
-        ORIGINALS_BUCKET,
-        image_key(message.image_id, image.extension),
-        image.data,
-        image.content_type,
-        {
-            META_REQUEST_ID: message.request_id,
-            META_IMAGE_ID: message.image_id,
-            META_QUALITY: str(message.quality),
-            META_FORMAT: message.format,
-            **timeline.to_metadata(moments),
-        },
+        ORIGINALS_BUCKET, key, image.data, image.content_type, meta.to_metadata()
     )
     log.info("original stored: %d bytes of %s", len(image.data), image.content_type)
 

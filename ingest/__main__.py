@@ -18,8 +18,8 @@ async def csv_uploaded(clients: Clients, body: bytes) -> None:
 
 async def give_up(clients: Clients, body: bytes, reason: str) -> None:
     for event in decode_bucket_event(body):
-        request = await clients.db.get_request(request_id_for(event))
-        if request is not None and request["status"] != RequestStatus.PENDING:
+        request = await clients.db.requests.get(request_id_for(event))
+        if request is not None and request.status != RequestStatus.PENDING:
             continue  # its rows are in and its fan-out is owned: the reconciler sees it through
         failed = RequestFailed(request_id_for(event), f"could not read the CSV: {reason}")
         await clients.publisher.publish(REQUEST_FAILED_ROUTING_KEY, failed)

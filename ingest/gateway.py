@@ -4,14 +4,12 @@ It never parses rows or fans out work: the inbox bucket's object-created event d
 (ingest/handler.py), so a CSV put straight into the bucket is processed the same way.
 """
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -25,23 +23,32 @@ from swagger_ui_bundle import swagger_ui_path
 from ingest import uploads
 from ingest.auth import hash_key, presented_key
 from ingest.csvfile import CsvError, OutputCsv
-from ingest.openapi import OPENAPI
+from ingest.openapi import LIST_LIMIT, OFFSET, STATUS_LIMIT, PageParam, openapi_document
 from ingest.ops import MetricsMiddleware, healthz, metrics_endpoint, readyz
-from ingest.report import etag, group_by_row, output_row, product_view, request_view
+from ingest.report import LinkFor, etag, group_by_row, output_row, product_view, request_view
 from shared import logs
+from shared.api import Accepted, ErrorBody, ProductsPage, RequestList, StatusView, View
 from shared.names import COMPRESSED_BUCKET
+from shared.records import RequestRecord
+from shared.rules import REQUEST_ID, RuleError, date_time
 from shared.runtime import Clients, open_clients
 from shared.settings import Settings
 from shared.status import FINAL_STATUSES, RequestStatus
 
-_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-PRODUCTS_PAGE = 1000  # rows per status page: a 100,000-row request answers in pages
-MAX_PRODUCTS_PAGE = 5000
 _DOCS_HTML = Path(__file__).with_name("docs.html")
 
 
-def error(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code)
+class ViewResponse(Response):
+    """A JSON body from one of the API's views (shared/api.py)."""
+
+    media_type = "application/json"
+
+    def render(self, content: View) -> bytes:
+        return msgspec.json.encode(content)
+
+
+def error(status_code: int, message: str) -> Response:
+    return ViewResponse(ErrorBody(error=message), status_code=status_code)
 
 
 def clients_of(request: Request) -> Clients:
@@ -54,7 +61,7 @@ async def authenticate(request: Request) -> str:
     key = presented_key(request.headers)
     tenant = None
     if key is not None:
-        tenant = await clients_of(request).db.tenant_for_key(hash_key(key))
+        tenant = await clients_of(request).db.keys.tenant_of(hash_key(key))
     if tenant is None:
         why = "missing API key" if key is None else "invalid or revoked API key"
         raise HTTPException(
@@ -65,14 +72,14 @@ async def authenticate(request: Request) -> str:
     return tenant
 
 
-async def find_request(request: Request) -> dict[str, Any]:
+async def find_request(request: Request) -> RequestRecord:
     """The caller's request named in the path; another tenant's answers 404 like a missing one."""
     tenant = await authenticate(request)
-    request_id = request.path_params["request_id"]
+    request_id = str(request.path_params.get("request_id", ""))
     found = None
-    if _REQUEST_ID.match(request_id):
-        found = await clients_of(request).db.get_request(request_id)
-    if found is None or found.get("tenant") != tenant:
+    if REQUEST_ID.matches(request_id):
+        found = await clients_of(request).db.requests.get(request_id)
+    if found is None or found.tenant != tenant:
         raise HTTPException(404, f"no request with id {request_id!r}")
     return found
 
@@ -86,7 +93,7 @@ async def upload(request: Request) -> Response:
         if not isinstance(file, UploadFile):
             return error(400, "the form field 'file' must be the CSV file")
         try:
-            options = uploads.parse_options(form, settings)
+            options = uploads.form_options(form, settings)
             await uploads.check_webhook_host(options, settings)
             data = await uploads.read_capped(file, settings.max_csv_bytes)
         except uploads.UploadError as exc:
@@ -99,73 +106,68 @@ async def upload(request: Request) -> Response:
     request_id = uuid.uuid4().hex
     if key is not None:
         fingerprint = uploads.fingerprint(data, options)
-        claim = await clients.db.claim_idempotency_key(f"{tenant}:{key}", request_id, fingerprint)
-        if claim["fingerprint"] != fingerprint:
+        claim = await clients.db.keys.claim_idempotency_key(
+            f"{tenant}:{key}", request_id, fingerprint
+        )
+        if claim.fingerprint != fingerprint:
             return error(422, "this Idempotency-Key was used for a different upload")
-        earlier = await clients.db.get_request(claim["request_id"])
+        earlier = await clients.db.requests.get(claim.request_id)
         if earlier is not None:  # a retry of an accepted upload: same answer, no new work
-            body = {"request_id": earlier["_id"], "status": earlier["status"]}
-            return JSONResponse(body, status_code=202, headers={"Idempotent-Replayed": "true"})
-        request_id = claim["request_id"]  # claimed earlier, but never accepted: finish it
+            replay = Accepted(request_id=earlier.id, status=earlier.status)
+            return ViewResponse(replay, status_code=202, headers={"Idempotent-Replayed": "true"})
+        request_id = claim.request_id  # claimed earlier, but never accepted: finish it
     filename = file.filename or "upload.csv"
     await uploads.accept(clients, tenant, request_id, filename, data, options)
-    return JSONResponse(
-        {"request_id": request_id, "status": RequestStatus.PENDING.value}, status_code=202
-    )
+    accepted = Accepted(request_id=request_id, status=RequestStatus.PENDING)
+    return ViewResponse(accepted, status_code=202)
 
 
 async def status(request: Request) -> Response:
     """The request with a page of its products (`offset`, `limit` rows; 304 if unchanged)."""
     found = await find_request(request)
-    offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", PRODUCTS_PAGE, 1, MAX_PRODUCTS_PAGE)
+    offset = _int_param(request, OFFSET)
+    limit = _int_param(request, STATUS_LIMIT)
     tag = etag(found, offset, limit)
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag})
     clients = clients_of(request)
-    db, link = clients.db, _linker(clients)
-    rows = db.iter_rows(found["_id"], offset, limit)
-    images = db.iter_images(found["_id"], first_row=offset, row_count=limit)
-    products = [product_view(row, imgs, link) async for row, imgs in group_by_row(rows, images)]
-    more = len(products) == limit and await db.has_row(found["_id"], offset + limit)
-    page = {"offset": offset, "limit": limit, "next_offset": offset + limit if more else None}
-    body = {**request_view(found), "products": products, "products_page": page}
-    return JSONResponse(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+    images, link = clients.db.images, _linker(clients)
+    pairs = group_by_row(
+        images.rows(found.id, offset, limit),
+        images.of_request(found.id, first_row=offset, row_count=limit),
+    )
+    products = [product_view(row, imgs, link) async for row, imgs in pairs]
+    more = len(products) == limit and await images.has_row(found.id, offset + limit)
+    page = ProductsPage(offset=offset, limit=limit, next_offset=offset + limit if more else None)
+    summary = msgspec.structs.asdict(request_view(found))
+    body = StatusView(**summary, products=products, products_page=page)
+    return ViewResponse(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
+def _int_param(request: Request, param: PageParam) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise HTTPException(400, f"{name} must be from {low} to {high}")
-    return value
+        return param.read(request.query_params.get(param.name))
+    except RuleError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 async def download(request: Request) -> Response:
     found = await find_request(request)
-    if found["status"] not in FINAL_STATUSES:
-        return error(409, f"request {found['_id']} is {found['status']}; try again when it is done")
-    if found["status"] == RequestStatus.FAILED:
-        return error(409, f"request {found['_id']} failed: {found.get('error')}")
+    if found.status not in FINAL_STATUSES:
+        return error(409, f"request {found.id} is {found.status}; try again when it is done")
+    if found.status == RequestStatus.FAILED:
+        return error(409, f"request {found.id} failed: {found.error}")
     clients = clients_of(request)
-    link = _linker(clients)
+    images, link = clients.db.images, _linker(clients)
 
     async def lines() -> AsyncIterator[str]:
         """Row by row from the database: memory stays flat for any size of request."""
-        out = OutputCsv(found["header"])
+        out = OutputCsv(found.header)
         yield out.header_line()
-        rows = group_by_row(
-            clients.db.iter_rows(found["_id"]), clients.db.iter_images(found["_id"])
-        )
-        async for row, images in rows:
-            yield out.line(output_row(row, images, link))
+        async for row, slots in group_by_row(images.rows(found.id), images.of_request(found.id)):
+            yield out.line(output_row(row, slots, link))
 
-    filename = f"{found['_id']}-output.csv"
+    filename = f"{found.id}-output.csv"
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
@@ -177,22 +179,18 @@ async def list_requests(request: Request) -> Response:
     """The caller's requests, newest first; `before` (a created_at) pages on, `inbox_key`
     finds those made from a CSV put straight into the inbox bucket."""
     tenant = await authenticate(request)
-    limit = _int_param(request, "limit", 20, 1, 100)
+    limit = _int_param(request, LIST_LIMIT)
     before = None
-    if raw := request.query_params.get("before"):
+    if (raw := request.query_params.get("before")) is not None:
         try:
-            before = datetime.fromisoformat(raw)
-        except ValueError:
-            raise HTTPException(400, "before must be an ISO 8601 time (a created_at)") from None
+            before = date_time(raw, "before")
+        except RuleError as exc:
+            raise HTTPException(400, str(exc)) from None
     key = request.query_params.get("inbox_key", "")
-    found = await clients_of(request).db.list_requests(tenant, limit, before, key)
+    found = await clients_of(request).db.requests.of_tenant(tenant, limit, before, key)
     views = [request_view(r) for r in found]
-    following = views[-1]["created_at"] if len(views) == limit else None
-    return JSONResponse({"requests": views, "next_before": following})
-
-
-async def openapi(request: Request) -> Response:
-    return JSONResponse(OPENAPI)
+    following = views[-1].created_at if len(views) == limit else None
+    return ViewResponse(RequestList(requests=views, next_before=following))
 
 
 async def docs(request: Request) -> Response:
@@ -206,7 +204,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _linker(clients: Clients) -> Any:
+def _linker(clients: Clients) -> LinkFor:
     return lambda key: clients.store.public_url(COMPRESSED_BUCKET, key)
 
 
@@ -220,6 +218,11 @@ def create_app(settings: Settings) -> Starlette:
 
     async def page(request: Request) -> Response:
         return FileResponse(web / "index.html", media_type="text/html")
+
+    document = openapi_document(settings)  # this gateway's limits and defaults
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
 
     return Starlette(
         routes=[
@@ -251,9 +254,8 @@ def main() -> None:
 
     settings = Settings.from_env(os.environ)
     logs.configure("gateway", settings.log_level)
-    host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
-    port = int(os.environ.get("GATEWAY_PORT", "8000"))
     app = create_app(settings)
+    host, port = settings.gateway_host, settings.gateway_port
     if "--check" in sys.argv[1:]:
         print(f"gateway: configuration ok; would listen on {host}:{port}")
         return

@@ -6,29 +6,25 @@ whose fan-out finished is left alone.
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
-from ingest.csvfile import CsvError, Row, parse_rows
+import msgspec
+
+from ingest.csvfile import CsvError, Row
+from ingest.csvfile import parse_rows as parse_csv
+from ingest.options import parse_options
 from shared import logs, timeline
-from shared.db import image_id
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
-from shared.names import (
-    DEFAULT_FORMAT,
-    META_FORMAT,
-    META_QUALITY,
-    META_REQUEST_ID,
-    META_TENANT,
-    META_WEBHOOK_URL,
-    OUTPUT_FORMATS,
-    REQUEST_FAILED_ROUTING_KEY,
-    fetch_routing_key,
-)
+from shared.metadata import CsvMeta
+from shared.names import REQUEST_FAILED_ROUTING_KEY, fetch_routing_key
+from shared.records import ImageRecord, Options, RequestRecord, RowRecord, Source, image_id, row_id
+from shared.rules import REQUEST_ID, RuleError
 from shared.runtime import Clients
-from shared.settings import csv_limits
+from shared.settings import Settings, csv_limits
 from shared.status import ImageStatus, RequestStatus
 from shared.storage import ObjectStore
 
@@ -40,7 +36,6 @@ BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
 # (fetches of pending images are idempotent), so the lease can be short.
 FANOUT_LEASE_S = 5.0
 IN_FLIGHT = 500  # fetch messages awaiting their broker confirms at once
-_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
 
@@ -51,63 +46,74 @@ def request_id_for(event: ObjectCreated) -> str:
     A CSV dropped straight into the bucket gets the same id on every redelivery of its event;
     `GET /api/requests?inbox_key=<key>` finds it.
     """
-    given = event.metadata.get(META_REQUEST_ID, "").strip().lower()
-    if _REQUEST_ID.match(given):
+    given = CsvMeta.read(event).request_id.strip().lower()
+    if REQUEST_ID.matches(given):
         return given
     return uuid.uuid5(_DROP_NAMESPACE, event.dedupe_key).hex
 
 
 def tenant_of(event: ObjectCreated) -> str:
     """Whose CSV this is: the `tenant` metadata, else the key's first folder ("acme/x.csv")."""
-    given = event.metadata.get(META_TENANT, "").strip()
+    given = CsvMeta.read(event).tenant.strip()
     if given:
         return given
     folder, slash, _ = event.key.partition("/")
     return folder if slash else ""
 
 
-def request_fields(
-    event: ObjectCreated, default_quality: int, default_format: str
-) -> dict[str, Any]:
-    """Settings of a request created from the object's metadata (for dropped CSVs)."""
-    return {
-        "tenant": tenant_of(event),
-        "filename": event.key.rsplit("/", 1)[-1],
-        "quality": event.metadata.get(META_QUALITY, str(default_quality)),
-        "format": event.metadata.get(META_FORMAT, default_format).strip().lower(),
-        "webhook_url": event.metadata.get(META_WEBHOOK_URL) or None,
-        "source": {"bucket": event.bucket, "key": event.key, "etag": event.etag},
-    }
+@dataclass(frozen=True)
+class Inbox:
+    """What a CSV's object says of its request."""
+
+    tenant: str
+    filename: str
+    source: Source
+    options: Options  # from its metadata; the defaults where it names none, or names bad ones
+    problem: str | None  # what is wrong with the options its metadata names, if anything
 
 
-def documents(
-    request_id: str, rows: list[Row]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The row and image documents of a batch of parsed rows."""
-    row_docs = [
-        {
-            "_id": f"{request_id}:{row.index}",
-            "request_id": request_id,
-            "index": row.index,
-            "serial": row.serial,
-            "product": row.product,
-            "cells": list(row.cells),
-        }
+def read_inbox(event: ObjectCreated, settings: Settings) -> Inbox:
+    meta = CsvMeta.read(event)
+    problem = None
+    try:
+        options = parse_options(meta.quality, meta.format, meta.webhook_url, settings)
+    except RuleError as exc:
+        options, problem = parse_options("", "", "", settings), str(exc)
+    return Inbox(
+        tenant=tenant_of(event),
+        filename=event.key.rsplit("/", 1)[-1],
+        source=Source(bucket=event.bucket, key=event.key, etag=event.etag),
+        options=options,
+        problem=problem,
+    )
+
+
+def records(request_id: str, rows: list[Row]) -> tuple[list[RowRecord], list[ImageRecord]]:
+    """The row and image records of a batch of parsed rows."""
+    row_records = [
+        RowRecord(
+            id=row_id(request_id, row.index),
+            request_id=request_id,
+            index=row.index,
+            serial=row.serial,
+            product=row.product,
+            cells=row.cells,
+        )
         for row in rows
     ]
-    image_docs = [
-        {
-            "_id": image_id(request_id, row.index, slot),
-            "request_id": request_id,
-            "row": row.index,
-            "slot": slot,
-            "url": url,
-            "status": ImageStatus.PENDING.value,
-        }
+    image_records = [
+        ImageRecord(
+            id=image_id(request_id, row.index, slot),
+            request_id=request_id,
+            row=row.index,
+            slot=slot,
+            url=url,
+            status=ImageStatus.PENDING,
+        )
         for row in rows
         for slot, url in enumerate(row.urls)
     ]
-    return row_docs, image_docs
+    return row_records, image_records
 
 
 def batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
@@ -128,25 +134,26 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     request_id = request_id_for(event)
     logs.bind(request_id=request_id, key=event.key)
     settings = clients.settings
-    request = await clients.db.open_request(
-        request_id, request_fields(event, settings.default_quality, settings.default_format)
+    inbox = read_inbox(event, settings)
+    request = await clients.db.requests.open(
+        request_id, inbox.tenant, inbox.filename, inbox.options, inbox.source
     )
-    if request["status"] != RequestStatus.PENDING:
-        if request["status"] == RequestStatus.PROCESSING and not request.get("fanned_out"):
+    if request.status != RequestStatus.PENDING:
+        if request.status == RequestStatus.PROCESSING and not request.fanned_out:
             # An earlier delivery is fanning out, or stopped half way: take over only once
             # it has gone quiet, else come back later.
-            if not await clients.db.claim_fanout(request_id, FANOUT_LEASE_S):
+            if not await clients.db.fanout.claim(request_id, FANOUT_LEASE_S):
                 raise NotYet("another delivery of this CSV is still sending its fetches")
             await _fan_out(request, clients, moments)
         return
     try:
-        if not await clients.db.tenant_exists(request["tenant"]):
+        if not await clients.db.keys.tenant_exists(request.tenant):
             raise CsvError(
-                f"unknown tenant {request['tenant']!r}: put the CSV under <tenant>/ in the "
+                f"unknown tenant {request.tenant!r}: put the CSV under <tenant>/ in the "
                 "inbox bucket or give it x-amz-meta-tenant, for a tenant that has an API key"
             )
-        quality = _quality(request["quality"])
-        _check_format(request.get("format", DEFAULT_FORMAT))
+        if inbox.problem is not None:
+            raise CsvError(inbox.problem)
         if event.size > settings.max_csv_bytes:
             raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")
         total = await _save_rows(request_id, event, clients)
@@ -156,25 +163,10 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
         )
         return
-    if not await clients.db.start_processing(request_id, total, quality):
+    if not await clients.db.requests.start_processing(request_id, total):
         return  # a duplicate delivery of this CSV got there first: it fans out
-    await _fan_out({**request, "quality": quality, "total": total}, clients, moments)
+    await _fan_out(msgspec.structs.replace(request, total=total), clients, moments)
     log.info("request accepted: %d images sent to be fetched", total)
-
-
-def _check_format(raw: str) -> None:
-    if raw not in OUTPUT_FORMATS:
-        raise CsvError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {raw[:20]!r}")
-
-
-def _quality(raw: object) -> int:
-    try:
-        quality = int(str(raw))
-    except ValueError:
-        raise CsvError(f"quality must be a whole number from 1 to 95, got {raw!r}") from None
-    if not 1 <= quality <= 95:
-        raise CsvError(f"quality must be from 1 to 95, got {quality}")
-    return quality
 
 
 async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) -> int:
@@ -188,13 +180,13 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
     loop = asyncio.get_running_loop()
 
     def check(chunks: Iterable[bytes]) -> tuple[list[str], int]:
-        header, rows = parse_rows(chunks, **limits)
+        header, rows = parse_csv(chunks, **limits)
         return header, sum(len(row.urls) for row in rows)
 
     def save(chunks: Iterable[bytes]) -> int:
         saved = 0
-        for batch in batches(parse_rows(chunks, **limits)[1]):
-            write = clients.db.save_rows(*documents(request_id, batch))
+        for batch in batches(parse_csv(chunks, **limits)[1]):
+            write = clients.db.images.save(*records(request_id, batch))
             asyncio.run_coroutine_threadsafe(write, loop).result()
             saved += sum(len(row.urls) for row in batch)
         return saved
@@ -202,7 +194,7 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
     header, total = await _parse_object(clients.store, event, check)
     if total == 0:
         raise CsvError("the CSV lists no image URLs")
-    await clients.db.set_header(request_id, header)
+    await clients.db.requests.set_header(request_id, header)
     if await _parse_object(clients.store, event, save) != total:
         # Overwritten between the passes: what was saved may mix two versions; start over.
         raise RuntimeError(f"{event.key} changed while it was being read")
@@ -230,30 +222,25 @@ async def _parse_object(
         await stream.aclose()
 
 
-async def _fan_out(request: dict[str, Any], clients: Clients, moments: dict[str, int]) -> None:
+async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, int]) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
-    request_id = request["_id"]
-    quality = int(request["quality"])
-    output_format = request.get("format", DEFAULT_FORMAT)
     # A big request gets a bulk lane of its own while there are lanes to spare; assigned here,
     # not before, so a takeover of a fan-out whose owner crashed finds (or makes) it too.
-    big = request["total"] >= clients.settings.bulk_request_images
-    lane = fetch_routing_key(await clients.db.assign_fetch_lane(request_id) if big else None)
+    if request.total >= clients.settings.bulk_request_images:
+        lane = await clients.db.fanout.assign_lane(request.id)
+        request = msgspec.structs.replace(request, fetch_lane=lane)
+    routing_key = fetch_routing_key(request.fetch_lane)
     window: list[FetchRequested] = []
 
     async def send() -> None:
         # Confirms awaited together, not one by one: several times the publish rate.
-        await asyncio.gather(*(clients.publisher.publish(lane, m) for m in window))
+        await asyncio.gather(*(clients.publisher.publish(routing_key, m) for m in window))
         window.clear()
-        await clients.db.renew_fanout(request_id)  # still alive: keep the lease
+        await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 
-    async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
-        window.append(
-            FetchRequested(
-                request_id, image["_id"], image["url"], quality, output_format, timeline.now_ms()
-            )
-        )
+    async for image in clients.db.images.of_request(request.id, ImageStatus.PENDING):
+        window.append(FetchRequested.of(request, image))
         if len(window) == IN_FLIGHT:
             await send()
     await send()
-    await clients.db.mark_fanned_out(request_id, {**moments, "fanned_out": timeline.now_ms()})
+    await clients.db.fanout.finish(request.id, {**moments, "fanned_out": timeline.now_ms()})

@@ -1,294 +1,246 @@
-"""The OpenAPI document served at /openapi.json (and rendered by Swagger UI at /docs)."""
+"""The OpenAPI document served at /openapi.json (and rendered by Swagger UI at /docs).
 
+Generated, not kept by hand: the bodies' schemas come from the views the gateway answers with
+(shared/api.py), the options and ids from the rules the gateway checks (shared/rules.py), the
+parameters from the same objects the routes read them with (below), and the limits and
+defaults from this gateway's own settings. OpenAPI 3.0.3, as the bundled Swagger UI reads it.
+"""
+
+from dataclasses import dataclass
 from typing import Any
 
-from shared.names import DEFAULT_FORMAT, OUTPUT_FORMATS
+import msgspec
 
-_ERROR = {
-    "description": "An error; `error` says why.",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"error": {"type": "string"}},
-                "required": ["error"],
-            }
-        }
-    },
-}
-_REQUEST_ID = {
-    "name": "request_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-}
-_IMAGE = {
-    "type": "object",
-    "properties": {
-        "input_url": {"type": "string"},
-        "status": {"type": "string", "enum": ["pending", "done", "failed"]},
-        "output_url": {"type": "string", "nullable": True},
-        "error": {"type": "string", "nullable": True},
-        "bytes_in": {"type": "integer", "nullable": True},
-        "bytes_out": {"type": "integer", "nullable": True},
-        "format": {"type": "string", "enum": list(OUTPUT_FORMATS), "nullable": True},
-        "quality": {"type": "integer", "nullable": True},
-        "kept_source": {
-            "type": "boolean",
-            "nullable": True,
-            "description": "The output is the source JPEG without its metadata: re-encoding "
-            "would not have made it smaller.",
-        },
-        "timeline": {
-            "type": "object",
-            "description": "When each step happened (ISO 8601, ms): published, "
-            "fetch_started, fetched, original_stored, compress_started, compressed, "
-            "compressed_stored, notify_started. *_stored are the object store's clock.",
-            "additionalProperties": {"type": "string", "format": "date-time"},
-        },
-        "hops_ms": {
-            "type": "object",
-            "description": "Milliseconds between those steps: to_fetcher, downloading, "
-            "storing_original, to_compressor, compressing, storing_compressed, to_notifier.",
-            "additionalProperties": {"type": "integer"},
-        },
-    },
-}
-_REQUEST = {
-    "type": "object",
-    "properties": {
-        "request_id": {"type": "string"},
-        "status": {
-            "type": "string",
-            "enum": ["pending", "processing", "completed", "completed_with_errors", "failed"],
-        },
-        "error": {"type": "string", "nullable": True},
-        "filename": {"type": "string"},
-        "quality": {"type": "integer"},
-        "format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
-        "created_at": {"type": "string", "format": "date-time"},
-        "completed_at": {"type": "string", "format": "date-time", "nullable": True},
-        "counts": {
-            "type": "object",
-            "properties": {k: {"type": "integer"} for k in ("total", "done", "failed")},
-        },
-        "timeline": {
-            "type": "object",
-            "description": "csv_stored, ingest_started and fanned_out (ISO 8601, ms).",
-            "additionalProperties": {"type": "string", "format": "date-time"},
-        },
-        "webhook_attempts": {"type": "array", "items": {"type": "object"}},
-    },
-}
+from shared.api import Accepted, ErrorBody, RequestList, StatusView
+from shared.rules import FORMAT, IDEMPOTENCY_KEY_MAX, QUALITY, REQUEST_ID, RuleError, WholeNumber
+from shared.settings import Settings
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "imgpipe",
-        "version": "0.1.0",
-        "description": "Upload a CSV of products and image URLs; every image is downloaded and "
-        "compressed asynchronously. Poll the status or wait for the webhook, then download "
-        "the output CSV.",
-    },
-    "paths": {
-        "/api/upload": {
-            "post": {
-                "summary": "Submit a CSV",
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
-                        "description": "Retrying with the same key returns the same request "
-                        "(header Idempotent-Replayed: true) instead of processing it twice; "
-                        "the same key with a different upload answers 422.",
-                    }
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {
-                                    "file": {
-                                        "type": "string",
-                                        "format": "binary",
-                                        "description": "CSV with columns S. No., Product Name, "
-                                        "Input Image Urls (or s, product, urls)",
-                                    },
-                                    "quality": {
-                                        "type": "integer",
-                                        "minimum": 1,
-                                        "maximum": 95,
-                                        "default": 50,
-                                    },
-                                    "format": {
-                                        "type": "string",
-                                        "enum": list(OUTPUT_FORMATS),
-                                        "default": DEFAULT_FORMAT,
-                                        "description": "Output format of every image.",
-                                    },
-                                    "webhook_url": {"type": "string", "format": "uri"},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "202": {
-                        "description": "Accepted; processing continues asynchronously.",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "request_id": {"type": "string"},
-                                        "status": {"type": "string", "enum": ["pending"]},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "413": _ERROR,
-                    "422": _ERROR,
-                },
-            }
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PageParam:
+    """A whole-number query parameter: the route reads it with `read`, the document states it."""
+
+    name: str
+    low: int
+    high: int
+    default: int
+
+    def read(self, raw: str | None) -> int:
+        if raw is None:
+            return self.default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise RuleError(f"{self.name} must be a whole number") from None
+        if not self.low <= value <= self.high:
+            raise RuleError(f"{self.name} must be from {self.low} to {self.high}")
+        return value
+
+
+OFFSET = PageParam("offset", 0, 10**9, default=0)
+STATUS_LIMIT = PageParam("limit", 1, 5000, default=1000)  # rows of products per page
+LIST_LIMIT = PageParam("limit", 1, 100, default=20)  # requests per page
+
+
+def openapi_document(settings: Settings) -> Schema:
+    """The document for a gateway running with `settings` (its limits and defaults)."""
+    refs, schemas = msgspec.json.schema_components(
+        [StatusView, RequestList, Accepted, ErrorBody],
+        ref_template="#/components/schemas/{name}",
+    )
+    status_ref, list_ref, accepted_ref, error_ref = refs
+    error = _json("An error; `error` says why.", error_ref)
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "imgpipe",
+            "version": "0.1.0",
+            "description": "Upload a CSV of products and image URLs; every image is "
+            "downloaded and compressed asynchronously. Poll the status or wait for the "
+            "webhook, then download the output CSV.",
         },
-        "/api/status/{request_id}": {
-            "get": {
-                "summary": "A request's status, per product and image",
-                "description": "Products come in pages of rows (`offset`, `limit`; "
-                "`products_page.next_offset` is null on the last page). The ETag changes "
-                "with progress: poll with If-None-Match to get 304 while nothing moved.",
-                "parameters": [
-                    _REQUEST_ID,
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
-                    },
-                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The request",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "allOf": [
-                                        _REQUEST,
-                                        {
-                                            "type": "object",
-                                            "properties": {
-                                                "products": {
-                                                    "type": "array",
-                                                    "items": {
-                                                        "type": "object",
-                                                        "properties": {
-                                                            "row": {"type": "integer"},
-                                                            "serial": {"type": "string"},
-                                                            "product": {"type": "string"},
-                                                            "images": {
-                                                                "type": "array",
-                                                                "items": _IMAGE,
-                                                            },
-                                                        },
-                                                    },
-                                                }
-                                            },
-                                        },
-                                    ]
-                                }
-                            }
-                        },
-                    },
-                    "304": {"description": "Unchanged since the ETag given"},
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "404": _ERROR,
-                },
-            }
+        "paths": {
+            "/api/upload": {"post": _upload(settings, accepted_ref, error)},
+            "/api/status/{request_id}": {"get": _status(status_ref, error)},
+            "/api/download/{request_id}": {"get": _download(error)},
+            "/api/requests": {"get": _list(list_ref, error)},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "security": [],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            },
         },
-        "/api/download/{request_id}": {
-            "get": {
-                "summary": "The output CSV of a finished request",
-                "description": "The input rows in order with their original columns, plus "
-                "`Output Image Urls` (one slot per input URL; empty where the image failed) "
-                "and `Errors`.",
-                "parameters": [_REQUEST_ID],
-                "responses": {
-                    "200": {"description": "The CSV", "content": {"text/csv": {}}},
-                    "401": _ERROR,
-                    "404": _ERROR,
-                    "409": _ERROR,
-                },
-            }
+        "components": {
+            "schemas": {name: to_openapi_30(s) for name, s in schemas.items()},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
         },
-        "/api/requests": {
-            "get": {
-                "summary": "Your requests, newest first",
-                "parameters": [
-                    {
-                        "name": "inbox_key",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string"},
-                        "description": "Only those made from the CSV stored under this key "
-                        "(a CSV put straight into the inbox bucket)",
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-                    },
-                    {
-                        "name": "before",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date-time"},
-                        "description": "The next page: `next_before` of the previous one",
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "Matching requests, newest first",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "requests": {"type": "array", "items": _REQUEST},
-                                        "next_before": {"type": "string", "nullable": True},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "400": _ERROR,
-                    "401": _ERROR,
-                },
-            }
+        # Every /api route needs a key (either way of sending it); a key sees only its tenant's
+        # requests, and another tenant's request id answers 404.
+        "security": [{"bearer": []}, {"apiKey": []}],
+    }
+
+
+def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
+    csv = (
+        "CSV (UTF-8) with a header row naming the columns S. No., Product Name and Input "
+        "Image Urls (or s, product, urls; extra columns are kept), then one row per product; "
+        "several URLs in one cell are separated by commas. At most "
+        f"{settings.max_csv_bytes} bytes, {settings.max_csv_rows} rows, "
+        f"{settings.max_urls_per_row} URLs per row, {settings.max_url_length} characters per "
+        "URL. Every row is checked before the upload is accepted: a CSV that breaks a rule "
+        "answers 400 naming the line."
+    )
+    form = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": csv},
+            "quality": {**_whole_number(QUALITY), "default": settings.default_quality},
+            "format": {
+                "type": "string",
+                "enum": list(FORMAT.choices),
+                "default": settings.default_format,
+                "description": "Output format of every image.",
+            },
+            "webhook_url": {
+                "type": "string",
+                "format": "uri",
+                "pattern": "^https?://",
+                "description": "Called (POST, signed) when the request finishes. Its host "
+                "must resolve to public addresses only.",
+            },
         },
-        "/healthz": {
-            "get": {
-                "summary": "Liveness",
-                "security": [],
-                "responses": {"200": {"description": "OK"}},
-            }
+    }
+    idempotency = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+        "description": "Visible ASCII. Retrying with the same key returns the same request "
+        "(header Idempotent-Replayed: true) instead of processing it twice; the same key "
+        "with a different upload answers 422.",
+    }
+    return {
+        "summary": "Submit a CSV",
+        "parameters": [idempotency],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
+        "responses": {
+            "202": _json("Accepted; processing continues asynchronously.", accepted),
+            **_errors(error, "400", "401", "413", "422"),
         },
-    },
-    "components": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "An API key"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        }
-    },
-    # Every /api route needs a key (either way of sending it); a key sees only its tenant's
-    # requests, and another tenant's request id answers 404.
-    "security": [{"bearer": []}, {"apiKey": []}],
-}
+    }
+
+
+def _status(view: Schema, error: Schema) -> Schema:
+    return {
+        "summary": "A request's status, per product and image",
+        "description": "Products come in pages of rows (`offset`, `limit`; "
+        "`products_page.next_offset` is null on the last page). The ETag changes with "
+        "progress: poll with If-None-Match to get 304 while nothing moved.",
+        "parameters": [
+            _request_id(),
+            _query(OFFSET),
+            _query(STATUS_LIMIT),
+            {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": _json("The request", view),
+            "304": {"description": "Unchanged since the ETag given"},
+            **_errors(error, "400", "401", "404"),
+        },
+    }
+
+
+def _download(error: Schema) -> Schema:
+    return {
+        "summary": "The output CSV of a finished request",
+        "description": "The input rows in order with their original columns, plus "
+        "`Output Image Urls` (one slot per input URL; empty where the image failed) and "
+        "`Errors`.",
+        "parameters": [_request_id()],
+        "responses": {
+            "200": {
+                "description": "The CSV",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **_errors(error, "401", "404", "409"),
+        },
+    }
+
+
+def _list(view: Schema, error: Schema) -> Schema:
+    inbox_key = {
+        "name": "inbox_key",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Only those made from the CSV stored under this key (a CSV put "
+        "straight into the inbox bucket)",
+    }
+    before = {
+        "name": "before",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "format": "date-time"},
+        "description": "The next page: `next_before` of the previous one",
+    }
+    return {
+        "summary": "Your requests, newest first",
+        "parameters": [inbox_key, _query(LIST_LIMIT), before],
+        "responses": {
+            "200": _json("Matching requests, newest first", view),
+            **_errors(error, "400", "401"),
+        },
+    }
+
+
+def _whole_number(rule: WholeNumber | PageParam) -> Schema:
+    return {"type": "integer", "minimum": rule.low, "maximum": rule.high}
+
+
+def _query(rule: PageParam) -> Schema:
+    schema = {**_whole_number(rule), "default": rule.default}
+    return {"name": rule.name, "in": "query", "required": False, "schema": schema}
+
+
+def _request_id() -> Schema:
+    schema = {"type": "string", "pattern": f"^{REQUEST_ID.regex}$"}
+    return {"name": "request_id", "in": "path", "required": True, "schema": schema}
+
+
+def _json(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(error: Schema, *codes: str) -> dict[str, Schema]:
+    return {code: error for code in codes}
+
+
+def to_openapi_30(schema: Any) -> Any:
+    """msgspec's JSON Schema (2020-12) in OpenAPI 3.0's dialect: `nullable` for a union with
+    null, a `type` on every enum, no titles."""
+    if isinstance(schema, list):
+        return [to_openapi_30(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: to_openapi_30(v) for k, v in schema.items() if k != "title"}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del out["anyOf"]
+        one = rest[0] if len(rest) == 1 else {"anyOf": rest}
+        # A $ref admits no siblings in 3.0: wrap it so `nullable` applies.
+        out.update({"allOf": [one]} if "$ref" in one else one)
+        out["nullable"] = True
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out

@@ -1,22 +1,16 @@
 """Upload checks and acceptance: what the gateway does with a CSV before the inbox takes over."""
 
 import hashlib
-from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError, check_header, parse_rows
-from shared.names import (
-    DEFAULT_FORMAT,
-    INBOX_BUCKET,
-    META_FORMAT,
-    META_QUALITY,
-    META_REQUEST_ID,
-    META_TENANT,
-    META_WEBHOOK_URL,
-    OUTPUT_FORMATS,
-)
-from shared.netguard import BlockedURL, check_host, check_url
+from ingest.options import parse_options
+from shared.metadata import CsvMeta
+from shared.names import INBOX_BUCKET
+from shared.netguard import BlockedURL, check_host
+from shared.records import Options, Source
+from shared.rules import RuleError, check_idempotency_key
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
 
@@ -31,44 +25,19 @@ class UploadError(ValueError):
         self.status_code = status_code
 
 
-@dataclass(frozen=True)
-class Options:
-    quality: int
-    webhook_url: str | None
-    format: str = DEFAULT_FORMAT
+def form_options(form: FormData, settings: Settings) -> Options:
+    """Validate the optional form fields `quality`, `format` and `webhook_url`."""
+    try:
+        return parse_options(
+            _text(form, "quality"), _text(form, "format"), _text(form, "webhook_url"), settings
+        )
+    except RuleError as exc:
+        raise UploadError(str(exc)) from None
 
 
-def parse_options(form: FormData, settings: Settings) -> Options:
-    """Validate the optional form fields `quality` (1–95), `format` and `webhook_url`."""
-    raw_quality = form.get("quality")
-    quality = settings.default_quality
-    if isinstance(raw_quality, str) and raw_quality.strip():
-        try:
-            quality = int(raw_quality)
-        except ValueError:
-            raise UploadError(
-                f"quality must be a whole number from 1 to 95, got {raw_quality[:20]!r}"
-            ) from None
-        if not 1 <= quality <= 95:
-            raise UploadError(f"quality must be from 1 to 95, got {quality}")
-    raw_format = form.get("format")
-    output_format = settings.default_format
-    if isinstance(raw_format, str) and raw_format.strip():
-        output_format = raw_format.strip().lower()
-        if output_format not in OUTPUT_FORMATS:
-            raise UploadError(
-                f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {raw_format[:20]!r}"
-            )
-    webhook = form.get("webhook_url")
-    webhook_url = webhook.strip() if isinstance(webhook, str) and webhook.strip() else None
-    if webhook_url is not None:
-        if not webhook_url.isascii():
-            raise UploadError("webhook_url must be ASCII (percent-encode other characters)")
-        try:
-            check_url(webhook_url, settings.fetch_allow)
-        except BlockedURL as exc:
-            raise UploadError(f"webhook_url: {exc}") from None
-    return Options(quality, webhook_url, output_format)
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 async def read_capped(file: UploadFile, limit: int) -> bytes:
@@ -101,36 +70,26 @@ async def accept(
     inbox event that follows finds it by the `request-id` metadata.
     """
     key = f"uploads/{request_id}.csv"
-    await clients.db.open_request(
-        request_id,
-        {
-            "tenant": tenant,
-            "filename": filename,
-            "quality": options.quality,
-            "format": options.format,
-            "webhook_url": options.webhook_url,
-            "source": {"bucket": INBOX_BUCKET, "key": key},
-        },
+    source = Source(bucket=INBOX_BUCKET, key=key)
+    await clients.db.requests.open(request_id, tenant, filename, options, source)
+    meta = CsvMeta(
+        request_id=request_id,
+        tenant=tenant,
+        quality=str(options.quality),
+        format=options.format,
+        webhook_url=options.webhook_url or "",
     )
-    metadata = {
-        META_REQUEST_ID: request_id,
-        META_TENANT: tenant,
-        META_QUALITY: str(options.quality),
-        META_FORMAT: options.format,
-    }
-    if options.webhook_url:
-        metadata[META_WEBHOOK_URL] = options.webhook_url
-    await clients.store.put(INBOX_BUCKET, key, data, "text/csv", metadata)
+    await clients.store.put(INBOX_BUCKET, key, data, "text/csv", meta.to_metadata())
 
 
 def idempotency_key(raw: str | None) -> str | None:
-    """The upload's Idempotency-Key header, checked: 1–255 visible ASCII characters."""
+    """The upload's Idempotency-Key header, checked (shared/rules.py)."""
     if raw is None:
         return None
-    key = raw.strip()
-    if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
-        raise UploadError("Idempotency-Key must be 1 to 255 visible ASCII characters")
-    return key
+    try:
+        return check_idempotency_key(raw)
+    except RuleError as exc:
+        raise UploadError(str(exc)) from None
 
 
 def fingerprint(data: bytes, options: Options) -> str:

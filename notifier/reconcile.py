@@ -13,23 +13,20 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from notifier.handler import call_webhook, close_if_finished
-from shared import timeline
-from shared.db import now
 from shared.events import FetchRequested, ImageFailed, RequestFailed
 from shared.names import (
     COMPRESSED_BUCKET,
-    DEFAULT_FORMAT,
     FAILED_ROUTING_KEY,
     ORIGINALS_BUCKET,
     REQUEST_FAILED_ROUTING_KEY,
     fetch_routing_key,
     image_key,
 )
+from shared.records import RequestRecord
 from shared.runtime import Clients
 from shared.status import ImageStatus, RequestStatus
 
@@ -65,7 +62,7 @@ async def reconcile_forever(clients: Clients) -> None:
     interval = clients.settings.reconcile_interval_s
     while True:
         try:
-            if await clients.db.acquire_lease(LEASE, holder, interval * 2):
+            if await clients.db.leases.acquire(LEASE, holder, interval * 2):
                 await reconcile_once(clients)
         except Exception:  # a broker or database hiccup: try again next round
             log.exception("reconciliation pass failed")
@@ -74,75 +71,65 @@ async def reconcile_forever(clients: Clients) -> None:
 
 async def reconcile_once(clients: Clients) -> None:
     settings = clients.settings
-    idle_since = now() - timedelta(seconds=settings.stuck_after_s)
-    for request in await clients.db.stuck_requests(idle_since):
+    idle_since = datetime.now(UTC) - timedelta(seconds=settings.stuck_after_s)
+    for request in await clients.db.requests.stuck(idle_since):
         await _reconcile_request(request, clients)
-    for request in await clients.db.undelivered_webhooks(idle_since):
-        log.warning("request %s: its webhook was never settled; queueing it again", request["_id"])
+    for request in await clients.db.requests.undelivered_webhooks(idle_since):
+        log.warning("request %s: its webhook was never settled; queueing it again", request.id)
         await call_webhook(request, clients)
 
 
-async def _reconcile_request(request: dict[str, Any], clients: Clients) -> None:
-    request_id = request["_id"]
-    if request["status"] == RequestStatus.PENDING or not request.get("fanned_out"):
+async def _reconcile_request(request: RequestRecord, clients: Clients) -> None:
+    if request.status == RequestStatus.PENDING or not request.fanned_out:
         await _restart_ingest(request, clients)
     else:
-        counts = await clients.db.count_images(request_id)
+        counts = await clients.db.images.count(request.id)
         done, failed = counts.get(ImageStatus.DONE, 0), counts.get(ImageStatus.FAILED, 0)
-        if (done, failed) != (request["done"], request["failed"]):
+        if (done, failed) != (request.done, request.failed):
             log.warning(
-                "request %s: counts corrected to %d done, %d failed", request_id, done, failed
+                "request %s: counts corrected to %d done, %d failed", request.id, done, failed
             )
-            await clients.db.raise_counts(request_id, done, failed)
-        await close_if_finished(request_id, clients)
-        if done + failed < request["total"]:
+            await clients.db.requests.raise_counts(request.id, done, failed)
+        await close_if_finished(request.id, clients)
+        if done + failed < request.total:
             await _reissue_images(request, clients)
-    await clients.db.touch(request_id)
+    await clients.db.requests.touch(request.id)
 
 
-async def _restart_ingest(request: dict[str, Any], clients: Clients) -> None:
+async def _restart_ingest(request: RequestRecord, clients: Clients) -> None:
     """Announce the request's CSV again, or fail the request if its CSV never arrived."""
-    source = request.get("source") or {}
-    csv = await clients.store.describe(source["bucket"], source["key"]) if source else None
+    source = request.source
+    csv = await clients.store.describe(source.bucket, source.key) if source else None
     if csv is not None:
-        log.warning("request %s: ingest never finished; announcing its CSV again", request["_id"])
+        log.warning("request %s: ingest never finished; announcing its CSV again", request.id)
         await clients.publisher.announce(csv)
     else:
         reason = "the uploaded CSV never reached the inbox bucket"
         await clients.publisher.publish(
-            REQUEST_FAILED_ROUTING_KEY, RequestFailed(request["_id"], reason)
+            REQUEST_FAILED_ROUTING_KEY, RequestFailed(request.id, reason)
         )
 
 
-async def _reissue_images(request: dict[str, Any], clients: Clients) -> None:
+async def _reissue_images(request: RequestRecord, clients: Clients) -> None:
     settings = clients.settings
-    request_id = request["_id"]
-    last_progress = request.get("progress_at") or request["created_at"]
-    expired = last_progress < now() - timedelta(seconds=settings.request_deadline_s)
-    originals = set(await clients.store.keys(ORIGINALS_BUCKET, f"{request_id}/"))
-    compressed = set(await clients.store.keys(COMPRESSED_BUCKET, f"{request_id}/"))
-    async for image in clients.db.iter_images(request_id, ImageStatus.PENDING):
-        image_id = image["_id"]
+    last_progress = request.progress_at or request.created_at
+    deadline = timedelta(seconds=settings.request_deadline_s)
+    expired = last_progress < datetime.now(UTC) - deadline
+    originals = set(await clients.store.keys(ORIGINALS_BUCKET, f"{request.id}/"))
+    compressed = set(await clients.store.keys(COMPRESSED_BUCKET, f"{request.id}/"))
+    async for image in clients.db.images.of_request(request.id, ImageStatus.PENDING):
         if expired:
             reason = f"no progress for {settings.request_deadline_s:.0f} s; gave up"
-            failed = ImageFailed(request_id, image_id, reason)
+            failed = ImageFailed(request.id, image.id, reason)
             await clients.publisher.publish(FAILED_ROUTING_KEY, failed)
             continue
-        step, key = next_step(image_id, originals, compressed)
-        log.warning("image %s is stuck: %s", image_id, step.value)
+        step, key = next_step(image.id, originals, compressed)
+        log.warning("image %s is stuck: %s", image.id, step.value)
         if key is None:
-            fetch = FetchRequested(
-                request_id,
-                image_id,
-                image["url"],
-                int(request["quality"]),
-                request.get("format", DEFAULT_FORMAT),
-                timeline.now_ms(),
-            )
             # The lane ingest gave the request (none for a small one): re-issued fetches wait
             # their turn there, not ahead of other big requests.
-            lane = fetch_routing_key(request.get("fetch_lane"))
-            await clients.publisher.publish(lane, fetch)
+            lane = fetch_routing_key(request.fetch_lane)
+            await clients.publisher.publish(lane, FetchRequested.of(request, image))
             continue
         bucket = COMPRESSED_BUCKET if step is Step.ANNOUNCE_COMPRESSED else ORIGINALS_BUCKET
         obj = await clients.store.describe(bucket, key)

@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from shared.netguard import BlockedURL, check_url
+from shared.records import RequestRecord, WebhookState
 from shared.settings import Settings
 
 SECRET_PREFIX = "whsec_"
@@ -27,19 +28,18 @@ def event_id(request_id: str) -> str:
     return f"msg_{request_id}"
 
 
-def payload(request: dict[str, Any], public_base_url: str) -> dict[str, Any]:
+def payload(request: RequestRecord, public_base_url: str) -> dict[str, Any]:
     """The JSON body: what finished, how it went, where the output CSV is."""
-    request_id = request["_id"]
     return {
         "type": "request.finished",
-        "request_id": request_id,
-        "status": request["status"],
-        "total": request.get("total", 0),
-        "done": request.get("done", 0),
-        "failed": request.get("failed", 0),
-        "error": request.get("error"),
-        "status_url": f"{public_base_url}/api/status/{request_id}",
-        "download_url": f"{public_base_url}/api/download/{request_id}",
+        "request_id": request.id,
+        "status": request.status.value,
+        "total": request.total,
+        "done": request.done,
+        "failed": request.failed,
+        "error": request.error,
+        "status_url": f"{public_base_url}/api/status/{request.id}",
+        "download_url": f"{public_base_url}/api/download/{request.id}",
     }
 
 
@@ -60,16 +60,20 @@ class Outcome:
     error: str | None
     retryable: bool  # worth another attempt (everything but a refused address)
 
-    def record(self) -> dict[str, Any]:
-        return {"ok": self.ok, "status_code": self.status_code, "error": self.error}
+    @property
+    def state(self) -> WebhookState | None:
+        """How the deliveries end after this attempt; None: try again."""
+        if self.ok:
+            return WebhookState.DELIVERED
+        return None if self.retryable else WebhookState.FAILED
 
 
 async def deliver(
-    session: aiohttp.ClientSession, url: str, request: dict[str, Any], settings: Settings
+    session: aiohttp.ClientSession, url: str, request: RequestRecord, settings: Settings
 ) -> Outcome:
     """POST the signed body once."""
     body = orjson.dumps(payload(request, settings.public_base_url))
-    message_id = event_id(request["_id"])
+    message_id = event_id(request.id)
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",

@@ -23,7 +23,7 @@ from shared.errors import NotYet, PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE, QUEUES
 from shared.retry import delay_queue, expiration_ms, next_delay
 from shared.runtime import Clients, open_clients
-from shared.settings import Settings, SettingsError
+from shared.settings import SERVERS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,8 @@ def run(
     `background` is a task that runs beside the consumers (the notifier's reconciler).
     `--check` is a dry run (image smoke tests): imports done, settings valid, nothing connected.
     """
-    settings = Settings.from_env(os.environ)
+    settings = Settings.from_env(os.environ, require=(*SERVERS, *requires))
     logs.configure(name, settings.log_level)
-    for variable in requires:
-        if not os.environ.get(variable, "").strip():
-            raise SettingsError(f"{name} needs the environment variable {variable}")
     if "--check" in sys.argv[1:]:
         print(f"{name}: configuration ok; would consume {', '.join(routes)}")
         return

@@ -12,13 +12,15 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Self
+from typing import Any, Literal, Self, get_args, get_origin
 from urllib.parse import quote_plus, unquote_plus
 
 import orjson
 
 from shared import timeline
 from shared.errors import PermanentError
+from shared.records import ImageRecord, RequestRecord
+from shared.rules import Format
 
 SCHEMA_VERSION = 1
 _USER_META_PREFIX = "x-amz-meta-"
@@ -134,9 +136,16 @@ class _Message:
         except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
             raise PermanentError(f"not a {cls.__name__} message: {exc!r}") from exc
         for f in fields(cls):  # type: ignore[arg-type]
-            if type(values[f.name]) is not f.type:  # exact: a bool is no int here
+            if not _of_type(values[f.name], f.type):
                 raise PermanentError(f"{cls.__name__}.{f.name} must be of type {f.type}")
         return cls(**values)
+
+
+def _of_type(value: object, expected: object) -> bool:
+    """Exactly of the field's type (a bool is no int here), or one of a Literal's values."""
+    if get_origin(expected) is Literal:
+        return type(value) is str and value in get_args(expected)
+    return type(value) is expected
 
 
 @dataclass(frozen=True)
@@ -147,8 +156,16 @@ class FetchRequested(_Message):
     image_id: str
     url: str
     quality: int
-    format: str = "jpeg"  # the output format (shared.names.OUTPUT_FORMATS)
+    format: Format = "jpeg"  # the output format
     published_at: int = 0  # epoch ms when ingest sent it; 0 = unknown (shared/timeline.py)
+
+    @classmethod
+    def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
+        """The fetch of one of the request's images, published now (by ingest or the
+        reconciler); it goes to fetch_routing_key(request.fetch_lane)."""
+        return cls(
+            request.id, image.id, image.url, request.quality, request.format, timeline.now_ms()
+        )
 
 
 @dataclass(frozen=True)

@@ -88,21 +88,6 @@ QUEUES = (
     WEBHOOK_DUE,
 )
 
-# Output formats a request may ask for; the compressor writes each (compressor/compress.py).
-OUTPUT_FORMATS = ("jpeg", "webp", "avif")
-DEFAULT_FORMAT = "jpeg"
-
-# Object user metadata (sent as X-Amz-Meta-<name>, read back case-insensitively).
-META_REQUEST_ID = "request-id"
-META_TENANT = "tenant"
-META_IMAGE_ID = "image-id"
-META_QUALITY = "quality"
-META_FORMAT = "format"
-META_KEPT_SOURCE = "kept-source"
-META_WEBHOOK_URL = "webhook-url"
-META_SOURCE_BYTES = "source-bytes"
-META_ORIGINAL_KEY = "original-key"
-
 
 def image_key(image_id: str, extension: str) -> str:
     """Object key of an image: "<request>/<row>-<slot>.<ext>" (request, product, image)."""

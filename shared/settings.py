@@ -9,12 +9,12 @@ import binascii
 import ipaddress
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from shared.cpus import available_cpus
-from shared.names import DEFAULT_FORMAT, OUTPUT_FORMATS
 from shared.retry import DEFAULT_DELAYS_S
+from shared.rules import FORMAT, QUALITY, Format, RuleError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -24,6 +24,10 @@ _HOST_PATTERN = re.compile(r"(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 class SettingsError(Exception):
     """The environment does not describe a usable configuration."""
+
+
+# How to reach the servers: every function needs all of them (the keys command only MongoDB).
+SERVERS = ("AMQP_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "MONGO_URL")
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,13 @@ class Settings:
     mongo_db: str = "imgpipe"
     # Base URL users reach the gateway at (webhook payloads carry download links under it).
     public_base_url: str = "http://127.0.0.1:8000"
+    # Where the gateway listens (python -m ingest.gateway).
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
     prefetch: int = 16
-    default_quality: int = 50
-    # Output format of requests that name none (shared.names.OUTPUT_FORMATS).
-    default_format: str = DEFAULT_FORMAT
+    default_quality: int = QUALITY.default
+    # Output format of requests that name none (shared/rules.py FORMAT).
+    default_format: Format = FORMAT.default
     # What transparent pixels are composited on (JPEG has no alpha), as RGB.
     background: tuple[int, int, int] = (255, 255, 255)
     max_csv_bytes: int = 10 * 1024 * 1024
@@ -106,12 +113,15 @@ class Settings:
         return Allowlist(self.fetch_allow_cidrs, self.fetch_allow_hosts)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
+    def from_env(cls, env: Mapping[str, str], require: Collection[str] = SERVERS) -> "Settings":
+        """The settings in `env`; each variable in `require` must be set (a process that talks
+        to fewer servers, like `python -m ingest.keys`, requires fewer)."""
+        for name in require:
+            if not env.get(name, "").strip():
                 raise SettingsError(f"environment variable {name} is required")
-            return value
+
+        def text(name: str) -> str:
+            return env.get(name, "").strip()
 
         def integer(name: str, default: int, low: int = 1, high: int | None = None) -> int:
             raw = env.get(name, "").strip()
@@ -156,7 +166,7 @@ class Settings:
                 raise SettingsError(f"{name} must be positive numbers of seconds, got {raw!r}")
             return values
 
-        s3_endpoint = required("S3_ENDPOINT")
+        s3_endpoint = text("S3_ENDPOINT")
         s3_secure = flag("S3_SECURE")
         try:
             cidrs = tuple(
@@ -167,23 +177,27 @@ class Settings:
         except ValueError as exc:
             raise SettingsError(f"FETCH_ALLOW_CIDRS: {exc}") from None
         return cls(
-            amqp_url=required("AMQP_URL"),
+            amqp_url=text("AMQP_URL"),
             s3_endpoint=s3_endpoint,
-            s3_access_key=required("S3_ACCESS_KEY"),
-            s3_secret_key=required("S3_SECRET_KEY"),
+            s3_access_key=text("S3_ACCESS_KEY"),
+            s3_secret_key=text("S3_SECRET_KEY"),
             s3_secure=s3_secure,
             s3_public_endpoint=env.get("S3_PUBLIC_ENDPOINT", "").strip() or s3_endpoint,
             s3_public_secure=flag("S3_PUBLIC_SECURE", s3_secure),
             s3_region=env.get("S3_REGION", "").strip() or "us-east-1",
-            mongo_url=required("MONGO_URL"),
+            mongo_url=text("MONGO_URL"),
             webhook_secret=webhook_secret(env.get("WEBHOOK_SECRET", "").strip()),
             mongo_db=env.get("MONGO_DB", "").strip() or "imgpipe",
             public_base_url=(env.get("PUBLIC_BASE_URL", "").strip() or cls.public_base_url).rstrip(
                 "/"
             ),
+            gateway_host=env.get("GATEWAY_HOST", "").strip() or cls.gateway_host,
+            gateway_port=integer("GATEWAY_PORT", cls.gateway_port, high=65535),
             prefetch=integer("PREFETCH", cls.prefetch),
-            default_quality=integer("DEFAULT_QUALITY", cls.default_quality, high=95),
-            default_format=output_format(env.get("DEFAULT_FORMAT", "").strip().lower()),
+            default_quality=integer(
+                "DEFAULT_QUALITY", cls.default_quality, QUALITY.low, QUALITY.high
+            ),
+            default_format=output_format(env.get("DEFAULT_FORMAT", "")),
             background=rgb_colour("BACKGROUND", env.get("BACKGROUND", "").strip()),
             max_csv_bytes=integer("MAX_CSV_BYTES", cls.max_csv_bytes),
             max_csv_rows=integer("MAX_CSV_ROWS", cls.max_csv_rows),
@@ -228,15 +242,14 @@ def allow_hosts(raw: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
-def output_format(raw: str) -> str:
-    """Parse DEFAULT_FORMAT: one of OUTPUT_FORMATS (empty: JPEG)."""
-    if not raw:
-        return DEFAULT_FORMAT
-    if raw not in OUTPUT_FORMATS:
-        raise SettingsError(
-            f"DEFAULT_FORMAT must be one of {', '.join(OUTPUT_FORMATS)}, got {raw!r}"
-        )
-    return raw
+def output_format(raw: str) -> Format:
+    """Parse DEFAULT_FORMAT: one of FORMAT's choices (empty: JPEG)."""
+    if not raw.strip():
+        return FORMAT.default
+    try:
+        return FORMAT.parse(raw, "DEFAULT_FORMAT")
+    except RuleError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def rgb_colour(name: str, raw: str) -> tuple[int, int, int]:

@@ -1,24 +1,41 @@
-"""What `imgpipe` prints, from status documents shaped like ingest/report.py's (no servers)."""
+"""What `imgpipe` prints, from status views as the gateway sends them (no servers)."""
 
 from typing import Any
 
+import msgspec
 import pytest
 
-from ingest import cli_format as fmt
-from ingest.cli import idempotency_key
+from cli import format as fmt
+from cli.gateway import MergedStatus
+from cli.main import idempotency_key
+from shared.status import RequestStatus
 
 CREATED = "2026-11-20T10:00:01.250000+00:00"
 
 
 def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     base = {"input_url": "http://img/a.jpg", "status": status, "output_url": None, "error": None}
-    return {"bytes_in": None, "bytes_out": None, **base, **fields}
+    unknown = {"format": None, "quality": None, "kept_source": None}
+    return {
+        "bytes_in": None,
+        "bytes_out": None,
+        **unknown,
+        **base,
+        "timeline": {},
+        "hops_ms": {},
+        **fields,
+    }
+
+
+def attempt(**fields: Any) -> dict[str, Any]:
+    return {"ok": False, "status_code": None, "error": None, "at": CREATED, **fields}
 
 
 def doc(status: str = "completed", products: list[Any] | None = None, **fields: Any) -> Any:
+    """A status view (every page merged) as `imgpipe status` reads it."""
     products = products or []
     images = [i for p in products for i in p["images"]]
-    return {
+    body = {
         "request_id": "ab" * 16,
         "status": status,
         "error": None,
@@ -33,9 +50,12 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         },
         "webhook_state": None,
         "webhook_attempts": [],
+        "format": "jpeg",
+        "timeline": {},
         "products": products,
         **fields,
     }
+    return msgspec.convert(body, MergedStatus)
 
 
 def product(serial: str, name: str, *images: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +73,8 @@ def product(serial: str, name: str, *images: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_exit_codes_follow_the_outcome(status: str, code: int) -> None:
-    assert fmt.exit_code(status) == code
-    assert fmt.is_final(status) == (code != 3)
+    assert fmt.exit_code(RequestStatus(status)) == code
+    assert fmt.is_final(RequestStatus(status)) == (code != 3)
 
 
 @pytest.mark.parametrize(
@@ -89,9 +109,9 @@ def test_summary_of_a_completed_request() -> None:
         [product("1", "Cat", image(bytes_in=4096, bytes_out=1024))],
         completed_at="2026-11-20T10:00:04.750000+00:00",
         webhook_state="delivered",
-        webhook_attempts=[{"ok": True, "status_code": 204, "error": None, "at": CREATED}],
+        webhook_attempts=[attempt(ok=True, status_code=204)],
     )
-    assert fmt.summary(done).splitlines() == [
+    assert fmt.summary(done, done.products).splitlines() == [
         f"request   {'ab' * 16}",
         "status    completed",
         "file      products.csv (jpeg, quality 50)",
@@ -111,7 +131,7 @@ def test_summary_lists_failed_images_with_their_reasons() -> None:
             product("2", "Dog", image("failed", input_url="http://x/c", error=None)),
         ],
     )
-    text = fmt.summary(some)
+    text = fmt.summary(some, some.products)
     assert "images    3 in all, 1 done, 2 failed" in text
     assert "size" not in text  # no sizes measured
     assert text.endswith(
@@ -123,7 +143,8 @@ def test_summary_lists_failed_images_with_their_reasons() -> None:
 
 def test_a_long_list_of_failures_is_cut() -> None:
     many = [image("failed", input_url=f"http://x/{n}", error="gone") for n in range(60)]
-    text = fmt.summary(doc("completed_with_errors", [product("1", "Lots", *many)]))
+    lots = doc("completed_with_errors", [product("1", "Lots", *many)])
+    text = fmt.summary(lots, lots.products)
     assert text.count("    gone") == fmt.MAX_FAILURES_SHOWN
     assert text.endswith("… and 10 more (see --json, or the output CSV's Errors column)")
 
@@ -137,8 +158,8 @@ def test_summary_of_a_failed_request_names_the_reason() -> None:
     ("state", "attempts", "line"),
     [
         (None, [], None),
-        (None, [{"status_code": 500, "error": None}], "retrying after 1 attempt: HTTP 500"),
-        ("failed", [{"error": "timed out"}] * 4, "gave up after 4 attempts: timed out"),
+        (None, [attempt(status_code=500)], "retrying after 1 attempt: HTTP 500"),
+        ("failed", [attempt(error="timed out")] * 4, "gave up after 4 attempts: timed out"),
     ],
 )
 def test_webhook_lines(state: str | None, attempts: list[Any], line: str | None) -> None:
@@ -148,7 +169,7 @@ def test_webhook_lines(state: str | None, attempts: list[Any], line: str | None)
 def test_requests_table_aligns_columns() -> None:
     views = [
         doc("processing", [product("1", "A", image(), image("failed"), image("pending"))]),
-        doc("completed", [product("1", "A", image())], request_id="cd" * 16, filename=None),
+        doc("completed", [product("1", "A", image())], request_id="cd" * 16, filename=""),
     ]
     assert fmt.requests_table(views).splitlines() == [
         "REQUEST                           STATUS      IMAGES          CREATED              FILE",

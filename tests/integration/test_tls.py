@@ -31,6 +31,7 @@ from deploy.local.seaweed import SeaweedPorts, free_port, start_seaweed, stop_se
 from shared.broker import connect
 from shared.db import Database
 from shared.names import INBOX_BUCKET
+from shared.records import Options, Source
 from shared.settings import Settings
 from shared.storage import MinioStore
 
@@ -325,8 +326,10 @@ async def test_database_over_tls(pki: Pki, mongo_tls_port: int) -> None:
     db = Database(settings.mongo_url, "imgpipe_tls")
     try:
         await db.ensure_indexes()
-        opened = await db.open_request("tls-request", {"tenant": "tls"})
-        assert (await db.get_request("tls-request")) == opened
+        options = Options(quality=50, format="jpeg")
+        source = Source(bucket="csv-inbox", key="tls.csv")
+        opened = await db.requests.open("tls-request", "tls", "tls.csv", options, source)
+        assert (await db.requests.get("tls-request")) == opened
     finally:
         await db.close()
 

@@ -50,6 +50,27 @@ async function errorText(response) {
   return `The service answered ${response.status} ${response.statusText}`.trim();
 }
 
+let uploadFieldsLoaded = null;
+
+/**
+ * The upload form's fields as the gateway's OpenAPI document states them: each field's rules
+ * and defaults are defined once, in the service (shared/rules.py and its settings).
+ */
+export function uploadFields() {
+  uploadFieldsLoaded ??= fetch("/openapi.json")
+    .then((response) => {
+      if (!response.ok) throw new Error(`/openapi.json answered ${response.status}`);
+      return response.json();
+    })
+    .then((doc) => doc.paths["/api/upload"].post.requestBody.content["multipart/form-data"])
+    .then((form) => form.schema.properties)
+    .catch((err) => {
+      uploadFieldsLoaded = null; // try again next time the form is shown
+      throw err;
+    });
+  return uploadFieldsLoaded;
+}
+
 export async function getJson(path, options) {
   return (await call(path, options)).json();
 }

@@ -1,9 +1,10 @@
 // The new-request form: a CSV by drag-and-drop or file picker, quality and webhook options.
 
-import { ApiError, upload } from "./api.js";
+import { ApiError, upload, uploadFields } from "./api.js";
 import { formatBytes, h, notice } from "./dom.js";
 
-const DEFAULT_QUALITY = 50;
+// How each output format is named on the page; the formats themselves come from the service.
+const FORMAT_NAMES = { jpeg: "JPEG", webp: "WebP", avif: "AVIF" };
 
 function uploadIcon() {
   const icon = h("span", { class: "dropzone-icon", "aria-hidden": "true" });
@@ -81,32 +82,36 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     id: "quality",
     name: "quality",
     type: "number",
-    min: 1,
-    max: 95,
     step: 1,
-    value: DEFAULT_QUALITY,
     inputmode: "numeric",
     "aria-describedby": "quality-help",
   });
-  const slider = h("input", {
-    type: "range",
-    min: 1,
-    max: 95,
-    value: DEFAULT_QUALITY,
-    "aria-hidden": "true",
-    tabindex: "-1",
-  });
+  const slider = h("input", { type: "range", "aria-hidden": "true", tabindex: "-1" });
   slider.addEventListener("input", () => (quality.value = slider.value));
   quality.addEventListener("input", () => (slider.value = quality.value));
+  const qualityHelp = h("p", { id: "quality-help", class: "hint" });
+  const format = h("select", { id: "format", name: "format", "aria-describedby": "format-help" });
+  let rules = null; // the quality's range, once the service has told us
 
-  // The service's output formats (OUTPUT_FORMATS in shared/names.py); JPEG is the default.
-  const format = h(
-    "select",
-    { id: "format", name: "format", "aria-describedby": "format-help" },
-    h("option", { value: "jpeg", selected: true }, "JPEG"),
-    h("option", { value: "webp" }, "WebP"),
-    h("option", { value: "avif" }, "AVIF"),
-  );
+  // The fields' ranges, choices and defaults, as the service states them in /openapi.json.
+  const ready = uploadFields().then((fields) => {
+    const { minimum, maximum, default: byDefault } = fields.quality;
+    rules = { minimum, maximum };
+    for (const input of [quality, slider]) {
+      Object.assign(input, { min: minimum, max: maximum, value: byDefault });
+    }
+    qualityHelp.textContent = `${minimum}–${maximum}; lower is smaller. Default ${byDefault}.`;
+    format.replaceChildren(
+      ...fields.format.enum.map((value) =>
+        h(
+          "option",
+          { value, selected: value === fields.format.default },
+          FORMAT_NAMES[value] || value.toUpperCase(),
+        ),
+      ),
+    );
+  });
+  ready.catch(() => fail("Could not load the form's options from the service. Reload the page."));
 
   const webhook = h("input", {
     id: "webhook-url",
@@ -129,9 +134,11 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     event.preventDefault();
     errors.replaceChildren();
     if (!file) return fail("Choose a CSV file first.", fileInput);
+    if (!rules) return fail("The form's options are still loading; try again in a moment.");
     const q = Number(quality.value);
-    if (!Number.isInteger(q) || q < 1 || q > 95) {
-      return fail("Quality must be a whole number from 1 to 95.", quality);
+    if (!Number.isInteger(q) || q < rules.minimum || q > rules.maximum) {
+      const range = `${rules.minimum} to ${rules.maximum}`;
+      return fail(`Quality must be a whole number from ${range}.`, quality);
     }
     submit.disabled = true;
     submit.textContent = "Uploading…";
@@ -170,7 +177,7 @@ export function uploadView({ onUploaded, onUnauthorized }) {
         { class: "field" },
         h("label", { for: "quality" }, "Quality"),
         h("div", { class: "quality-row" }, slider, quality),
-        h("p", { id: "quality-help", class: "hint" }, "1–95; lower is smaller. Default 50."),
+        qualityHelp,
       ),
       h(
         "div",

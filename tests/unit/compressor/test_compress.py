@@ -165,7 +165,7 @@ def test_quality_changes_size() -> None:
 @pytest.mark.parametrize("quality", [0, 96, -5])
 def test_quality_out_of_range_is_a_caller_bug(quality: int) -> None:
     data = (SAMPLES / "cat_chelsea_451x300.jpg").read_bytes()
-    with pytest.raises(ValueError, match="quality must be 1-95"):
+    with pytest.raises(ValueError, match="quality must be from 1 to 95"):
         compress(data, quality, max_pixels=LIMIT)
 
 

@@ -1,13 +1,14 @@
-"""What the compressor reads from an original's bucket event (OriginalStored.from_event)."""
+"""What the compressor reads from an original's bucket event (original_of: OriginalMeta)."""
 
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from compressor.handler import OriginalStored
+from compressor.handler import original_of
 from shared.errors import PermanentError
 from shared.events import ObjectCreated, decode_bucket_event
+from shared.metadata import OriginalMeta
 from shared.names import ORIGINALS_BUCKET
 
 RID = "e6ffb05b235749b081bb556eda014c40"
@@ -28,25 +29,24 @@ def original(event_time_ms: int | None = None, **metadata: str) -> ObjectCreated
 
 def test_recorded_minio_event(event_body: Callable[[str], bytes]) -> None:
     (event,) = decode_bucket_event(event_body("minio-put-original.json"))
-    assert OriginalStored.from_event(event) == OriginalStored(
+    assert original_of(event) == OriginalMeta(
         request_id=RID,
         image_id=f"{RID}.0.1",
         quality=80,
         format="jpeg",  # originals from before output formats: JPEG
-        key=f"{RID}/0-1.jpg",
         moments={"original_stored": 1748942067512},
     )
 
 
 def test_format_and_the_fetchers_moments_are_carried_on() -> None:
     event = original(500, format="avif", **{"t-published": "100", "t-fetched": "400"})
-    stored = OriginalStored.from_event(event)
+    stored = original_of(event)
     assert stored.format == "avif"
     assert stored.moments == {"published": 100, "fetched": 400, "original_stored": 500}
 
 
 def test_without_an_event_time_the_stored_moment_is_unknown() -> None:
-    assert "original_stored" not in OriginalStored.from_event(original(None)).moments
+    assert "original_stored" not in original_of(original(None)).moments
 
 
 @pytest.mark.parametrize(
@@ -62,4 +62,4 @@ def test_without_an_event_time_the_stored_moment_is_unknown() -> None:
 def test_bad_metadata_is_permanent(metadata: dict[str, str]) -> None:
     event = replace(original(), metadata=metadata)
     with pytest.raises(PermanentError, match=f"^{RID}/0-1.jpg: "):
-        OriginalStored.from_event(event)
+        original_of(event)

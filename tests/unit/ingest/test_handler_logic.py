@@ -1,25 +1,24 @@
-"""ingest's pure helpers: request ids, request fields, row/image documents, batching, quality."""
+"""ingest's pure helpers: request ids, what the inbox object says, row/image records, batching."""
 
 import itertools
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
+import bson
 import pytest
 
-from ingest.csvfile import CsvError, Row
-from ingest.handler import (
-    BATCH,
-    _quality,
-    batches,
-    documents,
-    request_fields,
-    request_id_for,
-    tenant_of,
-)
+from ingest.csvfile import Row
+from ingest.handler import BATCH, Inbox, batches, read_inbox, records, request_id_for, tenant_of
+from shared.db.codec import document
 from shared.events import ObjectCreated, decode_bucket_event
 from shared.names import INBOX_BUCKET
+from shared.records import Options, Record, Source
+from shared.settings import Settings
+
+SETTINGS = Settings.from_env({}, require=())
 
 RID = "e6ffb05b235749b081bb556eda014c40"
 DROP_KEY = "drops/Spring sale/catálogo 2024.csv"
@@ -114,48 +113,67 @@ def test_another_object_version_gets_another_id(other: ObjectCreated) -> None:
     assert request_id_for(other) == uuid.uuid5(DROP_NAMESPACE, other.dedupe_key).hex
 
 
-# --- request_fields -----------------------------------------------------------------------
+# --- read_inbox ---------------------------------------------------------------------------
 
 
-def test_request_fields_of_an_upload(event_body: EventBody) -> None:
+def defaults(quality: int, output_format: str) -> Settings:
+    return replace(SETTINGS, default_quality=quality, default_format=output_format)
+
+
+def test_inbox_of_an_upload(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-upload.json")
-    assert request_fields(event, 50, "jpeg") == {
-        "tenant": "acme",  # the gateway names the uploader's tenant in the metadata
-        "filename": f"{RID}.csv",
-        "quality": "80",
-        "format": "jpeg",
-        "webhook_url": "https://hooks.example.com/imgpipe?token=s3cr3t",
-        "source": {"bucket": INBOX_BUCKET, "key": f"uploads/{RID}.csv", "etag": ETAG},
-    }
+    assert read_inbox(event, defaults(50, "jpeg")) == Inbox(
+        tenant="acme",  # the gateway names the uploader's tenant in the metadata
+        filename=f"{RID}.csv",
+        source=Source(bucket=INBOX_BUCKET, key=f"uploads/{RID}.csv", etag=ETAG),
+        options=Options(
+            quality=80,
+            format="jpeg",
+            webhook_url="https://hooks.example.com/imgpipe?token=s3cr3t",
+        ),
+        problem=None,
+    )
 
 
-def test_request_fields_of_a_drop(event_body: EventBody) -> None:
+def test_inbox_of_a_drop(event_body: EventBody) -> None:
     event = recorded(event_body, "minio-put-inbox-drop.json")
-    assert request_fields(event, 50, "webp") == {
-        "tenant": "drops",  # a dropped CSV's first folder names its tenant
-        "filename": "catálogo 2024.csv",
-        "quality": "70",
-        "format": "webp",  # the recorded event names none: the default
-        "webhook_url": None,
-        "source": {"bucket": INBOX_BUCKET, "key": DROP_KEY, "etag": ETAG},
-    }
+    assert read_inbox(event, defaults(50, "webp")) == Inbox(
+        tenant="drops",  # a dropped CSV's first folder names its tenant
+        filename="catálogo 2024.csv",
+        source=Source(bucket=INBOX_BUCKET, key=DROP_KEY, etag=ETAG),
+        options=Options(quality=70, format="webp"),  # the event names no format: the default
+        problem=None,
+    )
 
 
-def test_request_fields_defaults() -> None:
-    fields = request_fields(inbox_event(key="products.csv", **{"webhook-url": ""}), 65, "jpeg")
-    assert fields["filename"] == "products.csv"
-    assert fields["format"] == "jpeg"
-    # Kept as text like metadata values; ingest's _quality turns it into a number.
-    assert fields["quality"] == "65"
-    assert fields["webhook_url"] is None
+def test_inbox_defaults() -> None:
+    inbox = read_inbox(inbox_event(key="products.csv", **{"webhook-url": ""}), defaults(65, "jpeg"))
+    assert inbox.filename == "products.csv"
+    assert inbox.options == Options(quality=65, format="jpeg", webhook_url=None)
+    assert inbox.problem is None
 
 
-def test_request_fields_format_from_metadata() -> None:
-    fields = request_fields(inbox_event(key="a.csv", format=" AVIF "), 50, "jpeg")
-    assert fields["format"] == "avif"  # ingest refuses formats not in OUTPUT_FORMATS later
+def test_inbox_format_from_metadata() -> None:
+    inbox = read_inbox(inbox_event(key="a.csv", format=" AVIF "), defaults(50, "jpeg"))
+    assert inbox.options.format == "avif"
 
 
-# --- documents ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("metadata", "problem"),
+    [
+        ({"format": "png"}, "format must be one of jpeg, webp, avif, got 'png'"),
+        ({"quality": "96"}, "quality must be from 1 to 95, got 96"),
+        ({"quality": "high"}, "quality must be a whole number from 1 to 95, got 'high'"),
+        ({"webhook-url": "ftp://h/x"}, "webhook_url: unsupported URL scheme 'ftp'"),
+    ],
+)
+def test_bad_options_leave_the_defaults_and_say_why(metadata: dict[str, str], problem: str) -> None:
+    inbox = read_inbox(inbox_event(key="a.csv", **metadata), defaults(50, "jpeg"))
+    assert inbox.options == Options(quality=50, format="jpeg")
+    assert inbox.problem == problem  # ingest fails the request with it
+
+
+# --- records ----------------------------------------------------------------------------
 
 
 def make_row(index: int, urls: tuple[str, ...]) -> Row:
@@ -168,6 +186,16 @@ def make_row(index: int, urls: tuple[str, ...]) -> Row:
         urls=urls,
         cells=(serial, product, ", ".join(urls), "extra"),
     )
+
+
+def documents(request_id: str, rows: list[Row]) -> tuple[list[Any], list[Any]]:
+    """The row and image documents the records are stored as (through BSON, as MongoDB has them)."""
+    row_records, image_records = records(request_id, rows)
+
+    def stored(rec: Record) -> Any:
+        return bson.decode(bson.encode(document(rec)))
+
+    return [stored(r) for r in row_records], [stored(i) for i in image_records]
 
 
 def test_documents() -> None:
@@ -249,30 +277,6 @@ def test_batches_are_lazy() -> None:
     first = next(batches(endless))
     assert len(first) == BATCH
     assert next(endless).index == BATCH
-
-
-# --- _quality -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [(1, 1), (95, 95), (50, 50), ("80", 80), (" 7 ", 7), ("01", 1)],
-)
-def test_quality(raw: object, expected: int) -> None:
-    assert _quality(raw) == expected
-
-
-@pytest.mark.parametrize("raw", [0, 96, -1, "0", "96", "100"])
-def test_quality_out_of_range(raw: object) -> None:
-    with pytest.raises(CsvError, match=rf"^quality must be from 1 to 95, got {int(str(raw))}$"):
-        _quality(raw)
-
-
-@pytest.mark.parametrize("raw", ["abc", "7.5", "", None, 7.5, "8O"])
-def test_quality_not_a_whole_number(raw: object) -> None:
-    with pytest.raises(CsvError) as caught:
-        _quality(raw)
-    assert str(caught.value) == f"quality must be a whole number from 1 to 95, got {raw!r}"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from ingest.gateway import create_app
-from ingest.openapi import OPENAPI
+from ingest.openapi import openapi_document
 from shared.settings import Settings
 
 SETTINGS = Settings.from_env(
@@ -16,6 +16,7 @@ SETTINGS = Settings.from_env(
         "MONGO_URL": "mongodb://m",
     }
 )
+OPENAPI = openapi_document(SETTINGS)
 
 
 def test_document_is_valid_openapi() -> None:

@@ -2,30 +2,46 @@
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 import pytest
 
 from ingest.csvfile import OutputRow
 from ingest.report import group_by_row, image_view, output_row, product_view, request_view
+from shared.db.codec import record
+from shared.records import ImageRecord, RequestRecord, RowRecord
 from shared.status import ImageStatus
 
 RID = "e6ffb05b235749b081bb556eda014c40"
 T0 = 1748942065087  # 2025-06-03T09:14:25.087Z in epoch ms
 Doc = dict[str, Any]
+R = TypeVar("R")
 
 
-async def aiter_of(docs: Iterable[Doc]) -> AsyncIterator[Doc]:
+async def aiter_of(docs: Iterable[R]) -> AsyncIterator[R]:
     for doc in docs:
         yield doc
+
+
+def plain(view: msgspec.Struct) -> Any:
+    """A view as its JSON body."""
+    return msgspec.to_builtins(view)
+
+
+def request(doc: Doc) -> RequestRecord:
+    """A stored request document, read as the gateway reads it."""
+    return record(
+        {"tenant": "acme", "filename": "products.csv", "quality": 50, **doc}, RequestRecord
+    )
 
 
 def link(key: str) -> str:
     return f"https://img.example.com/compressed-images/{key}?X-Amz-Signature=abc"
 
 
-def row(index: int) -> Doc:
-    return {
+def row(index: int) -> RowRecord:
+    doc = {
         "_id": f"{RID}:{index}",
         "request_id": RID,
         "index": index,
@@ -33,10 +49,11 @@ def row(index: int) -> Doc:
         "product": f"Product {index + 1}",
         "cells": [str(index + 1), f"Product {index + 1}", "urls…"],
     }
+    return record(doc, RowRecord)
 
 
-def image(index: int, slot: int, status: str = "pending", **fields: Any) -> Doc:
-    return {
+def image(index: int, slot: int, status: str = "pending", **fields: Any) -> ImageRecord:
+    doc = {
         "_id": f"{RID}.{index}.{slot}",
         "request_id": RID,
         "row": index,
@@ -45,12 +62,13 @@ def image(index: int, slot: int, status: str = "pending", **fields: Any) -> Doc:
         "status": status,
         **fields,
     }
+    return record(doc, ImageRecord)
 
 
-async def grouped(rows: list[Doc], images: list[Doc]) -> list[tuple[int, list[str]]]:
+async def grouped(rows: list[RowRecord], images: list[ImageRecord]) -> list[tuple[int, list[str]]]:
     """(row index, image ids) of each pair group_by_row yields."""
     return [
-        (r["index"], [i["_id"] for i in slots])
+        (r.index, [i.id for i in slots])
         async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
     ]
 
@@ -75,7 +93,7 @@ async def test_images_keep_their_sorted_order() -> None:
     images = [image(0, 0), image(0, 1), image(0, 2), image(1, 0), image(1, 1)]
 
     result = [
-        (r["index"], [i["slot"] for i in slots])
+        (r.index, [i.slot for i in slots])
         async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
     ]
 
@@ -128,7 +146,7 @@ def test_done_image_with_key_gets_a_link() -> None:
         kept_source=False,
         moments={"published": T0, "fetch_started": T0 + 4, "fetched": T0 + 31},
     )
-    assert image_view(doc, link) == {
+    assert plain(image_view(doc, link)) == {
         "input_url": "https://src.example.com/0-1.jpg",
         "status": "done",
         "output_url": link(f"{RID}/0-1.jpg"),
@@ -149,7 +167,7 @@ def test_done_image_with_key_gets_a_link() -> None:
 
 def test_status_enum_compares_like_the_stored_string() -> None:
     doc = image(0, 0, ImageStatus.DONE, compressed_key=f"{RID}/0-0.jpg")
-    assert image_view(doc, link)["output_url"] == link(f"{RID}/0-0.jpg")
+    assert image_view(doc, link).output_url == link(f"{RID}/0-0.jpg")
 
 
 @pytest.mark.parametrize(
@@ -164,20 +182,20 @@ def test_status_enum_compares_like_the_stored_string() -> None:
         ),
     ],
 )
-def test_no_link_unless_done_with_key(doc: Doc) -> None:
+def test_no_link_unless_done_with_key(doc: ImageRecord) -> None:
     calls: list[str] = []
 
     def recording_link(key: str) -> str:
         calls.append(key)
         return link(key)
 
-    assert image_view(doc, recording_link)["output_url"] is None
+    assert image_view(doc, recording_link).output_url is None
     assert calls == []  # no presigning for images without output
 
 
 def test_failed_image_view() -> None:
     doc = image(2, 0, "failed", error="not an image (text/html)")
-    assert image_view(doc, link) == {
+    assert plain(image_view(doc, link)) == {
         "input_url": "https://src.example.com/2-0.jpg",
         "status": "failed",
         "output_url": None,
@@ -198,13 +216,13 @@ CREATED = datetime(2025, 6, 3, 9, 14, 25, 87000, tzinfo=UTC)
 
 
 def test_pending_request_view() -> None:
-    doc = {"_id": RID, "status": "pending", "created_at": CREATED}
-    assert request_view(doc) == {
+    doc = {"_id": RID, "status": "pending", "format": "jpeg", "created_at": CREATED}
+    assert plain(request_view(request(doc))) == {
         "request_id": RID,
         "status": "pending",
         "error": None,
-        "filename": None,
-        "quality": None,
+        "filename": "products.csv",
+        "quality": 50,
         "format": "jpeg",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
@@ -237,7 +255,7 @@ def test_finished_request_view() -> None:
         ],
     }
 
-    view = request_view(doc)
+    view = plain(request_view(request(doc)))
 
     assert view == {
         "request_id": RID,
@@ -269,8 +287,14 @@ def test_finished_request_view() -> None:
 
 
 def test_failed_request_view_shows_the_error() -> None:
-    doc = {"_id": RID, "status": "failed", "error": "The file is empty", "created_at": CREATED}
-    assert request_view(doc)["error"] == "The file is empty"
+    doc = {
+        "_id": RID,
+        "status": "failed",
+        "format": "jpeg",
+        "error": "The file is empty",
+        "created_at": CREATED,
+    }
+    assert request_view(request(doc)).error == "The file is empty"
 
 
 # --- product_view and output_row ----------------------------------------------------------
@@ -282,11 +306,11 @@ def test_product_view() -> None:
         image(3, 1, "failed", error="HTTP 404"),
     ]
     view = product_view(row(3), images, link)
-    assert view["row"] == 3
-    assert view["serial"] == "4"
-    assert view["product"] == "Product 4"
-    assert [i["output_url"] for i in view["images"]] == [link(f"{RID}/3-0.jpg"), None]
-    assert [i["error"] for i in view["images"]] == [None, "HTTP 404"]
+    assert view.row == 3
+    assert view.serial == "4"
+    assert view.product == "Product 4"
+    assert [i.output_url for i in view.images] == [link(f"{RID}/3-0.jpg"), None]
+    assert [i.error for i in view.images] == [None, "HTTP 404"]
 
 
 def test_output_row_slots_and_errors() -> None:

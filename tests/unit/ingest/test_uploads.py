@@ -6,7 +6,8 @@ import pytest
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError
-from ingest.uploads import Options, UploadError, check_csv, parse_options, read_capped
+from ingest.uploads import UploadError, check_csv, form_options, read_capped
+from shared.records import Options
 from shared.settings import Settings
 
 ENV = {
@@ -23,14 +24,14 @@ HOOK = "https://hooks.example.com/imgpipe?token=abc"
 
 
 def options(settings: Settings = SETTINGS, **fields: str) -> Options:
-    return parse_options(FormData(list(fields.items())), settings)
+    return form_options(FormData(list(fields.items())), settings)
 
 
 # --- quality ------------------------------------------------------------------------------
 
 
 def test_defaults() -> None:
-    assert options() == Options(quality=60, webhook_url=None)
+    assert options() == Options(quality=60, format="jpeg", webhook_url=None)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_a_file_in_a_text_field_is_ignored() -> None:
     """Current behaviour: only text values count; a file sent as `quality` is not an error."""
     upload = UploadFile(io.BytesIO(b"80"), filename="quality.txt")
     form = FormData([("quality", upload), ("webhook_url", upload)])
-    assert parse_options(form, SETTINGS) == Options(quality=60, webhook_url=None)
+    assert form_options(form, SETTINGS) == Options(quality=60, format="jpeg", webhook_url=None)
 
 
 # --- webhook_url --------------------------------------------------------------------------
@@ -100,7 +101,9 @@ def test_webhook_is_kept_trimmed() -> None:
 
 
 def test_quality_and_webhook_together() -> None:
-    assert options(quality="80", webhook_url=HOOK) == Options(quality=80, webhook_url=HOOK)
+    assert options(quality="80", webhook_url=HOOK) == Options(
+        quality=80, format="jpeg", webhook_url=HOOK
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import pytest
 
 from ingest.gateway import create_app
 from notifier.webhook import payload
+from shared.db.codec import record
+from shared.records import RequestRecord
 from shared.settings import Settings
 
 RID = "e6ffb05b235749b081bb556eda014c40"
@@ -21,10 +23,12 @@ ENV = {
 }
 
 
-def request_doc(**fields: Any) -> dict[str, Any]:
-    """A request document as the notifier reads it back after closing the request."""
-    return {
+def request_doc(**fields: Any) -> RequestRecord:
+    """A request as the notifier reads it back after closing the request."""
+    doc = {
         "_id": RID,
+        "tenant": "acme",
+        "format": "jpeg",
         "status": "completed_with_errors",
         "filename": "products.csv",
         "quality": 80,
@@ -36,6 +40,7 @@ def request_doc(**fields: Any) -> dict[str, Any]:
         "completed_at": datetime(2025, 6, 3, 9, 16, 2, tzinfo=UTC),
         **fields,
     }
+    return record(doc, RequestRecord)
 
 
 def test_finished_request() -> None:
@@ -55,11 +60,15 @@ def test_finished_request() -> None:
 def test_failed_request_carries_its_error() -> None:
     doc = {
         "_id": RID,
+        "tenant": "acme",
+        "filename": "products.csv",
+        "quality": 50,
+        "format": "jpeg",
         "status": "failed",
         "error": "Missing column: 'Product Name' (or 'product').",
         "created_at": datetime(2025, 6, 3, 9, 14, 25, tzinfo=UTC),
     }
-    body = payload(doc, BASE)
+    body = payload(record(doc, RequestRecord), BASE)
     assert body["status"] == "failed"
     assert body["error"] == "Missing column: 'Product Name' (or 'product')."
     assert (body["total"], body["done"], body["failed"]) == (0, 0, 0)  # counts default to 0

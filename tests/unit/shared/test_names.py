@@ -2,7 +2,6 @@
 
 import pytest
 
-from shared.db import image_id
 from shared.names import (
     BUCKET_EVENTS_EXCHANGE,
     BUCKET_ROUTING_KEYS,
@@ -32,6 +31,7 @@ from shared.names import (
     image_key,
     least_busy_lane,
 )
+from shared.records import image_id
 
 RID = "e6ffb05b235749b081bb556eda014c40"
 # Declared by shared.broker.declare_topology.

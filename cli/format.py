@@ -1,13 +1,12 @@
-"""What `imgpipe` prints: summaries, progress lines and tables from the API's JSON (pure)."""
+"""What `imgpipe` prints: summaries, progress lines and tables from the API's views (pure)."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from shared.api import ProductView, RequestView
+from shared.records import WebhookState
 from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus
-
-Doc = Mapping[str, Any]
 
 EXIT_CODES = {
     RequestStatus.COMPLETED: 0,
@@ -18,13 +17,13 @@ STILL_RUNNING = 3  # `status` of a request that is pending or processing
 MAX_FAILURES_SHOWN = 50  # a summary stays readable; --json or the output CSV has them all
 
 
-def exit_code(status: str) -> int:
+def exit_code(status: RequestStatus) -> int:
     """The process's exit code for a request in `status`."""
-    return EXIT_CODES.get(RequestStatus(status), STILL_RUNNING)
+    return EXIT_CODES.get(status, STILL_RUNNING)
 
 
-def is_final(status: str) -> bool:
-    return RequestStatus(status) in FINAL_STATUSES
+def is_final(status: RequestStatus) -> bool:
+    return status in FINAL_STATUSES
 
 
 def human_bytes(size: int) -> str:
@@ -49,15 +48,15 @@ def seconds_between(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def progress_line(view: Doc) -> str:
+def progress_line(view: RequestView) -> str:
     """One line of progress, for logs and pipes where a live bar cannot be drawn."""
-    counts = view["counts"]
-    finished = counts["done"] + counts["failed"]
-    if view["status"] == RequestStatus.PENDING:
+    counts = view.counts
+    if view.status == RequestStatus.PENDING:
         return "pending: the CSV is not read yet"
-    if view["status"] == RequestStatus.FAILED:
-        return f"failed: {view.get('error')}"
-    return f"{view['status']}: {finished} of {counts['total']} images ({counts['failed']} failed)"
+    if view.status == RequestStatus.FAILED:
+        return f"failed: {view.error}"
+    finished = counts.done + counts.failed
+    return f"{view.status}: {finished} of {counts.total} images ({counts.failed} failed)"
 
 
 @dataclass(frozen=True)
@@ -68,68 +67,64 @@ class Failure:
     error: str
 
 
-def failures(doc: Doc) -> Iterator[Failure]:
-    """Every failed image of a status document, in CSV order."""
-    for product in doc.get("products", []):
-        for image in product["images"]:
-            if image["status"] == ImageStatus.FAILED:
-                error = image.get("error") or "no reason given"
-                yield Failure(product["serial"], product["product"], image["input_url"], error)
+def failures(products: Sequence[ProductView]) -> Iterator[Failure]:
+    """Every failed image, in CSV order."""
+    for product in products:
+        for image in product.images:
+            if image.status == ImageStatus.FAILED:
+                error = image.error or "no reason given"
+                yield Failure(product.serial, product.product, image.input_url, error)
 
 
-def sizes(doc: Doc) -> tuple[int, int] | None:
+def sizes(products: Sequence[ProductView]) -> tuple[int, int] | None:
     """Bytes before and after compression over the compressed images; None if none yet."""
     pairs = [
-        (image["bytes_in"], image["bytes_out"])
-        for product in doc.get("products", [])
-        for image in product["images"]
-        if image["status"] == ImageStatus.DONE and image.get("bytes_in") and image.get("bytes_out")
+        (image.bytes_in, image.bytes_out)
+        for product in products
+        for image in product.images
+        if image.status == ImageStatus.DONE and image.bytes_in and image.bytes_out
     ]
     if not pairs:
         return None
     return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
 
-def webhook_line(doc: Doc) -> str | None:
-    attempts = doc.get("webhook_attempts") or []
-    state = doc.get("webhook_state")
+def webhook_line(view: RequestView) -> str | None:
+    attempts = view.webhook_attempts
     tries = f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}"
-    if state == "delivered":
+    if view.webhook_state == WebhookState.DELIVERED:
         return f"delivered ({tries})"
     if not attempts:
         return None  # no webhook_url, or not called yet
-    last = attempts[-1].get("error") or f"HTTP {attempts[-1].get('status_code')}"
-    if state == "failed":
+    last = attempts[-1].error or f"HTTP {attempts[-1].status_code}"
+    if view.webhook_state == WebhookState.FAILED:
         return f"gave up after {tries}: {last}"
     return f"retrying after {tries}: {last}"
 
 
-def summary(doc: Doc) -> str:
-    """A person's view of a status document: status, counts, sizes, webhook, failed images."""
-    counts = doc["counts"]
-    fields = [("request", doc["request_id"]), ("status", doc["status"])]
-    if doc.get("error"):
-        fields.append(("error", doc["error"]))
-    if doc.get("filename"):
-        settings = f"{doc.get('format', 'jpeg')}, quality {doc.get('quality')}"
-        fields.append(("file", f"{doc['filename']} ({settings})"))
-    fields.append(("created", when(doc["created_at"])))
-    if doc.get("completed_at"):
-        took = seconds_between(doc["created_at"], doc["completed_at"])
-        fields.append(("finished", f"{when(doc['completed_at'])} ({took:.1f} s)"))
-    fields.append(
-        ("images", f"{counts['total']} in all, {counts['done']} done, {counts['failed']} failed")
-    )
-    if measured := sizes(doc):
+def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
+    """A person's view of a request: status, counts, sizes, webhook, failed images."""
+    counts = view.counts
+    fields = [("request", view.request_id), ("status", str(view.status))]
+    if view.error:
+        fields.append(("error", view.error))
+    if view.filename:
+        fields.append(("file", f"{view.filename} ({view.format}, quality {view.quality})"))
+    fields.append(("created", when(view.created_at)))
+    if view.completed_at:
+        took = seconds_between(view.created_at, view.completed_at)
+        fields.append(("finished", f"{when(view.completed_at)} ({took:.1f} s)"))
+    fields.append(("images", f"{counts.total} in all, {counts.done} done, {counts.failed} failed"))
+    if measured := sizes(products):
         before, after = measured
         saved = 100 * (before - after) / before
         fields.append(
             ("size", f"{human_bytes(before)} → {human_bytes(after)} ({saved:.0f} % saved)")
         )
-    if hook := webhook_line(doc):
+    if hook := webhook_line(view):
         fields.append(("webhook", hook))
     lines = [f"{name:<9} {value}" for name, value in fields]
-    failed = list(failures(doc))
+    failed = list(failures(products))
     if failed:
         lines.append("failed images:")
         for failure in failed[:MAX_FAILURES_SHOWN]:
@@ -141,17 +136,17 @@ def summary(doc: Doc) -> str:
     return "\n".join(lines)
 
 
-def requests_table(views: Sequence[Doc]) -> str:
+def requests_table(views: Sequence[RequestView]) -> str:
     """Requests as aligned columns, one line each (easy to read, grep and cut)."""
     header = ("REQUEST", "STATUS", "IMAGES", "CREATED", "FILE")
     rows = [header]
     for view in views:
-        counts = view["counts"]
-        images = f"{counts['done'] + counts['failed']}/{counts['total']}"
-        if counts["failed"]:
-            images += f" ({counts['failed']} failed)"
-        created = when(view["created_at"]).removesuffix(" UTC")
-        rows.append((view["request_id"], view["status"], images, created, view["filename"] or ""))
+        counts = view.counts
+        images = f"{counts.done + counts.failed}/{counts.total}"
+        if counts.failed:
+            images += f" ({counts.failed} failed)"
+        created = when(view.created_at).removesuffix(" UTC")
+        rows.append((view.request_id, str(view.status), images, created, view.filename))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
     return "\n".join(line.rstrip() for line in lines)

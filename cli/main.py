@@ -1,123 +1,31 @@
-"""`imgpipe`: submit a CSV, watch it finish, read its status and download the output CSV.
+"""`imgpipe`'s commands: submit a CSV, watch it finish, read its status, download the output.
 
-A client of the gateway's HTTP API (README "The API"), nothing more: it needs the gateway's
-URL and an API key, from --url/--key or IMGPIPE_URL/IMGPIPE_KEY. Built on click (already
-installed with uvicorn) and rich (the progress bar).
+It needs the gateway's URL and an API key, from --url/--key or IMGPIPE_URL/IMGPIPE_KEY. Built on
+click (already installed with uvicorn) and rich (the progress bar).
 """
 
 import asyncio
 import hashlib
-import json
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import aiohttp
 import click
+import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingest import cli_format as fmt
-from shared.names import OUTPUT_FORMATS
+from cli import format as fmt
+from cli.gateway import DEFAULT_URL, ApiError, Gateway, MergedStatus, gateway
+from shared.api import Accepted, RequestList, RequestView, StatusView
+from shared.rules import FORMAT, QUALITY
 
-Doc = dict[str, Any]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-STATUS_PAGE = 5000  # the gateway's largest page of products: fewest round trips
 POLL_FIRST_S, POLL_MAX_S = 0.25, 2.0  # polls back off while nothing changes (cheap 304s)
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-class ApiError(Exception):
-    """The gateway answered an error; `message` is its {"error": …}."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status, self.message = status, message
-
-
-class Gateway:
-    """The gateway's HTTP API as the CLI uses it."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url.rstrip("/")
-
-    async def upload(
-        self, filename: str, data: bytes, options: dict[str, str], key: str
-    ) -> tuple[Doc, bool]:
-        """POST the CSV; returns the answer and whether it replays an earlier upload."""
-        form = aiohttp.FormData()
-        form.add_field("file", data, filename=filename, content_type="text/csv")
-        for name, value in options.items():
-            form.add_field(name, value)
-        headers = {"Idempotency-Key": key}
-        async with self.session.post(f"{self.url}/api/upload", data=form, headers=headers) as r:
-            await _check(r)
-            return await r.json(), r.headers.get("Idempotent-Replayed") == "true"
-
-    async def status_page(
-        self, request_id: str, offset: int, limit: int, etag: str | None = None
-    ) -> tuple[Doc | None, str | None]:
-        """One page of the status; (None, etag) when it has not changed since `etag`."""
-        params = {"offset": offset, "limit": limit}
-        headers = {"If-None-Match": etag} if etag else {}
-        url = f"{self.url}/api/status/{request_id}"
-        async with self.session.get(url, params=params, headers=headers) as r:
-            if r.status == 304:
-                return None, etag
-            await _check(r)
-            return await r.json(), r.headers.get("ETag")
-
-    async def status(self, request_id: str) -> Doc:
-        """The whole status document: every page of products merged into one list."""
-        products: list[Doc] = []
-        offset: int | None = 0
-        summary: Doc = {}
-        while offset is not None:
-            page, _ = await self.status_page(request_id, offset, STATUS_PAGE)
-            assert page is not None  # no If-None-Match sent: never a 304
-            products += page.pop("products")
-            offset = page.pop("products_page")["next_offset"]
-            summary = page
-        return {**summary, "products": products}
-
-    async def download(self, request_id: str, out: BinaryIO) -> None:
-        async with self.session.get(f"{self.url}/api/download/{request_id}") as r:
-            await _check(r)
-            async for chunk in r.content.iter_chunked(64 * 1024):
-                out.write(chunk)
-
-    async def requests(self, limit: int, before: str | None) -> Doc:
-        params: dict[str, str | int] = {"limit": limit}
-        if before:
-            params["before"] = before
-        async with self.session.get(f"{self.url}/api/requests", params=params) as r:
-            await _check(r)
-            body: Doc = await r.json()
-            return body
-
-
-async def _check(response: aiohttp.ClientResponse) -> None:
-    if response.status < 400:
-        return
-    text = await response.text()
-    try:
-        message = json.loads(text)["error"]
-    except (ValueError, KeyError, TypeError):
-        message = text.strip() or "no details"
-    raise ApiError(response.status, response.reason or "", str(message))
-
-
-@asynccontextmanager
-async def gateway(url: str, key: str) -> AsyncIterator[Gateway]:
-    # No total timeout: a download may stream for long; a silent gateway still times out.
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
-    headers = {"Authorization": f"Bearer {key}", "User-Agent": "imgpipe-cli"}
-    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-        yield Gateway(session, url)
 
 
 def idempotency_key(data: bytes, options: dict[str, str]) -> str:
@@ -138,6 +46,8 @@ def run(work: Callable[[], Coroutine[Any, Any, T]], interrupted: str = "interrup
         fail(f"cannot reach the gateway at {exc.host}:{exc.port} ({exc.os_error.strerror})")
     except aiohttp.ClientError as exc:
         fail(f"cannot talk to the gateway: {exc or type(exc).__name__}")
+    except msgspec.DecodeError as exc:  # ValidationError too: another version's gateway
+        fail(f"the gateway's answer is not what this client reads: {exc}")
     except KeyboardInterrupt:
         click.echo(interrupted, err=True)
         raise SystemExit(130) from None
@@ -177,23 +87,23 @@ class Watcher:
     def __exit__(self, *exc_info: object) -> None:
         self.bar.stop()
 
-    def show(self, view: Doc) -> None:
-        counts = view["counts"]
+    def show(self, view: RequestView) -> None:
+        counts = view.counts
         if not self.bar.disable:
-            total = counts["total"] or None  # unknown until the CSV is read: a pulsing bar
+            total = counts.total or None  # unknown until the CSV is read: a pulsing bar
             self.bar.update(
                 self.task,
-                description=view["status"],
-                completed=counts["done"] + counts["failed"],
+                description=view.status,
+                completed=counts.done + counts.failed,
                 total=total,
-                failed=counts["failed"],
+                failed=counts.failed,
             )
         elif (line := fmt.progress_line(view)) != self.last:
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
             self.last = line
 
 
-async def wait(gw: Gateway, request_id: str, watcher: Watcher) -> Doc:
+async def wait(gw: Gateway, request_id: str, watcher: Watcher) -> StatusView:
     """Poll the status (If-None-Match: an unchanged one costs a 304) until it is final."""
     etag: str | None = None
     delay = POLL_FIRST_S
@@ -201,7 +111,7 @@ async def wait(gw: Gateway, request_id: str, watcher: Watcher) -> Doc:
         view, etag = await gw.status_page(request_id, 0, 1, etag)
         if view is not None:
             watcher.show(view)
-            if fmt.is_final(view["status"]):
+            if fmt.is_final(view.status):
                 return view
             delay = POLL_FIRST_S
         else:
@@ -241,12 +151,16 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--quality", type=click.IntRange(1, 95), help="Quality (gateway default: 50).")
+@click.option(
+    "--quality",
+    type=click.IntRange(QUALITY.low, QUALITY.high),
+    help=f"Quality (gateway default: {QUALITY.default}).",
+)
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(OUTPUT_FORMATS, case_sensitive=False),
-    help="Output format (gateway default: jpeg).",
+    type=click.Choice(FORMAT.choices, case_sensitive=False),
+    help=f"Output format (gateway default: {FORMAT.default}).",
 )
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
@@ -286,17 +200,17 @@ def submit(
     data = file.read_bytes()
     idem = idempotency or idempotency_key(data, options)
 
-    async def send() -> tuple[Doc, bool]:
+    async def send() -> tuple[Accepted, bool]:
         async with gateway(url, api_key) as gw:
             return await gw.upload(file.name, data, options, idem)
 
     answer, replayed = run(send)
-    request_id = answer["request_id"]
+    request_id = answer.request_id
     click.echo(request_id)
     if replayed:
         click.echo(
             f"imgpipe: same file and options as an earlier submit: "
-            f"that request ({answer['status']}) is reused, nothing is processed twice",
+            f"that request ({answer.status}) is reused, nothing is processed twice",
             err=True,
         )
     if wait_:
@@ -307,15 +221,15 @@ def follow(request_id: str, url: str, key: str) -> int:
     """Show the request's progress until it is final, then its summary; the exit code."""
     console = Console(stderr=True)
 
-    async def watch() -> Doc:
+    async def watch() -> MergedStatus:
         async with gateway(url, key) as gw:
             with Watcher(console) as watcher:
                 await wait(gw, request_id, watcher)
             return await gw.status(request_id)
 
     doc = run(watch, f"stopped watching; the request goes on: imgpipe status {request_id}")
-    console.print(fmt.summary(doc), highlight=False, markup=False, soft_wrap=True)
-    return fmt.exit_code(doc["status"])
+    console.print(fmt.summary(doc, doc.products), highlight=False, markup=False, soft_wrap=True)
+    return fmt.exit_code(doc.status)
 
 
 @cli.command()
@@ -332,13 +246,13 @@ def status(request_id: str, as_json: bool, url: str, key: str | None) -> None:
     """
     api_key = need(key)
 
-    async def fetch() -> Doc:
+    async def fetch() -> MergedStatus:
         async with gateway(url, api_key) as gw:
             return await gw.status(request_id)
 
     doc = run(fetch)
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False) if as_json else fmt.summary(doc))
-    raise SystemExit(fmt.exit_code(doc["status"]))
+    click.echo(as_text(doc) if as_json else fmt.summary(doc, doc.products))
+    raise SystemExit(fmt.exit_code(doc.status))
 
 
 @cli.command()
@@ -388,21 +302,21 @@ def list_requests(limit: int, before: str | None, as_json: bool, url: str, key: 
     """List your requests, newest first."""
     api_key = need(key)
 
-    async def fetch() -> tuple[list[Doc], str | None]:
-        found: list[Doc] = []
+    async def fetch() -> tuple[list[RequestView], str | None]:
+        found: list[RequestView] = []
         following = before
         async with gateway(url, api_key) as gw:
             while len(found) < limit:  # the gateway answers at most 100 a page
                 page = await gw.requests(min(limit - len(found), 100), following)
-                found += page["requests"]
-                following = page["next_before"]
+                found += page.requests
+                following = page.next_before
                 if following is None:
                     break
         return found, following
 
     found, following = run(fetch)
     if as_json:
-        click.echo(json.dumps({"requests": found, "next_before": following}, indent=2))
+        click.echo(as_text(RequestList(requests=found, next_before=following)))
         return
     if found:
         click.echo(fmt.requests_table(found))
@@ -410,6 +324,11 @@ def list_requests(limit: int, before: str | None, as_json: bool, url: str, key: 
         click.echo("no requests yet", err=True)
     if following:
         click.echo(f"more: imgpipe requests --before {following}", err=True)
+
+
+def as_text(view: msgspec.Struct) -> str:
+    """A view as indented JSON, as the gateway sent it."""
+    return msgspec.json.format(msgspec.json.encode(view), indent=2).decode()
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""The HTTP API's bodies, as typed views: what the gateway answers and the CLI reads.
+
+The gateway encodes these (ingest/report.py builds them from the records), the command line
+client decodes them (cli/), and the OpenAPI document's schemas are generated from them
+(ingest/openapi.py): one definition for all three. Docstrings and `Meta` descriptions become
+the document's descriptions.
+"""
+
+from typing import Annotated
+
+import msgspec
+
+from shared.records import WebhookState
+from shared.rules import Format
+from shared.status import ImageStatus, RequestStatus
+
+# Times are ISO 8601 strings with their UTC offset.
+Timestamp = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+
+
+class View(msgspec.Struct, frozen=True, kw_only=True):
+    """An API body: every field is always present (null where unknown)."""
+
+
+class ImageView(View, frozen=True, kw_only=True):
+    """One input URL's image."""
+
+    input_url: str
+    status: ImageStatus
+    output_url: Annotated[
+        str | None, msgspec.Meta(description="A presigned link to the compressed image.")
+    ]
+    error: Annotated[str | None, msgspec.Meta(description="Why the image failed.")]
+    bytes_in: int | None
+    bytes_out: int | None
+    format: Format | None
+    quality: int | None
+    kept_source: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="The output is the source JPEG without its metadata: re-encoding "
+            "would not have made it smaller."
+        ),
+    ]
+    timeline: Annotated[
+        dict[str, Timestamp],
+        msgspec.Meta(
+            description="When each step happened (ISO 8601, ms): published, fetch_started, "
+            "fetched, original_stored, compress_started, compressed, compressed_stored, "
+            "notify_started. *_stored are the object store's clock."
+        ),
+    ]
+    hops_ms: Annotated[
+        dict[str, int],
+        msgspec.Meta(
+            description="Milliseconds between those steps: to_fetcher, downloading, "
+            "storing_original, to_compressor, compressing, storing_compressed, to_notifier."
+        ),
+    ]
+
+
+class ProductView(View, frozen=True, kw_only=True):
+    """One CSV row and its images, in input URL order."""
+
+    row: Annotated[int, msgspec.Meta(description="0-based among the CSV's data rows.")]
+    serial: str
+    product: str
+    images: list[ImageView]
+
+
+class Counts(View, frozen=True, kw_only=True):
+    total: int
+    done: int
+    failed: int
+
+
+class WebhookAttemptView(View, frozen=True, kw_only=True):
+    ok: bool
+    status_code: int | None
+    error: str | None
+    at: Timestamp
+
+
+class RequestView(View, frozen=True, kw_only=True):
+    """A request's summary: settings, status and counts."""
+
+    request_id: str
+    status: RequestStatus
+    error: Annotated[str | None, msgspec.Meta(description="Why a failed request failed.")]
+    filename: str
+    quality: int
+    format: Format
+    created_at: Timestamp
+    completed_at: Timestamp | None
+    counts: Counts
+    timeline: Annotated[
+        dict[str, Timestamp],
+        msgspec.Meta(description="csv_stored, ingest_started and fanned_out (ISO 8601, ms)."),
+    ]
+    webhook_state: WebhookState | None
+    webhook_attempts: list[WebhookAttemptView]
+
+
+class ProductsPage(View, frozen=True, kw_only=True):
+    offset: int
+    limit: int
+    next_offset: Annotated[int | None, msgspec.Meta(description="null on the last page.")]
+
+
+class StatusView(RequestView, frozen=True, kw_only=True):
+    """A request with one page of its products."""
+
+    products: list[ProductView]
+    products_page: ProductsPage
+
+
+class RequestList(View, frozen=True, kw_only=True):
+    """The caller's requests, newest first."""
+
+    requests: list[RequestView]
+    next_before: Annotated[
+        Timestamp | None,
+        msgspec.Meta(description="`before` for the next page; null on the last page."),
+    ]
+
+
+class Accepted(View, frozen=True, kw_only=True):
+    """The upload is accepted; processing goes on asynchronously."""
+
+    request_id: str
+    status: Annotated[
+        RequestStatus,
+        msgspec.Meta(description="pending, or the earlier request's status on a replay."),
+    ]
+
+
+class ErrorBody(View, frozen=True, kw_only=True):
+    """An error; `error` says why."""
+
+    error: str

@@ -1,0 +1,55 @@
+"""MongoDB, through pymongo's async API: the only place documents become records and back.
+
+One repository per concern, each a short module:
+- `requests` (requests.py): a request's life, from pending to its webhook;
+- `fanout` (fanout.py): ingest's claim on a request's fan-out, and its bulk fetch lane;
+- `images` (images.py): the rows of a request's CSV and its images (one per URL slot);
+- `keys` (keys.py): API keys and uploads' idempotency keys;
+- `leases` (leases.py): named leases (one reconciler at a time).
+
+Collections: `requests` (one document per request), `rows` (`_id` "<request>:<row>"),
+`images` (`_id` "<request>.<row>.<slot>"), `api_keys`, `idempotency_keys`, `leases`. A
+100,000-image request never has to fit in one document, and every write is keyed by a
+deterministic id, so redelivered messages rewrite, never duplicate.
+"""
+
+from pymongo import ASCENDING, AsyncMongoClient
+
+from shared.db.codec import Document
+from shared.db.fanout import FanOut
+from shared.db.images import Images
+from shared.db.keys import ApiKeys
+from shared.db.leases import Leases
+from shared.db.requests import Requests
+
+
+class Database:
+    """One client per process, and the repositories over its collections."""
+
+    def __init__(self, mongo_url: str, db_name: str) -> None:
+        self._client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_url, tz_aware=True)
+        db = self._client[db_name]
+        self._db = db
+        self.requests = Requests(db["requests"])
+        self.fanout = FanOut(db["requests"])
+        self.images = Images(db["rows"], db["images"])
+        self.keys = ApiKeys(db["api_keys"], db["idempotency_keys"])
+        self.leases = Leases(db["leases"])
+
+    async def ensure_indexes(self) -> None:
+        db = self._db
+        await db["rows"].create_index([("request_id", ASCENDING), ("index", ASCENDING)])
+        await db["images"].create_index(
+            [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
+        )
+        await db["images"].create_index([("request_id", ASCENDING), ("status", ASCENDING)])
+        await db["requests"].create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
+        await db["requests"].create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
+        await db["api_keys"].create_index([("tenant", ASCENDING)])
+        await db["requests"].create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,95 @@
+"""A request's CSV rows and its images: written in batches by ingest, finished one by one."""
+
+from collections.abc import AsyncIterator, Sequence
+
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.db.codec import Document, document, now, record
+from shared.records import ImageRecord, Output, RowRecord, row_id
+from shared.status import ImageStatus
+
+_PENDING = ImageStatus.PENDING.value
+
+
+def _between(first: int, count: int) -> Document:
+    """Indexes from `first`, `count` of them (0: all the rest)."""
+    return {"$gte": first, **({"$lt": first + count} if count else {})}
+
+
+class Images:
+    def __init__(self, rows: AsyncCollection[Document], images: AsyncCollection[Document]) -> None:
+        self._rows = rows
+        self._images = images
+
+    async def save(self, rows: Sequence[RowRecord], images: Sequence[ImageRecord]) -> None:
+        """Insert a batch of rows and images; re-running a batch changes nothing."""
+        for collection, records in ((self._rows, rows), (self._images, images)):
+            if records:
+                writes = [
+                    UpdateOne({"_id": r.id}, {"$setOnInsert": document(r)}, upsert=True)
+                    for r in records
+                ]
+                await collection.bulk_write(writes, ordered=False)
+
+    async def rows(
+        self, request_id: str, first: int = 0, count: int = 0
+    ) -> AsyncIterator[RowRecord]:
+        """The request's rows in order; `first`/`count` page through them (0: all)."""
+        query: Document = {"request_id": request_id}
+        if first or count:
+            query["index"] = _between(first, count)
+        async for doc in self._rows.find(query).sort("index", ASCENDING):
+            yield record(doc, RowRecord)
+
+    async def has_row(self, request_id: str, index: int) -> bool:
+        return await self._rows.find_one({"_id": row_id(request_id, index)}, {"_id": 1}) is not None
+
+    async def of_request(
+        self,
+        request_id: str,
+        status: ImageStatus | None = None,
+        first_row: int = 0,
+        row_count: int = 0,
+    ) -> AsyncIterator[ImageRecord]:
+        """The request's images by row and slot (optionally of a status, or a page of rows)."""
+        query: Document = {"request_id": request_id}
+        if status is not None:
+            query["status"] = status.value
+        if first_row or row_count:
+            query["row"] = _between(first_row, row_count)
+        cursor = self._images.find(query).sort([("row", ASCENDING), ("slot", ASCENDING)])
+        async for doc in cursor:
+            yield record(doc, ImageRecord)
+
+    async def is_pending(self, image_id: str) -> bool:
+        query = {"_id": image_id, "status": _PENDING}
+        return await self._images.find_one(query, {"_id": 1}) is not None
+
+    async def any_pending(self, request_id: str) -> bool:
+        query = {"request_id": request_id, "status": _PENDING}
+        return await self._images.find_one(query, {"_id": 1}) is not None
+
+    async def count(self, request_id: str) -> dict[ImageStatus, int]:
+        """How many of the request's images are in each status."""
+        pipeline: list[Document] = [
+            {"$match": {"request_id": request_id}},
+            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        ]
+        cursor = await self._images.aggregate(pipeline)
+        return {ImageStatus(doc["_id"]): int(doc["n"]) async for doc in cursor}
+
+    async def finish_done(self, image_id: str, output: Output) -> bool:
+        """Record an image's output once; True only for the call that finished it."""
+        return await self._finish(image_id, ImageStatus.DONE, document(output))
+
+    async def finish_failed(self, image_id: str, reason: str) -> bool:
+        """Record why an image failed, once; True only for the call that finished it."""
+        return await self._finish(image_id, ImageStatus.FAILED, {"error": reason})
+
+    async def _finish(self, image_id: str, status: ImageStatus, fields: Document) -> bool:
+        result = await self._images.update_one(
+            {"_id": image_id, "status": _PENDING},
+            {"$set": {**fields, "status": status.value, "finished_at": now()}},
+        )
+        return result.modified_count == 1

@@ -1,0 +1,180 @@
+"""A request's life: opened pending, processing once its images are listed, then final."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.db.codec import Document, document, maybe, now, record
+from shared.records import Options, RequestRecord, Source, WebhookAttempt, WebhookState
+from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, final_status
+
+_OPEN = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
+_FINAL = [s.value for s in FINAL_STATUSES]
+
+
+class Requests:
+    def __init__(self, requests: AsyncCollection[Document]) -> None:
+        self._requests = requests
+
+    async def open(
+        self, request_id: str, tenant: str, filename: str, options: Options, source: Source
+    ) -> RequestRecord:
+        """Create the request as pending unless it exists; return it either way."""
+        moment = now()
+        fresh = RequestRecord(
+            id=request_id,
+            tenant=tenant,
+            filename=filename,
+            quality=options.quality,
+            format=options.format,
+            webhook_url=options.webhook_url,
+            source=source,
+            status=RequestStatus.PENDING,
+            created_at=moment,
+            updated_at=moment,
+        )
+        doc = await self._requests.find_one_and_update(
+            {"_id": request_id},
+            {"$setOnInsert": document(fresh)},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None  # upsert always returns a document
+        return record(doc, RequestRecord)
+
+    async def get(self, request_id: str) -> RequestRecord | None:
+        return maybe(await self._requests.find_one({"_id": request_id}), RequestRecord)
+
+    async def of_tenant(
+        self, tenant: str, limit: int, before: datetime | None = None, inbox_key: str = ""
+    ) -> list[RequestRecord]:
+        """The tenant's requests, newest first; `before` pages on (created_at of the last)."""
+        query: Document = {"tenant": tenant}
+        if before is not None:
+            query["created_at"] = {"$lt": before}
+        if inbox_key:
+            query["source.key"] = inbox_key
+        cursor = self._requests.find(query).sort("created_at", -1).limit(limit)
+        return [record(doc, RequestRecord) async for doc in cursor]
+
+    async def set_header(self, request_id: str, header: Sequence[str]) -> None:
+        await self._requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
+
+    async def start_processing(self, request_id: str, total: int) -> bool:
+        """Record how many images the request has, before any of them is sent to be fetched.
+
+        True only for the one caller that moved it from pending: that caller fans out.
+        """
+        moment = now()
+        result = await self._requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PENDING.value},
+            {
+                "$set": {
+                    "status": RequestStatus.PROCESSING.value,
+                    "total": total,
+                    "updated_at": moment,
+                    "progress_at": moment,
+                    "fanout_claimed_at": moment,
+                }
+            },
+        )
+        return result.modified_count == 1
+
+    async def count_finished(self, request_id: str, status: ImageStatus) -> None:
+        """Count one more finished image, for progress while the request is processing.
+
+        A crash between recording an image and this increment loses it: the counts shown
+        during processing may lag; closing sets them exactly (close_finished).
+        """
+        field = "done" if status is ImageStatus.DONE else "failed"
+        await self._requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {"$inc": {field: 1}, "$set": {"updated_at": now(), "progress_at": now()}},
+        )
+
+    async def close_finished(
+        self, request_id: str, counts: dict[ImageStatus, int]
+    ) -> RequestRecord | None:
+        """Close a processing request whose images all finished, with their exact `counts`.
+
+        Returns the request only to the caller that closed it (at most one, ever).
+        """
+        done, failed = counts.get(ImageStatus.DONE, 0), counts.get(ImageStatus.FAILED, 0)
+        final = final_status(done + failed, done, failed)
+        assert final is not None
+        doc = await self._requests.find_one_and_update(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {
+                "$set": {
+                    "status": final.value,
+                    "done": done,
+                    "failed": failed,
+                    "completed_at": now(),
+                    "updated_at": now(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return maybe(doc, RequestRecord)
+
+    async def close(
+        self, request_id: str, status: RequestStatus, error: str | None = None
+    ) -> RequestRecord | None:
+        """Move the request to a final status once; returns it only to the caller that did."""
+        assert status in FINAL_STATUSES
+        doc = await self._requests.find_one_and_update(
+            {"_id": request_id, "status": {"$nin": _FINAL}},
+            {"$set": {"status": status.value, "error": error, "completed_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return maybe(doc, RequestRecord)
+
+    async def record_webhook(
+        self,
+        request_id: str,
+        ok: bool,
+        status_code: int | None,
+        error: str | None,
+        state: WebhookState | None = None,
+    ) -> None:
+        """Append one delivery attempt; a `state` ends the deliveries."""
+        attempt = WebhookAttempt(ok=ok, status_code=status_code, error=error, at=now())
+        update: Document = {"$push": {"webhook_attempts": document(attempt)}}
+        if state is not None:
+            update["$set"] = {"webhook_state": state.value}
+        await self._requests.update_one({"_id": request_id}, update)
+
+    # --- the reconciler's view --------------------------------------------------------
+
+    async def stuck(self, idle_since: datetime, limit: int = 100) -> list[RequestRecord]:
+        """Unfinished requests without progress since `idle_since`, oldest first."""
+        cursor = self._requests.find({"status": {"$in": _OPEN}, "updated_at": {"$lt": idle_since}})
+        cursor = cursor.sort("updated_at", ASCENDING).limit(limit)
+        return [record(doc, RequestRecord) async for doc in cursor]
+
+    async def undelivered_webhooks(
+        self, closed_before: datetime, limit: int = 100
+    ) -> list[RequestRecord]:
+        """Finished requests whose webhook has neither been delivered nor given up."""
+        cursor = self._requests.find(
+            {
+                "status": {"$in": _FINAL},
+                "webhook_url": {"$ne": None},
+                "webhook_state": None,
+                "completed_at": {"$lt": closed_before},
+            }
+        )
+        return [record(doc, RequestRecord) async for doc in cursor.limit(limit)]
+
+    async def raise_counts(self, request_id: str, done: int, failed: int) -> None:
+        """Bring lagging progress counts up to what the images show (never down: concurrent
+        increments may already have counted more)."""
+        await self._requests.update_one(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {"$max": {"done": done, "failed": failed}},
+        )
+
+    async def touch(self, request_id: str) -> None:
+        await self._requests.update_one({"_id": request_id}, {"$set": {"updated_at": now()}})

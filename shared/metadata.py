@@ -1,0 +1,82 @@
+"""What travels on objects from function to function, as user metadata (x-amz-meta-*).
+
+Each function writes the next one's input here and reads its own here, so names, types and
+their checks live in one place (like the message schemas in shared/events.py):
+- `CsvMeta`: a CSV in the inbox; the gateway sets every field, a CSV dropped straight into
+  the bucket may carry any of them (raw text, checked by ingest against shared/rules.py);
+- `OriginalMeta`: an original, written by the fetcher for the compressor;
+- `CompressedMeta`: a compressed copy, written by the compressor for the notifier.
+Names are the fields' in kebab case (`request-id`), as S3 metadata names go; an image's
+moments (shared/timeline.py) travel beside them as `t-<moment>`.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+import msgspec
+
+from shared import timeline
+from shared.errors import PermanentError
+from shared.events import ObjectCreated
+from shared.rules import Format
+
+
+class _Meta(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
+    moments: dict[str, int] = {}
+
+    def to_metadata(self) -> dict[str, str]:
+        """The object metadata to store (a field that is None or empty is left out)."""
+        fields: dict[str, Any] = msgspec.to_builtins(self)
+        fields.pop("moments")
+        written = {name: _text(value) for name, value in fields.items() if value not in (None, "")}
+        return {**written, **timeline.to_metadata(self.moments)}
+
+    @classmethod
+    def read(cls, obj: ObjectCreated) -> Self:
+        """The metadata of a stored object; PermanentError if it lacks a field or has a bad one
+        (a message that no retry can mend)."""
+        return cls.parse(obj.metadata, obj.key)
+
+    @classmethod
+    def parse(cls, metadata: Mapping[str, str], key: str) -> Self:
+        try:
+            meta = msgspec.convert(dict(metadata), cls, strict=False)  # "80" → 80
+        except msgspec.ValidationError as exc:
+            raise PermanentError(f"{key}: missing or bad metadata: {exc}") from None
+        return msgspec.structs.replace(meta, moments=timeline.from_metadata(metadata))
+
+    def with_moments(self, **moments: int) -> Self:
+        """The same metadata with more moments."""
+        return msgspec.structs.replace(self, moments={**self.moments, **moments})
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class CsvMeta(_Meta, frozen=True, kw_only=True):
+    request_id: str = ""
+    tenant: str = ""
+    quality: str = ""
+    format: str = ""
+    webhook_url: str = ""
+
+
+class OriginalMeta(_Meta, frozen=True, kw_only=True):
+    request_id: str
+    image_id: str
+    quality: int
+    format: Format = "jpeg"  # originals stored before formats existed were all JPEG requests
+
+
+class CompressedMeta(_Meta, frozen=True, kw_only=True):
+    request_id: str
+    image_id: str
+    source_bytes: int
+    original_key: str | None = None
+    # None on objects written before the compressor recorded format and quality.
+    format: Format | None = None
+    quality: int | None = None
+    kept_source: bool = False

@@ -1,0 +1,159 @@
+"""What the service stores in MongoDB, as typed records: requests, rows, images, API keys.
+
+Only shared/db/ turns documents into these records and back (msgspec checks every field's
+type on the way in); everything else sees frozen objects. Field names are the documents'
+own, so what an operator reads in the database is what the code calls it.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+
+from shared.rules import FORMAT, QUALITY, Format
+from shared.status import ImageStatus, RequestStatus
+
+
+class Record(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A stored record: frozen; fields at their default are not stored (a pending image's
+    document holds only what it has). Subclasses repeat frozen and kw_only: msgspec applies
+    kw_only to a class's own fields, and mypy reads frozen per class."""
+
+
+class Source(Record, frozen=True, kw_only=True):
+    """Where a request's CSV is stored (the inbox bucket)."""
+
+    bucket: str
+    key: str
+    etag: str | None = None  # the object version, for a CSV dropped straight into the bucket
+
+
+class Options(Record, frozen=True, kw_only=True):
+    """How a request's images are compressed and who hears when it ends."""
+
+    quality: int
+    format: Format
+    webhook_url: str | None = None
+
+
+class WebhookState(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up: retries used up, or the address is refused
+
+
+class WebhookAttempt(Record, frozen=True, kw_only=True):
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    at: datetime
+
+
+class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
+    """One uploaded (or dropped) CSV and everything known about its progress.
+
+    Stored with every field (one document per request): counts read 0 from the start."""
+
+    id: str = msgspec.field(name="_id")
+    tenant: str
+    status: RequestStatus
+    # Defaults for documents written before these fields were (formats came later: all JPEG).
+    filename: str = ""
+    quality: int = QUALITY.default
+    format: Format = FORMAT.default
+    webhook_url: str | None = None
+    source: Source | None = None
+    error: str | None = None  # why a failed request failed
+    header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    created_at: datetime
+    updated_at: datetime | None = None
+    progress_at: datetime | None = None  # the last image finished (the reconciler's clock)
+    completed_at: datetime | None = None
+    # Fan-out (ingest): who last claimed it, whether it finished, the request's bulk lane.
+    fanout_claimed_at: datetime | None = None
+    fanned_out: bool = False
+    fetch_lane: int | None = None
+    moments: dict[str, int] = {}  # shared/timeline.py: csv_stored, ingest_started, fanned_out
+    webhook_state: WebhookState | None = None
+    webhook_attempts: tuple[WebhookAttempt, ...] = ()
+
+    @property
+    def options(self) -> Options:
+        return Options(quality=self.quality, format=self.format, webhook_url=self.webhook_url)
+
+
+class RowRecord(Record, frozen=True, kw_only=True):
+    """One data row of a request's CSV, kept for the status and the output CSV."""
+
+    id: str = msgspec.field(name="_id")  # "<request>:<index>"
+    request_id: str
+    index: int
+    serial: str
+    product: str
+    cells: tuple[str, ...]
+
+
+class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
+    """What the compressor wrote for one image (recorded when the notifier hears of it).
+
+    Stored with every field, defaults too: a done image always shows its output's shape."""
+
+    compressed_key: str
+    original_key: str | None = None
+    bytes_in: int
+    bytes_out: int
+    format: Format | None = None  # None on objects written before formats were recorded
+    quality: int | None = None
+    kept_source: bool = False
+    moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
+
+
+class ImageRecord(Record, frozen=True, kw_only=True):
+    """One URL slot of a row: the image's status and, once it finished, its outcome."""
+
+    id: str = msgspec.field(name="_id")  # "<request>.<row>.<slot>"
+    request_id: str
+    row: int
+    slot: int
+    url: str
+    status: ImageStatus
+    error: str | None = None  # why a failed image failed
+    # The Output fields, flattened into the image's document when it is done.
+    compressed_key: str | None = None
+    original_key: str | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    format: Format | None = None
+    quality: int | None = None
+    kept_source: bool | None = None
+    moments: dict[str, int] = {}
+    finished_at: datetime | None = None
+
+
+class ApiKeyRecord(Record, frozen=True, kw_only=True):
+    """An API key, stored only as its SHA-256 (ingest/auth.py)."""
+
+    id: str = msgspec.field(name="_id")  # the key's hash
+    name: str
+    tenant: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IdempotencyClaim(Record, frozen=True, kw_only=True):
+    """An upload's Idempotency-Key, bound to the request it created."""
+
+    id: str = msgspec.field(name="_id")  # "<tenant>:<key>"
+    request_id: str
+    fingerprint: str  # what the upload was (ingest/uploads.py): a reuse must match it
+    created_at: datetime
+
+
+def image_id(request_id: str, row: int, slot: int) -> str:
+    return f"{request_id}.{row}.{slot}"
+
+
+def row_id(request_id: str, index: int) -> str:
+    return f"{request_id}:{index}"

@@ -1,0 +1,117 @@
+"""The rules a request's options and the service's ids follow, each defined once.
+
+The gateway's form, a dropped CSV's metadata, the compressor, the settings, the CLI, the web
+page (through the OpenAPI document) and the OpenAPI document itself all read them from here,
+so a rule and its message cannot drift apart between them.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Literal, TypeVar, get_args
+
+T = TypeVar("T", bound=str)
+
+
+class RuleError(ValueError):
+    """A value breaks a rule; the message names the rule and is fit to show the user."""
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    """A whole number from `low` to `high`, given as text (a form field, object metadata)."""
+
+    name: str
+    low: int
+    high: int
+    default: int
+
+    def parse(self, raw: str, name: str = "") -> int:
+        """The number in `raw`; `name` replaces the rule's own in messages (a setting's)."""
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise RuleError(
+                f"{name or self.name} must be a whole number from {self.low} to {self.high}, "
+                f"got {raw.strip()[:20]!r}"
+            ) from None
+        return self.check(value, name)
+
+    def check(self, value: int, name: str = "") -> int:
+        if not self.low <= value <= self.high:
+            raise RuleError(
+                f"{name or self.name} must be from {self.low} to {self.high}, got {value}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class OneOf(Generic[T]):
+    """One of a few names, matched case-insensitively."""
+
+    name: str
+    choices: tuple[T, ...]
+    default: T
+
+    def parse(self, raw: str, name: str = "") -> T:
+        """The choice `raw` names; `name` replaces the rule's own in messages (a setting's)."""
+        value = raw.strip().lower()
+        for choice in self.choices:
+            if choice == value:
+                return choice
+        raise RuleError(
+            f"{name or self.name} must be one of {', '.join(self.choices)}, "
+            f"got {raw.strip()[:20]!r}"
+        )
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Text that matches a regular expression (ids, tenant names)."""
+
+    name: str
+    regex: str
+    description: str  # what a person should type, for messages and the OpenAPI document
+
+    def matches(self, raw: str) -> bool:
+        return re.fullmatch(self.regex, raw) is not None
+
+
+# Encoder quality, as Pillow's JPEG, WebP and AVIF encoders take it; 50 is the seed's setting.
+QUALITY = WholeNumber("quality", 1, 95, default=50)
+# Output formats a request may ask for; the compressor writes each (compressor/compress.py).
+Format = Literal["jpeg", "webp", "avif"]
+FORMAT: OneOf[Format] = OneOf("format", get_args(Format), default="jpeg")
+
+# A request id: the gateway's uuid4, or the uuid5 of a dropped CSV's object version.
+REQUEST_ID = Pattern("request_id", r"[0-9a-f]{32}", "32 lower-case hex digits")
+TENANT = Pattern(
+    "tenant", r"[a-z0-9][a-z0-9-]{0,62}", "lower-case letters, digits and dashes (1 to 63)"
+)
+# The public name of an API key: the first 12 hex digits of its hash (ingest/auth.py).
+KEY_ID = Pattern("key id", r"[0-9a-f]{12}", "the 12 hex characters `keys list` shows")
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def check_idempotency_key(raw: str) -> str:
+    """An upload's Idempotency-Key header, trimmed: 1 to 255 visible ASCII characters."""
+    key = raw.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise RuleError(
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"
+        )
+    return key
+
+
+# RFC 3339 date-time, as OpenAPI's "date-time" means it (and as every created_at is written).
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+def date_time(raw: str, name: str) -> datetime:
+    """An RFC 3339 time with its UTC offset (e.g. a request's created_at)."""
+    try:
+        if _DATE_TIME.fullmatch(raw):
+            return datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    raise RuleError(f"{name} must be an ISO 8601 time with its offset (a created_at)")
