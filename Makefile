@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean bench bench-smoke typecheck-bench
+.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean bench bench-smoke typecheck-bench lock
 
 setup: $(STAMP)  ## venv with the service and its dev tools; RabbitMQ if the machine has none
 
@@ -15,14 +15,24 @@ chromium:
 		(echo "installing Debian's chromium" && apt-get update -qq && \
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements/dev.lock (hashes checked), then the project itself.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@command -v rabbitmq-server >/dev/null 2>&1 || command -v rabbitmqctl >/dev/null 2>&1 || \
 		(echo "installing Debian's rabbitmq-server" && apt-get update -qq && \
 		 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null)
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# The lock files: the newest versions pyproject.toml's ranges allow, for every platform the
+# image and CI run on. Run after changing a dependency; commit the result.
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
+# The image's lock is resolved within the dev lock, so both pin the same versions.
+lock: setup  ## refresh requirements/dev.lock (make setup) and requirements/app.lock (the image)
+	$(LOCK) --upgrade --extra dev -o requirements/dev.lock
+	$(LOCK) --constraint requirements/dev.lock -o requirements/app.lock
 
 up: setup  ## start the whole stack on loopback (see README for ports)
 	$(BIN)/python -m deploy.local.stack up
@@ -51,14 +61,12 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 typecheck: setup
-	$(BIN)/mypy shared ingest fetcher compressor notifier deploy
+	$(BIN)/mypy shared ingest fetcher compressor notifier cli deploy
 
 bench: setup  ## the benchmarks (< 15 min): writes docs/benchmarks.md and its plots
-	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 
 bench-smoke: setup  ## every benchmark on tiny inputs (under a minute): proves they run
-	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench --smoke
 
 typecheck-bench: setup  ## mypy --strict on the benchmarks too
