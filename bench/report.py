@@ -100,6 +100,16 @@ def summary(r: Results) -> str:
                 "",
             ]
         )
+        if s.slowest_read_s:
+            worst = max(s.slowest_read_s.values())
+            rows.append(
+                [
+                    f"16. slowest status/list/readyz answer during the {s.urls:,}-URL fan-out",
+                    "≤ 2 s",
+                    f"{worst:,.2f} s",
+                    _met(worst, lambda v: v <= 2),
+                ]
+            )
     for pinned, label in ((True, "one core each"), (False, "sharing the machine's cores")):
         speedup = r.replica_speedup(pinned)
         rows.append(
@@ -292,6 +302,14 @@ def scale(r: Results) -> str:
         "",
         f"`GET /api/status/<id>` on that request: HTTP {s.status_code}, {s.status_s:,.2f} s, "
         f"{s.status_bytes:,} bytes.",
+        "",
+        f"The reads a person or dashboard makes, polled one after another during the fan-out "
+        f"({s.reads:,} answers in all): the slowest of each.",
+        "",
+        _table(
+            ["read", "slowest answer s"],
+            [[name, f"{t:,.2f}"] for name, t in s.slowest_read_s.items()],
+        ),
     ]
     return "\n".join(lines)
 

@@ -1,7 +1,12 @@
 """Benchmark 4a, scale: a 100,000-URL CSV, with the fetcher stopped so only ingest's fan-out
-is measured; then the peak memory of every function and a status query on that request."""
+is measured; then the peak memory of every function and a status query on that request.
+
+Meanwhile a person's reads are polled (issue 16): the request's status (`limit=1`, as the
+web page's first poll), the request list and /readyz, each timed; the slowest is reported.
+"""
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,9 @@ class ScaleResult:
     status_bytes: int
     status_code: int
     cpu_s: dict[str, float] = field(default_factory=dict)  # per process, upload → published
+    # The slowest answer to each read polled during the fan-out, and how many were made.
+    slowest_read_s: dict[str, float] = field(default_factory=dict)
+    reads: int = 0
     profile: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     @property
@@ -75,7 +83,14 @@ async def run(
         async def all_published() -> bool:
             return await depth() >= count
 
-        await wait_until(all_published, f"{count} fetch messages", within, every=0.1)
+        times: dict[str, list[float]] = {}
+        reads = asyncio.create_task(_poll_reads(http, stack, request_id, times))
+        try:
+            await wait_until(all_published, f"{count} fetch messages", within, every=0.1)
+        finally:
+            reads.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reads
         published = time.monotonic() - start
         cpu = procs.grouped(procs.CpuSnapshot.take(stack.procs).since(before))
         profile = profiler.stop() if profiler is not None else {}
@@ -105,4 +120,25 @@ async def run(
         status_code=status_code,
         cpu_s=cpu,
         profile=profile,
+        slowest_read_s={name: max(samples) for name, samples in times.items()},
+        reads=sum(len(samples) for samples in times.values()),
     )
+
+
+async def _poll_reads(
+    http: aiohttp.ClientSession, stack: Stack, request_id: str, times: dict[str, list[float]]
+) -> None:
+    """Time the reads people and dashboards make, one after another, until cancelled."""
+    base = gateway(stack)
+    reads = {
+        "status (limit=1)": f"{base}/api/status/{request_id}?limit=1",
+        "request list": f"{base}/api/requests?limit=20",
+        "/readyz": f"{base}/readyz",
+    }
+    while True:
+        for name, url in reads.items():
+            started = time.monotonic()
+            async with http.get(url) as response:
+                await response.read()
+            times.setdefault(name, []).append(time.monotonic() - started)
+        await asyncio.sleep(0.25)

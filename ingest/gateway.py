@@ -211,7 +211,8 @@ def _linker(clients: Clients) -> LinkFor:
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Clients]]:
-        async with open_clients(settings) as clients:
+        # The database is waited for in the background: /readyz answers meanwhile.
+        async with open_clients(settings, database_in_background=True) as clients:
             yield {"clients": clients}
 
     web = Path(__file__).with_name("web")  # the page: static files, no build step

@@ -156,21 +156,23 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             raise CsvError(inbox.problem)
         if event.size > settings.max_csv_bytes:
             raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")
-        total = await _save_rows(request_id, event, clients)
+        total, rows = await _save_rows(request_id, event, clients)
     except CsvError as exc:
         log.warning("request refused: %s", exc)
         await clients.publisher.publish(
             REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
         )
         return
-    if not await clients.db.requests.start_processing(request_id, total):
+    if not await clients.db.requests.start_processing(request_id, total, rows):
         return  # a duplicate delivery of this CSV got there first: it fans out
-    await _fan_out(msgspec.structs.replace(request, total=total), clients, moments)
+    started_request = msgspec.structs.replace(request, total=total, rows=rows)
+    await _fan_out(started_request, clients, moments)
     log.info("request accepted: %d images sent to be fetched", total)
 
 
-async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) -> int:
-    """Check the whole CSV, then save its rows and images in batches; returns the image count.
+async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) -> tuple[int, int]:
+    """Check the whole CSV, then save its rows and images in batches; returns how many images
+    and rows it has.
 
     Two passes, each streaming the object (parsing is cheap next to the database), so that a
     bad row near the end fails the request before anything of it is written, and memory holds
@@ -179,9 +181,12 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
     limits = csv_limits(clients.settings)
     loop = asyncio.get_running_loop()
 
-    def check(chunks: Iterable[bytes]) -> tuple[list[str], int]:
+    def check(chunks: Iterable[bytes]) -> tuple[list[str], int, int]:
         header, rows = parse_csv(chunks, **limits)
-        return header, sum(len(row.urls) for row in rows)
+        images = count = 0
+        for row in rows:
+            images, count = images + len(row.urls), count + 1
+        return header, images, count
 
     def save(chunks: Iterable[bytes]) -> int:
         saved = 0
@@ -191,14 +196,14 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
             saved += sum(len(row.urls) for row in batch)
         return saved
 
-    header, total = await _parse_object(clients.store, event, check)
+    header, total, rows = await _parse_object(clients.store, event, check)
     if total == 0:
         raise CsvError("the CSV lists no image URLs")
     await clients.db.requests.set_header(request_id, header)
     if await _parse_object(clients.store, event, save) != total:
         # Overwritten between the passes: what was saved may mix two versions; start over.
         raise RuntimeError(f"{event.key} changed while it was being read")
-    return total
+    return total, rows
 
 
 async def _parse_object(
@@ -238,7 +243,7 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
         window.clear()
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 
-    async for image in clients.db.images.of_request(request.id, ImageStatus.PENDING):
+    async for image in clients.db.images.pending(request):
         window.append(FetchRequested.of(request, image))
         if len(window) == IN_FLIGHT:
             await send()

@@ -36,6 +36,10 @@ async def readyz(request: Request) -> Response:
         for name, result in zip(checks, results, strict=True)
         if isinstance(result, BaseException)
     }
+    # Still being waited for since start-up (shared/runtime.py): say why, not just "timeout".
+    failing.update(
+        {name: f"waiting since start-up: {why}" for name, why in clients.waiting.reasons.items()}
+    )
     body = {"ready": not failing, "failing": failing}
     return JSONResponse(body, status_code=503 if failing else 200)
 

@@ -31,17 +31,30 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         moments=meta.moments,
     )
     logs.bind(request_id=meta.request_id, image_id=meta.image_id)
-    if await clients.db.images.finish_done(meta.image_id, output):
-        await clients.db.requests.count_finished(meta.request_id, ImageStatus.DONE)
-    # Also on a duplicate: an earlier delivery may have stopped before closing the request.
-    await close_if_finished(meta.request_id, clients)
+    newly = await clients.db.images.finish_done(meta.image_id, output)
+    await _count(meta.request_id, ImageStatus.DONE, newly, clients)
 
 
 async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
     logs.bind(request_id=message.request_id, image_id=message.image_id)
-    if await clients.db.images.finish_failed(message.image_id, message.reason):
-        await clients.db.requests.count_finished(message.request_id, ImageStatus.FAILED)
-    await close_if_finished(message.request_id, clients)  # also on a duplicate, as above
+    newly = await clients.db.images.finish_failed(message.image_id, message.reason)
+    await _count(message.request_id, ImageStatus.FAILED, newly, clients)
+
+
+async def _count(request_id: str, status: ImageStatus, newly: bool, clients: Clients) -> None:
+    """Count a finished image; close its request once the counts say every image finished.
+
+    The counts decide when to look, so a 100,000-image request costs one counted write per
+    image, not a search for pending images each time. A duplicate (`newly` False) was counted
+    by its first delivery, which may have stopped before closing: it looks again. An increment
+    lost to a crash leaves the counts short until the reconciler re-derives them.
+    """
+    if newly:
+        request = await clients.db.requests.count_finished(request_id, status)
+    else:
+        request = await clients.db.requests.get(request_id)
+    if request is not None and request.done + request.failed >= request.total:
+        await close_if_finished(request_id, clients)
 
 
 async def on_request_failed(message: RequestFailed, clients: Clients) -> None:

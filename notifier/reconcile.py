@@ -117,7 +117,7 @@ async def _reissue_images(request: RequestRecord, clients: Clients) -> None:
     expired = last_progress < datetime.now(UTC) - deadline
     originals = set(await clients.store.keys(ORIGINALS_BUCKET, f"{request.id}/"))
     compressed = set(await clients.store.keys(COMPRESSED_BUCKET, f"{request.id}/"))
-    async for image in clients.db.images.of_request(request.id, ImageStatus.PENDING):
+    async for image in clients.db.images.pending(request):
         if expired:
             reason = f"no progress for {settings.request_deadline_s:.0f} s; gave up"
             failed = ImageFailed(request.id, image.id, reason)

@@ -64,7 +64,8 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     source: Source | None = None
     error: str | None = None  # why a failed request failed
     header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV
-    total: int = 0
+    total: int = 0  # images
+    rows: int = 0  # data rows (0 on documents written before it was recorded)
     done: int = 0
     failed: int = 0
     created_at: datetime

@@ -24,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
 from deploy.local.rabbit import RabbitNode
 from deploy.local.seaweed import (
     SeaweedPorts,
@@ -40,6 +43,8 @@ ACCESS_KEY = "imgpipe-local"
 SECRET_KEY = "imgpipe-local-secret"  # loopback-only development store, never production
 FUNCTIONS = ("ingest", "fetcher", "compressor", "notifier")
 DEV_TENANT = "dev"
+# SecantusDB recovers its whole data directory before it answers: minutes after a big run.
+MONGO_START_S = 600.0
 
 
 @dataclass
@@ -144,7 +149,11 @@ class Stack:
                 *("--host", "127.0.0.1", "--port", str(cfg.ports.mongo)),
                 *("--storage-path", str(mongo_dir)),
             ],
-            ready=lambda: _port_open(cfg.ports.mongo),
+            # Answering a ping, not just listening: after a big run it accepts connections
+            # (and closes them) while it recovers its data directory.
+            ready=lambda: _mongo_answers(cfg.ports.mongo),
+            timeout=MONGO_START_S,
+            advice=_reset_advice(mongo_dir),
         )
         self._spawn(
             "relay",
@@ -171,9 +180,9 @@ class Stack:
                 *("--bind", "127.0.0.1", "--directory", str(SAMPLE_IMAGES)),
             ],
         )
-        self._check_alive()
+        self.check_alive()
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         """Fail now, naming the log, if a process already exited (bad settings, busy port)."""
         for name, pid in self.procs.items():
             child = self._children.get(pid)
@@ -187,6 +196,8 @@ class Stack:
         argv: list[str],
         env: dict[str, str] | None = None,
         ready: Callable[[], bool] | None = None,
+        timeout: float = 30.0,
+        advice: str = "",
     ) -> None:
         log_path = self.logs / f"{name}.log"
 
@@ -201,7 +212,7 @@ class Stack:
                     start_new_session=True,  # a Ctrl-C in the shell does not kill the stack
                 )
             if ready is not None:
-                _wait_for(ready, name, log_path)
+                _wait_for(ready, name, log_path, timeout, advice, exited=proc.poll)
             return proc
 
         self._add(name, start)
@@ -247,6 +258,10 @@ class Stack:
     def restart(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Kill one process and start it again with the same command and environment."""
         self.kill(name, sig)
+        self.revive(name)
+
+    def revive(self, name: str) -> None:
+        """Start a killed process again with the same command and environment."""
         self._add(name, self._starters[name])
 
     def add_replica(self, name: str) -> str:
@@ -337,14 +352,53 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def _mongo_answers(port: int) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def _reset_advice(data_dir: Path) -> str:
+    """What to tell someone whose local database does not come back."""
+    size = sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file())
+    return (
+        f"its data ({size / 2**20:.0f} MiB) is in {data_dir}; `make clean` deletes the "
+        "local stack's state (requests, images, keys) so the next `make up` starts afresh"
+    )
+
+
 def _wait_for(
-    ready: Callable[[], bool], what: str, log: Path | None, timeout: float = 30.0
+    ready: Callable[[], bool],
+    what: str,
+    log: Path | None,
+    timeout: float = 30.0,
+    advice: str = "",
+    exited: Callable[[], int | None] = lambda: None,
 ) -> None:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    told = False
     while not ready():
-        if time.monotonic() > deadline:
-            hint = f"; see {log}" if log else ""
-            raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s{hint}")
+        waited = time.monotonic() - started
+        hint = f"; see {log}" if log else ""
+        if exited() is not None:
+            raise RuntimeError(
+                f"{what} exited while starting{hint}" + (f"; {advice}" if advice else "")
+            )
+        if waited > timeout:
+            raise RuntimeError(
+                f"{what} did not become ready within {timeout:.0f} s{hint}"
+                + (f"; {advice}" if advice else "")
+            )
+        if waited > 5 and not told:
+            print(f"waiting for {what} (up to {timeout:.0f} s){hint}", file=sys.stderr)
+            told = True
         time.sleep(0.1)
 
 

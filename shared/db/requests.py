@@ -62,7 +62,7 @@ class Requests:
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
         await self._requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
 
-    async def start_processing(self, request_id: str, total: int) -> bool:
+    async def start_processing(self, request_id: str, total: int, rows: int) -> bool:
         """Record how many images the request has, before any of them is sent to be fetched.
 
         True only for the one caller that moved it from pending: that caller fans out.
@@ -74,6 +74,7 @@ class Requests:
                 "$set": {
                     "status": RequestStatus.PROCESSING.value,
                     "total": total,
+                    "rows": rows,
                     "updated_at": moment,
                     "progress_at": moment,
                     "fanout_claimed_at": moment,
@@ -82,17 +83,21 @@ class Requests:
         )
         return result.modified_count == 1
 
-    async def count_finished(self, request_id: str, status: ImageStatus) -> None:
-        """Count one more finished image, for progress while the request is processing.
+    async def count_finished(self, request_id: str, status: ImageStatus) -> RequestRecord | None:
+        """Count one more finished image while the request is processing; returns the request
+        as counted (None if it is not processing).
 
-        A crash between recording an image and this increment loses it: the counts shown
-        during processing may lag; closing sets them exactly (close_finished).
+        A crash between recording an image and this increment loses it: the counts may lag,
+        until the reconciler re-derives them from the images; closing sets them exactly
+        (close_finished).
         """
         field = "done" if status is ImageStatus.DONE else "failed"
-        await self._requests.update_one(
+        doc = await self._requests.find_one_and_update(
             {"_id": request_id, "status": RequestStatus.PROCESSING.value},
             {"$inc": {field: 1}, "$set": {"updated_at": now(), "progress_at": now()}},
+            return_document=ReturnDocument.AFTER,
         )
+        return maybe(doc, RequestRecord)
 
     async def close_finished(
         self, request_id: str, counts: dict[ImageStatus, int]

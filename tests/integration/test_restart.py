@@ -1,0 +1,113 @@
+"""The stack comes back: services wait for a database that is not up yet, and a stack whose
+database holds a big run starts again (`make down`, then `make up`)."""
+
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pymongo import MongoClient
+
+from deploy.local.stack import SAMPLE_IMAGES, Stack
+from deploy.local.testing import running_stack
+from tests.integration.client import make_csv
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path / "stack", "imgpipe-restart") as stack:
+        yield stack
+
+
+def gateway(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.config.ports.gateway}"
+
+
+def get(url: str, key: str | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+def until(check: Any, what: str, within: float) -> Any:
+    deadline = time.monotonic() + within
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"{what} within {within} s"
+        time.sleep(0.25)
+    return result
+
+
+def sample_request_completes(stack: Stack, key: str) -> None:
+    name = next(p.name for p in sorted(SAMPLE_IMAGES.iterdir()) if p.suffix == ".jpg")
+    url = f"http://127.0.0.1:{stack.config.ports.images}/{name}"
+    data = make_csv([["1", "After the restart", url]])
+    boundary = "imgpipe-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    upload = urllib.request.Request(
+        f"{gateway(stack)}/api/upload",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    with urllib.request.urlopen(upload, timeout=60) as response:
+        request_id = orjson.loads(response.read())["request_id"]
+
+    def completed() -> bool:
+        return get(f"{gateway(stack)}/api/status/{request_id}", key)[1]["status"] == "completed"
+
+    until(completed, "the request completes", 60)
+
+
+def test_services_wait_for_the_database_instead_of_exiting(stack: Stack) -> None:
+    key = stack.create_key("restart", "restart")
+    stack.kill("secantusdb", signal.SIGTERM)  # stopped cleanly: the key above is kept
+    stack.restart("gateway")  # serves (its /healthz) without the database
+    stack.restart("fetcher")
+    fetcher_log = stack.logs / "fetcher.log"
+    until(lambda: "cannot reach the database yet" in fetcher_log.read_text(), "it says so", 30)
+    status, ready = get(f"{gateway(stack)}/readyz")
+    assert status == 503 and "waiting since start-up" in ready["failing"]["database"], ready
+    stack.check_alive()  # neither exited
+
+    stack.revive("secantusdb")
+    until(lambda: get(f"{gateway(stack)}/readyz")[0] == 200, "the gateway is ready", 90)
+    until(lambda: "the database is reachable" in fetcher_log.read_text(), "it says so", 30)
+    sample_request_completes(stack, key)
+
+
+def test_the_stack_starts_again_after_a_big_run(stack: Stack) -> None:
+    key = stack.create_key("restart", "restart")
+    mongo: MongoClient[dict[str, Any]] = MongoClient(
+        f"mongodb://127.0.0.1:{stack.config.ports.mongo}/?retryWrites=false"
+    )
+    try:  # what a 100,000-URL request leaves in the database
+        images = mongo["imgpipe"]["images"]
+        for first in range(0, 100_000, 10_000):
+            images.insert_many(
+                {"_id": f"big.{n}.0", "request_id": "big", "row": n, "slot": 0, "status": "failed"}
+                for n in range(first, first + 10_000)
+            )
+    finally:
+        mongo.close()
+    stack.stop()  # `make down`
+    stack.start()  # `make up`: the same directory, its data recovered
+    until(lambda: get(f"{gateway(stack)}/readyz")[0] == 200, "the gateway is ready", 90)
+    sample_request_completes(stack, key)
