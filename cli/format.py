@@ -89,6 +89,16 @@ def sizes(products: Sequence[ProductView]) -> tuple[int, int] | None:
     return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
 
+def scores(products: Sequence[ProductView]) -> str | None:
+    """The SSIMULACRA2 scores quality=auto reached, lowest to highest; None without any."""
+    found = sorted(
+        image.score for product in products for image in product.images if image.score is not None
+    )
+    if not found:
+        return None
+    return f"SSIMULACRA2 {found[0]:.1f} to {found[-1]:.1f} over {len(found)} images"
+
+
 def webhook_line(view: RequestView) -> str | None:
     attempts = view.webhook_attempts
     tries = f"{len(attempts)} attempt{'s' if len(attempts) != 1 else ''}"
@@ -109,7 +119,10 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
     if view.error:
         fields.append(("error", view.error))
     if view.filename:
-        fields.append(("file", f"{view.filename} ({view.format}, quality {view.quality})"))
+        settings = f"{view.format}, quality {view.quality}, effort {view.effort}"
+        if view.max_bytes is not None:
+            settings += f", at most {human_bytes(view.max_bytes)} an image"
+        fields.append(("file", f"{view.filename} ({settings})"))
     fields.append(("created", when(view.created_at)))
     if view.completed_at:
         took = seconds_between(view.created_at, view.completed_at)
@@ -121,6 +134,8 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
         fields.append(
             ("size", f"{human_bytes(before)} → {human_bytes(after)} ({saved:.0f} % saved)")
         )
+    if scored := scores(products):
+        fields.append(("scores", scored))
     if hook := webhook_line(view):
         fields.append(("webhook", hook))
     lines = [f"{name:<9} {value}" for name, value in fields]

@@ -21,11 +21,36 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli import format as fmt
 from cli.gateway import DEFAULT_URL, ApiError, Gateway, MergedStatus, gateway
 from shared.api import Accepted, RequestList, RequestView, StatusView
-from shared.rules import FORMAT, QUALITY
+from shared.rules import (
+    EFFORT,
+    FORMAT,
+    LEVELS,
+    MAX_BYTES,
+    QUALITY,
+    Quality,
+    RuleError,
+    parse_quality,
+)
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 POLL_FIRST_S, POLL_MAX_S = 0.25, 2.0  # polls back off while nothing changes (cheap 304s)
+
+
+class Checked(click.ParamType[Any]):
+    """A value checked by one of the service's own rules (shared/rules.py), its message kept."""
+
+    def __init__(self, parse: Callable[[str], Any], metavar: str) -> None:
+        self.parse, self.name = parse, metavar
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self.parse(str(value))
+        except RuleError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def idempotency_key(data: bytes, options: dict[str, str]) -> str:
@@ -153,14 +178,26 @@ def cli() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--quality",
-    type=click.IntRange(QUALITY.low, QUALITY.high),
-    help=f"Quality (gateway default: {QUALITY.default}).",
+    type=Checked(parse_quality, "N|auto[:LEVEL]"),
+    help=f"{QUALITY.low}-{QUALITY.high}, or a perceptual level: "
+    + ", ".join(f"auto:{level} (SSIMULACRA2 {score:g})" for level, score in LEVELS.items())
+    + f"; auto is auto:medium. Default: the gateway's ({QUALITY.default} unless configured).",
 )
 @click.option(
     "--format",
     "output_format",
     type=click.Choice(FORMAT.choices, case_sensitive=False),
-    help=f"Output format (gateway default: {FORMAT.default}).",
+    help=f"Output format. Default: the gateway's ({FORMAT.default} unless configured).",
+)
+@click.option(
+    "--effort",
+    type=click.Choice(EFFORT.choices, case_sensitive=False),
+    help=f"Encoder effort: more, fewer bytes, more time (default {EFFORT.default}).",
+)
+@click.option(
+    "--max-bytes",
+    type=Checked(MAX_BYTES.parse, "BYTES"),
+    help="A ceiling on each image's output size.",
 )
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
@@ -174,8 +211,10 @@ def cli() -> None:
 @connection
 def submit(
     file: Path,
-    quality: int | None,
+    quality: Quality | None,
     output_format: str | None,
+    effort: str | None,
+    max_bytes: int | None,
     webhook: str | None,
     wait_: bool,
     idempotency: str | None,
@@ -195,6 +234,10 @@ def submit(
     options = {"quality": str(quality)} if quality is not None else {}
     if output_format:
         options["format"] = output_format.lower()
+    if effort:
+        options["effort"] = effort.lower()
+    if max_bytes is not None:
+        options["max_bytes"] = str(max_bytes)
     if webhook:
         options["webhook_url"] = webhook
     data = file.read_bytes()

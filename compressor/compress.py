@@ -4,10 +4,12 @@ Each step is one helper: decode safely, turn upright, flatten to 8-bit L or RGB 
 background, convert to sRGB, encode. The output carries no metadata: no EXIF/GPS, and no ICC
 profile (sRGB is what browsers assume without one).
 
-JPEG (the default) has exactly the seed's pixels (Pillow `quality=q`) in fewer bytes: a
-lossless mozjpeg pass (compressor/jpeg.py), 0.89× the seed's bytes at quality 50 with every
-image's SSIM equal to the seed's (docs/benchmarks.md). A JPEG source that re-encoding would
-not make smaller is kept instead, losslessly stripped of its metadata (`Compressed.kept_source`).
+What is encoded how (compressor/encoders.py): a fixed quality keeps its meaning (JPEG has
+exactly the seed's pixels, Pillow `quality=q`, stored more compactly as the effort rises);
+`quality=auto:<level>` searches each image's smallest encoding at the level's SSIMULACRA2
+score (compressor/search.py); `max_bytes` lowers a fixed quality until the output fits. A
+JPEG source that re-encoding would not make smaller is kept instead, losslessly stripped of
+its metadata (`Compressed.kept_source`).
 """
 
 import contextlib
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, features
 
-from compressor import jpeg
+from compressor import encoders, jpeg, search
 from shared.errors import ImageError
-from shared.rules import QUALITY, Format
+from shared.rules import LEVELS, QUALITY, Effort, Format, Quality, level_of
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -35,10 +37,6 @@ FORMATS: dict[Format, tuple[str, str, str]] = {
     "avif": ("AVIF", "image/avif", "avif"),
 }
 WHITE = (255, 255, 255)
-WEBP_METHOD = 4  # libwebp's default effort (0-6)
-# libavif 0 (slowest) to 10: at 8 the whole compress() costs ~115 ms/MP, where encoding alone
-# at 6 costs ~314 ms/MP (docs/benchmarks.md, ../shared/notes/performance.md).
-AVIF_SPEED = 8
 
 
 def supported_formats() -> tuple[Format, ...]:
@@ -54,10 +52,14 @@ class Compressed:
     source_format: str  # as Pillow names it: "JPEG", "PNG", ...
     content_type: str = "image/jpeg"
     format: Format = "jpeg"
-    quality: int = 0  # the request's quality (a kept source keeps its own tables)
+    quality: int = 0  # the quality encoded with (a kept source keeps its own tables)
     # True when the output is the source JPEG itself, losslessly rewritten without its
     # metadata, because re-encoding would not have made it smaller.
     kept_source: bool = False
+    # SSIMULACRA2 of the output against the prepared source, when a search measured it
+    # (quality=auto): the whole image's, or (`score_whole` False) its tile sample's.
+    score: float | None = None
+    score_whole: bool = True
 
     @property
     def extension(self) -> str:
@@ -72,35 +74,49 @@ Image.MAX_IMAGE_PIXELS = None
 
 def compress(
     data: bytes,
-    quality: int,
+    quality: Quality,
     *,
     max_pixels: int,
     format: Format = "jpeg",
+    effort: Effort = "balanced",
+    max_bytes: int | None = None,
     background: tuple[int, int, int] = WHITE,
 ) -> Compressed:
     """Re-encode an image as an upright, metadata-free sRGB (or greyscale) image.
 
     Transparent pixels are composited on `background`; animations keep their first frame.
     Raises ImageError, with a reason fit to show the user, for data that is not an allowed
-    image, is damaged, or has more than max_pixels pixels (checked before decoding);
-    ValueError for a quality outside QUALITY's range or a format this machine cannot write.
+    image, is damaged, has more than max_pixels pixels (checked before decoding), or cannot
+    fit `max_bytes`; ValueError for a quality outside QUALITY's range or a format this machine
+    cannot write.
     """
-    QUALITY.check(quality)
+    level = level_of(quality)
+    if isinstance(quality, int):
+        QUALITY.check(quality)
     if format not in supported_formats():
         raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
     im = _decode(data, max_pixels)
     source_format, icc = str(im.format), im.info.get("icc_profile")
     keepable = source_format == "JPEG" and format == "jpeg" and jpeg.displays_as_is(im)
     im = prepare(im, icc, background)
+    im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
     width, height = im.size
-    out = _encode(im, quality, format)
+    if level is None:
+        assert isinstance(quality, int)
+        found = _at_quality(im, quality, format, effort, max_bytes)
+    else:
+        found = search.at_level(im, format, effort, LEVELS[level])
+        if max_bytes is not None and len(found.data) > max_bytes:
+            raise ImageError(
+                f"cannot reach auto:{level} within max_bytes={max_bytes}: its smallest "
+                f"encoding is {len(found.data)} bytes (quality {found.quality})"
+            )
     del im  # free the pixels before mozjpeg allocates its coefficient buffers
-    if format == "jpeg":
-        out = jpeg.optimize(out)
+    out = found.data
     kept = None
     if keepable and len(out) >= len(data):
         kept = jpeg.keep_source(data)
-        if kept is not None and len(kept) >= len(out):
+        if kept is not None and (len(kept) >= len(out) or (max_bytes and len(kept) > max_bytes)):
             kept = None
     return Compressed(
         out if kept is None else kept,
@@ -109,9 +125,25 @@ def compress(
         source_format,
         FORMATS[format][1],
         format,
-        quality,
+        found.quality,
         kept_source=kept is not None,
+        # The source's own pixels: the score of an identical image.
+        score=100.0 if kept is not None and level is not None else found.score,
+        score_whole=found.whole,
     )
+
+
+def _at_quality(
+    im: Image.Image, quality: int, output: Format, effort: Effort, max_bytes: int | None
+) -> search.Found:
+    """The fixed quality's encoding; under a ceiling, the best quality up to it that fits."""
+    encode = encoders.fixed(output, effort)
+    if max_bytes is None:
+        return search.Found(encode(im, quality), quality)
+    try:
+        return search.within_bytes(im, encode, max_bytes, quality)
+    except search.TooLarge as exc:
+        raise ImageError(str(exc)) from None
 
 
 def prepare(
@@ -120,6 +152,12 @@ def prepare(
     """The decoded image as it will be encoded: upright, 8-bit L or RGB, sRGB, no alpha."""
     _make_upright(im)
     return _to_srgb(_flatten(im, background), icc)
+
+
+def memory_weight(output: Format) -> int:
+    """How many pixels of the budget one source pixel takes while encoding to `output`:
+    libavif/aom needs about 300 MiB more than JPEG or WebP at 16 MP (docs/benchmarks.md)."""
+    return 3 if output == "avif" else 1
 
 
 def pixel_count(data: bytes) -> int:
@@ -231,15 +269,3 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         if converted is not None:
             return converted.convert("L") if im.mode == "L" else converted
     return im.convert("RGB") if im.mode == "CMYK" else im
-
-
-def _encode(im: Image.Image, quality: int, format: str) -> bytes:
-    im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
-    if format == "jpeg":
-        return jpeg.encode(im, quality)
-    out = io.BytesIO()
-    if format == "webp":
-        im.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
-    else:
-        im.save(out, "AVIF", quality=quality, speed=AVIF_SPEED)
-    return out.getvalue()

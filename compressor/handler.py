@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
 
 from compressor.budget import PixelBudget
-from compressor.compress import compress, pixel_count
+from compressor.compress import compress, memory_weight, pixel_count
 from shared import logs, timeline
 from shared.cpus import available_cpus
 from shared.errors import ImageError
@@ -45,14 +45,17 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     work = partial(
         compress,
         data,
-        original.quality,
+        original.wanted,
         max_pixels=settings.max_image_pixels,
         format=original.format,
+        effort=original.effort,
+        max_bytes=original.max_bytes,
         background=settings.background,
     )
+    # Memory follows the pixels being worked on, so they are what is bounded.
+    pixels = pixel_count(data) * memory_weight(original.format)
     try:
-        # Memory follows the pixels being worked on, so they are what is bounded.
-        async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixel_count(data)):
+        async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixels):
             result = await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
     except ImageError as exc:
         log.warning("image failed: %s", exc)
@@ -66,6 +69,8 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         format=result.format,
         quality=result.quality,
         kept_source=result.kept_source,
+        score=result.score,
+        score_whole=None if result.score is None else result.score_whole,
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )
     key = image_key(original.image_id, result.extension)

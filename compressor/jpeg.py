@@ -1,32 +1,12 @@
-"""JPEG output: the seed's coefficients in fewer bytes, and keeping a source that would grow.
-
-The pixels are exactly those of the seed's encoding (Pillow `quality=q`: libjpeg's Annex K
-tables scaled by quality, 4:2:0); mozjpeg then rewrites the file losslessly with optimal
-Huffman tables and progressive scans. So every image's SSIM equals the seed's at every
-quality, in about 0.89× its bytes at quality 50 (docs/benchmarks.md has the figures, and why
-lossy table tuning, which reaches 0.87× at quality 50, was not adopted).
-"""
+"""JPEG sources: when one displays as it is, and keeping it (stripped) instead of a bigger
+re-encoding."""
 
 import contextlib
-import io
 
 import mozjpeg_lossless_optimization as mozjpeg
 from PIL import Image
 
 _ORIENTATION = 0x0112
-
-
-def encode(im: Image.Image, quality: int) -> bytes:
-    """The seed's encoding: libjpeg's tables scaled by `quality`, 4:2:0, baseline."""
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def optimize(jpeg: bytes) -> bytes:
-    """mozjpeg's lossless rewrite: optimal Huffman tables and progressive scans, same pixels,
-    about 2 % fewer bytes than Pillow's `optimize=True, progressive=True`; no metadata."""
-    return bytes(mozjpeg.optimize(jpeg))
 
 
 def displays_as_is(im: Image.Image) -> bool:

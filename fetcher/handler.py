@@ -39,7 +39,10 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         request_id=message.request_id,
         image_id=message.image_id,
         quality=message.quality,
+        level=message.level or None,
         format=message.format,
+        effort=message.effort,
+        max_bytes=message.max_bytes or None,
         moments=moments,
     )
     key = image_key(message.image_id, image.extension)

@@ -76,9 +76,9 @@ def read_inbox(event: ObjectCreated, settings: Settings) -> Inbox:
     meta = CsvMeta.read(event)
     problem = None
     try:
-        options = parse_options(meta.quality, meta.format, meta.webhook_url, settings)
+        options = parse_options(meta.options(), settings)
     except RuleError as exc:
-        options, problem = parse_options("", "", "", settings), str(exc)
+        options, problem = parse_options({}, settings), str(exc)
     return Inbox(
         tenant=tenant_of(event),
         filename=event.key.rsplit("/", 1)[-1],

@@ -12,7 +12,18 @@ from typing import Any
 import msgspec
 
 from shared.api import Accepted, ErrorBody, RequestList, StatusView
-from shared.rules import FORMAT, IDEMPOTENCY_KEY_MAX, QUALITY, REQUEST_ID, RuleError, WholeNumber
+from shared.rules import (
+    AUTO_SPELLINGS,
+    EFFORT,
+    FORMAT,
+    IDEMPOTENCY_KEY_MAX,
+    LEVELS,
+    MAX_BYTES,
+    QUALITY,
+    REQUEST_ID,
+    RuleError,
+    WholeNumber,
+)
 from shared.settings import Settings
 
 Schema = dict[str, Any]
@@ -102,7 +113,31 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "format": "binary", "description": csv},
-            "quality": {**_whole_number(QUALITY), "default": settings.default_quality},
+            "quality": {
+                "anyOf": [
+                    _whole_number(QUALITY),
+                    {"type": "string", "enum": list(AUTO_SPELLINGS)},
+                ],
+                "default": settings.default_quality,
+                "description": "A fixed encoder quality (the same number means the same as "
+                "ever), or a perceptual level: every image gets the smallest encoding whose "
+                "SSIMULACRA2 score reaches "
+                + ", ".join(f"{score:g} at auto:{level}" for level, score in LEVELS.items())
+                + " (`auto` is auto:medium).",
+            },
+            "effort": {
+                "type": "string",
+                "enum": list(EFFORT.choices),
+                "default": EFFORT.default,
+                "description": "How hard the encoder works: more effort, fewer bytes, more "
+                "time. A fixed quality's JPEG pixels are the same at every effort.",
+            },
+            "max_bytes": {
+                **_whole_number(MAX_BYTES),
+                "description": "A ceiling on each image's output size: a fixed quality is "
+                "lowered until the image fits (or the image fails, naming the smallest size "
+                "reached); an auto level that cannot fit fails the image with its size.",
+            },
             "format": {
                 "type": "string",
                 "enum": list(FORMAT.choices),

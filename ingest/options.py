@@ -1,23 +1,31 @@
 """A request's options from text: the upload form's fields, or a dropped CSV's metadata."""
 
+from collections.abc import Mapping
+
 from shared.netguard import BlockedURL, check_url
 from shared.records import Options
-from shared.rules import FORMAT, QUALITY, RuleError
+from shared.rules import EFFORT, FORMAT, MAX_BYTES, RuleError, parse_quality
 from shared.settings import Settings
 
+# The form's field names (a dropped CSV's metadata uses the same, with dashes).
+FIELDS = ("quality", "format", "effort", "max_bytes", "webhook_url")
 
-def parse_options(
-    quality: str, output_format: str, webhook_url: str, settings: Settings
-) -> Options:
-    """The options given as text; an empty one takes the service's default.
 
-    Raises RuleError naming the rule a value breaks (shared/rules.py).
+def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
+    """The options named in `given` (FIELDS; a missing or empty one takes the default).
+
+    Raises RuleError naming the rule a value breaks (shared/rules.py), checked in FIELDS'
+    order.
     """
-    chosen_quality = QUALITY.parse(quality) if quality.strip() else settings.default_quality
-    chosen_format = (
-        FORMAT.parse(output_format) if output_format.strip() else settings.default_format
-    )
-    webhook = webhook_url.strip() or None
+
+    def text(name: str) -> str:
+        return given.get(name, "").strip()
+
+    quality = parse_quality(text("quality")) if text("quality") else settings.default_quality
+    output_format = FORMAT.parse(text("format")) if text("format") else settings.default_format
+    effort = EFFORT.parse(text("effort")) if text("effort") else EFFORT.default
+    max_bytes = MAX_BYTES.parse(text("max_bytes")) if text("max_bytes") else None
+    webhook = text("webhook_url") or None
     if webhook is not None:
         if not webhook.isascii():
             raise RuleError("webhook_url must be ASCII (percent-encode other characters)")
@@ -25,4 +33,10 @@ def parse_options(
             check_url(webhook, settings.fetch_allow)
         except BlockedURL as exc:
             raise RuleError(f"webhook_url: {exc}") from None
-    return Options(quality=chosen_quality, format=chosen_format, webhook_url=webhook)
+    return Options(
+        quality=quality,
+        format=output_format,
+        effort=effort,
+        max_bytes=max_bytes,
+        webhook_url=webhook,
+    )

@@ -2,10 +2,11 @@
 
 import hashlib
 
+import msgspec
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError, check_header, parse_rows
-from ingest.options import parse_options
+from ingest.options import FIELDS, parse_options
 from shared.metadata import CsvMeta
 from shared.names import INBOX_BUCKET
 from shared.netguard import BlockedURL, check_host
@@ -26,18 +27,12 @@ class UploadError(ValueError):
 
 
 def form_options(form: FormData, settings: Settings) -> Options:
-    """Validate the optional form fields `quality`, `format` and `webhook_url`."""
+    """Validate the optional form fields (ingest/options.py FIELDS)."""
+    given = {name: value for name in FIELDS if isinstance(value := form.get(name), str)}
     try:
-        return parse_options(
-            _text(form, "quality"), _text(form, "format"), _text(form, "webhook_url"), settings
-        )
+        return parse_options(given, settings)
     except RuleError as exc:
         raise UploadError(str(exc)) from None
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 async def read_capped(file: UploadFile, limit: int) -> bytes:
@@ -72,13 +67,7 @@ async def accept(
     key = f"uploads/{request_id}.csv"
     source = Source(bucket=INBOX_BUCKET, key=key)
     await clients.db.requests.open(request_id, tenant, filename, options, source)
-    meta = CsvMeta(
-        request_id=request_id,
-        tenant=tenant,
-        quality=str(options.quality),
-        format=options.format,
-        webhook_url=options.webhook_url or "",
-    )
+    meta = CsvMeta.of(request_id, tenant, options)
     await clients.store.put(INBOX_BUCKET, key, data, "text/csv", meta.to_metadata())
 
 
@@ -95,7 +84,7 @@ def idempotency_key(raw: str | None) -> str | None:
 def fingerprint(data: bytes, options: Options) -> str:
     """What makes two uploads the same upload (a reused key must carry the same one)."""
     digest = hashlib.sha256(data)
-    digest.update(f"\0{options.quality}\0{options.format}\0{options.webhook_url or ''}".encode())
+    digest.update(msgspec.json.encode(options))
     return digest.hexdigest()
 
 

@@ -28,6 +28,8 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         format=meta.format,
         quality=meta.quality,
         kept_source=meta.kept_source,
+        score=meta.score,
+        score_whole=meta.score_whole,
         moments=meta.moments,
     )
     logs.bind(request_id=meta.request_id, image_id=meta.image_id)

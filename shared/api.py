@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 
 from shared.records import WebhookState
-from shared.rules import Format
+from shared.rules import Effort, Format, Quality
 from shared.status import ImageStatus, RequestStatus
 
 # Times are ISO 8601 strings with their UTC offset.
@@ -34,7 +34,17 @@ class ImageView(View, frozen=True, kw_only=True):
     bytes_in: int | None
     bytes_out: int | None
     format: Format | None
-    quality: int | None
+    quality: Annotated[int | None, msgspec.Meta(description="The quality encoded with.")]
+    score: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="SSIMULACRA2 of the output against the prepared source, as the "
+            "compressor measured it for quality=auto (null for a fixed quality): on the whole "
+            "image, or (score_whole false) on a sample of its tiles, with a safety margin "
+            "above the level."
+        ),
+    ]
+    score_whole: bool | None
     kept_source: Annotated[
         bool | None,
         msgspec.Meta(
@@ -88,8 +98,14 @@ class RequestView(View, frozen=True, kw_only=True):
     status: RequestStatus
     error: Annotated[str | None, msgspec.Meta(description="Why a failed request failed.")]
     filename: str
-    quality: int
+    quality: Annotated[
+        Quality, msgspec.Meta(description="A fixed number, or auto:<level> (perceptual).")
+    ]
     format: Format
+    effort: Effort
+    max_bytes: Annotated[
+        int | None, msgspec.Meta(description="The ceiling on each image's output size.")
+    ]
     created_at: Timestamp
     completed_at: Timestamp | None
     counts: Counts

@@ -20,7 +20,7 @@ import orjson
 from shared import timeline
 from shared.errors import PermanentError
 from shared.records import ImageRecord, RequestRecord
-from shared.rules import Format
+from shared.rules import QUALITY, Effort, Format, level_of
 
 SCHEMA_VERSION = 1
 _USER_META_PREFIX = "x-amz-meta-"
@@ -158,13 +158,27 @@ class FetchRequested(_Message):
     quality: int
     format: Format = "jpeg"  # the output format
     published_at: int = 0  # epoch ms when ingest sent it; 0 = unknown (shared/timeline.py)
+    # quality=auto:<level> ("": the fixed `quality`; with a level, `quality` is the default
+    # number, which a consumer that predates levels would use).
+    level: Literal["", "high", "medium", "low"] = ""
+    effort: Effort = "balanced"
+    max_bytes: int = 0  # a ceiling on the output's size; 0: none
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
         """The fetch of one of the request's images, published now (by ingest or the
         reconciler); it goes to fetch_routing_key(request.fetch_lane)."""
+        level = level_of(request.quality)
         return cls(
-            request.id, image.id, image.url, request.quality, request.format, timeline.now_ms()
+            request.id,
+            image.id,
+            image.url,
+            request.quality if isinstance(request.quality, int) else QUALITY.default,
+            request.format,
+            timeline.now_ms(),
+            level=level or "",
+            effort=request.effort,
+            max_bytes=request.max_bytes or 0,
         )
 
 

@@ -18,7 +18,8 @@ import msgspec
 from shared import timeline
 from shared.errors import PermanentError
 from shared.events import ObjectCreated
-from shared.rules import Format
+from shared.records import Options
+from shared.rules import AUTO_QUALITY, Effort, Format, Level, Quality
 
 
 class _Meta(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
@@ -61,14 +62,47 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
     tenant: str = ""
     quality: str = ""
     format: str = ""
+    effort: str = ""
+    max_bytes: str = ""
     webhook_url: str = ""
+
+    @classmethod
+    def of(cls, request_id: str, tenant: str, options: Options) -> "CsvMeta":
+        """What the gateway writes on an uploaded CSV: every option, as text."""
+        return cls(
+            request_id=request_id,
+            tenant=tenant,
+            quality=str(options.quality),
+            format=options.format,
+            effort=options.effort,
+            max_bytes="" if options.max_bytes is None else str(options.max_bytes),
+            webhook_url=options.webhook_url or "",
+        )
+
+    def options(self) -> dict[str, str]:
+        """The options as the form names them (ingest/options.py)."""
+        return {
+            "quality": self.quality,
+            "format": self.format,
+            "effort": self.effort,
+            "max_bytes": self.max_bytes,
+            "webhook_url": self.webhook_url,
+        }
 
 
 class OriginalMeta(_Meta, frozen=True, kw_only=True):
     request_id: str
     image_id: str
-    quality: int
+    quality: int  # the fixed quality (with a level: the default, for older compressors)
+    level: Level | None = None  # quality=auto:<level>
     format: Format = "jpeg"  # originals stored before formats existed were all JPEG requests
+    effort: Effort = "balanced"
+    max_bytes: int | None = None
+
+    @property
+    def wanted(self) -> Quality:
+        """The quality to compress with: the fixed number, or auto:<level>."""
+        return self.quality if self.level is None else AUTO_QUALITY[self.level]
 
 
 class CompressedMeta(_Meta, frozen=True, kw_only=True):
@@ -80,3 +114,5 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     format: Format | None = None
     quality: int | None = None
     kept_source: bool = False
+    score: float | None = None  # SSIMULACRA2 its search measured (quality=auto)
+    score_whole: bool | None = None  # on the whole image (else on its tile sample)

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import msgspec
 
-from shared.rules import FORMAT, QUALITY, Format
+from shared.rules import EFFORT, FORMAT, QUALITY, Effort, Format, Quality
 from shared.status import ImageStatus, RequestStatus
 
 
@@ -31,9 +31,11 @@ class Source(Record, frozen=True, kw_only=True):
 class Options(Record, frozen=True, kw_only=True):
     """How a request's images are compressed and who hears when it ends."""
 
-    quality: int
+    quality: Quality  # a fixed number, or auto:<level> (shared/rules.py)
     format: Format
     webhook_url: str | None = None
+    effort: Effort = EFFORT.default
+    max_bytes: int | None = None  # a ceiling on each image's output
 
 
 class WebhookState(StrEnum):
@@ -58,9 +60,11 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     status: RequestStatus
     # Defaults for documents written before these fields were (formats came later: all JPEG).
     filename: str = ""
-    quality: int = QUALITY.default
+    quality: Quality = QUALITY.default
     format: Format = FORMAT.default
     webhook_url: str | None = None
+    effort: Effort = EFFORT.default
+    max_bytes: int | None = None
     source: Source | None = None
     error: str | None = None  # why a failed request failed
     header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV
@@ -79,10 +83,6 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     moments: dict[str, int] = {}  # shared/timeline.py: csv_stored, ingest_started, fanned_out
     webhook_state: WebhookState | None = None
     webhook_attempts: tuple[WebhookAttempt, ...] = ()
-
-    @property
-    def options(self) -> Options:
-        return Options(quality=self.quality, format=self.format, webhook_url=self.webhook_url)
 
 
 class RowRecord(Record, frozen=True, kw_only=True):
@@ -108,6 +108,10 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     format: Format | None = None  # None on objects written before formats were recorded
     quality: int | None = None
     kept_source: bool = False
+    # SSIMULACRA2 the compressor's search measured (quality=auto), on the whole image or on
+    # its tile sample (`score_whole`).
+    score: float | None = None
+    score_whole: bool | None = None
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
 
@@ -129,6 +133,8 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     format: Format | None = None
     quality: int | None = None
     kept_source: bool | None = None
+    score: float | None = None
+    score_whole: bool | None = None
     moments: dict[str, int] = {}
     finished_at: datetime | None = None
 

@@ -30,6 +30,8 @@ class Requests:
             quality=options.quality,
             format=options.format,
             webhook_url=options.webhook_url,
+            effort=options.effort,
+            max_bytes=options.max_bytes,
             source=source,
             status=RequestStatus.PENDING,
             created_at=moment,

@@ -46,6 +46,9 @@ def _raw(data: bytes) -> Callable[[], bytes]:
 
 
 _ROW = "1,Widget,http://images.example/a.jpg"
+_QUALITY_IS = (
+    "quality must be a whole number from 1 to 95 or one of auto, auto:high, auto:medium, auto:low,"
+)
 _H = ",".join(HEADER)
 _GOOD_CSV = _lines(_H, _ROW)
 
@@ -122,11 +125,20 @@ REFUSED: tuple[Refused, ...] = (
             fields=(("quality", "0"),)),
     Refused("quality-96", "quality=96", 400, "quality must be from 1 to 95, got 96",
             fields=(("quality", "96"),)),
-    Refused("quality-abc", "quality=abc", 400,
-            "quality must be a whole number from 1 to 95, got 'abc'", fields=(("quality", "abc"),)),
-    Refused("quality-decimal", "quality=50.5", 400,
-            "quality must be a whole number from 1 to 95, got '50.5'",
+    Refused("quality-abc", "quality=abc", 400, f"{_QUALITY_IS} got 'abc'",
+            fields=(("quality", "abc"),)),
+    Refused("quality-decimal", "quality=50.5", 400, f"{_QUALITY_IS} got '50.5'",
             fields=(("quality", "50.5"),)),
+    Refused("quality-auto-ultra", "quality=auto:ultra (not a level)", 400,
+            f"{_QUALITY_IS} got 'auto:ultra'", fields=(("quality", "auto:ultra"),)),
+    Refused("effort-unknown", "effort=turbo", 400,
+            "effort must be one of fast, balanced, max, got 'turbo'",
+            fields=(("effort", "turbo"),)),
+    Refused("max-bytes-0", "max_bytes=0", 400, "max_bytes must be from 1 to 1000000000, got 0",
+            fields=(("max_bytes", "0"),)),
+    Refused("max-bytes-abc", "max_bytes=abc", 400,
+            "max_bytes must be a whole number from 1 to 1000000000, got 'abc'",
+            fields=(("max_bytes", "abc"),)),
     Refused("format-unknown", "format=png", 400,
             "format must be one of jpeg, webp, avif, got 'png'", fields=(("format", "png"),)),
     Refused("webhook-ftp", "webhook_url=ftp://hooks.example/in", 400,
@@ -290,6 +302,49 @@ IMAGES: tuple[Outcome, ...] = (
 
 
 @dataclass(frozen=True)
+class Unmet:
+    """Options no encoding of the image can meet: one request each, its one image fails."""
+
+    id: str
+    what: str
+    fields: tuple[tuple[str, str], ...]
+    reason: str  # {n}: a number that depends on the codec's version
+
+
+# The origin's good.jpg: the sample cat photo (payloads.py).
+UNMET: tuple[Unmet, ...] = (
+    Unmet("max-bytes-unreachable", "quality=50, max_bytes=100 (smaller than any encoding)",
+          (("quality", "50"), ("max_bytes", "100")),
+          "no encoding fits max_bytes=100: the smallest, at quality 1, is {n} bytes"),
+    Unmet("max-bytes-below-level", "quality=auto:high, max_bytes=2000 (the level needs more)",
+          (("quality", "auto:high"), ("max_bytes", "2000")),
+          "cannot reach auto:high within max_bytes=2000: its smallest encoding is {n} bytes "
+          "(quality {n})"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A CSV put straight into the inbox bucket with bad options in its metadata: its request
+    fails with the reason (nobody to answer 400 to), and the object is kept."""
+
+    id: str
+    what: str
+    metadata: tuple[tuple[str, str], ...]
+    error: str
+
+
+DROPPED: tuple[Dropped, ...] = (
+    Dropped("drop-quality-auto-ultra", "x-amz-meta-quality: auto:ultra",
+            (("quality", "auto:ultra"),), f"{_QUALITY_IS} got 'auto:ultra'"),
+    Dropped("drop-effort-unknown", "x-amz-meta-effort: turbo", (("effort", "turbo"),),
+            "effort must be one of fast, balanced, max, got 'turbo'"),
+    Dropped("drop-max-bytes-0", "x-amz-meta-max-bytes: 0", (("max-bytes", "0"),),
+            "max_bytes must be from 1 to 1000000000, got 0"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Auth:
     """One API call with a missing, wrong or other tenant's credential, or a bad id."""
 
@@ -329,7 +384,15 @@ AUTH: tuple[Auth, ...] = (
 
 
 def count() -> int:
-    return len(REFUSED) + len(ACCEPTED) + len(URLS) + len(IMAGES) + len(AUTH)
+    return (
+        len(REFUSED)
+        + len(ACCEPTED)
+        + len(URLS)
+        + len(IMAGES)
+        + len(UNMET)
+        + len(DROPPED)
+        + len(AUTH)
+    )
 
 
 def _cell(text: str) -> str:
@@ -399,6 +462,27 @@ def render() -> str:
             out.append(
                 f"| {n} | {o.id} | {_cell(o.what)}: {_cell(_code(o.url))} | {_cell(_outcome(o))} |"
             )
+    out += [
+        "",
+        "## Options no encoding can meet: one request each (its one image, the origin's "
+        "`good.jpg`, fails); {n} is a size the codec decides",
+        "",
+        "| # | case | options | answer |",
+        "|---|---|---|---|",
+    ]
+    for u in UNMET:
+        n += 1
+        out.append(f"| {n} | {u.id} | {_cell(u.what)} | failed: {_cell(_code(u.reason))} |")
+    out += [
+        "",
+        "## Bad options on a CSV dropped into the inbox: the request fails, the object is kept",
+        "",
+        "| # | case | metadata | answer |",
+        "|---|---|---|---|",
+    ]
+    for d in DROPPED:
+        n += 1
+        out.append(f"| {n} | {d.id} | {_cell(_code(d.what))} | failed: {_cell(_code(d.error))} |")
     out += ["", "## Access", "", "| # | case | call | answer |", "|---|---|---|---|"]
     for c in AUTH:
         n += 1

@@ -16,7 +16,15 @@ def test_cases_md_is_current() -> None:
 def test_at_least_40_distinct_cases() -> None:
     ids = [
         c.id
-        for group in (cases.REFUSED, cases.ACCEPTED, cases.URLS, cases.IMAGES, cases.AUTH)
+        for group in (
+            cases.REFUSED,
+            cases.ACCEPTED,
+            cases.URLS,
+            cases.IMAGES,
+            cases.UNMET,
+            cases.DROPPED,
+            cases.AUTH,
+        )
         for c in group
     ]
     assert len(ids) == len(set(ids)) == cases.count() >= 40

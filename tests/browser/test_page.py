@@ -115,8 +115,10 @@ async def test_upload_watch_gallery_download_and_list(
     data = sample_csv(stack, f"5,Lost Poster,{missing}\n")
     await drop_file(page, "[data-testid=dropzone]", "products.csv", data)
     await expect(page.get_by_text("products.csv")).to_be_visible()
-    await page.get_by_label("Quality", exact=True).fill("60")
+    await page.get_by_label("Quality", exact=True).select_option("auto:medium")
+    await expect(page.get_by_label("Quality number")).to_be_hidden()  # a level, not a number
     await page.get_by_label("Output format").select_option("webp")
+    await page.get_by_label("Effort").select_option("max")
     await page.get_by_role("button", name="Compress images").click()
     request_id = await wait_finished(page)
 
@@ -133,6 +135,12 @@ async def test_upload_watch_gallery_download_and_list(
     await expect(failed).to_contain_text("Failed: ")
     await expect(failed).to_contain_text("HTTP 404 Not Found")
     await expect(page.get_by_test_id("saved")).to_have_text(re.compile(r"^\d+ %$"))
+    # Each compressed image shows the quality chosen for it and the score it reached.
+    chosen = page.locator("figure[data-status=done] [data-testid=image-quality]")
+    await expect(chosen).to_have_count(6)
+    for index in range(6):
+        await expect(chosen.nth(index)).to_have_text(re.compile(r"q \d+ · SSIMULACRA2 \d+\.\d"))
+    await expect(page.get_by_text("effort max")).to_be_visible()
 
     await page.evaluate("window.scrollTo(0, 0)")
     # The README's picture is refreshed on request only, so test runs leave the tree clean.

@@ -16,6 +16,7 @@ CREATED = "2026-11-20T10:00:01.250000+00:00"
 def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     base = {"input_url": "http://img/a.jpg", "status": status, "output_url": None, "error": None}
     unknown = {"format": None, "quality": None, "kept_source": None}
+    unknown |= {"score": None, "score_whole": None}
     return {
         "bytes_in": None,
         "bytes_out": None,
@@ -51,6 +52,8 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "webhook_state": None,
         "webhook_attempts": [],
         "format": "jpeg",
+        "effort": "balanced",
+        "max_bytes": None,
         "timeline": {},
         "products": products,
         **fields,
@@ -114,7 +117,7 @@ def test_summary_of_a_completed_request() -> None:
     assert fmt.summary(done, done.products).splitlines() == [
         f"request   {'ab' * 16}",
         "status    completed",
-        "file      products.csv (jpeg, quality 50)",
+        "file      products.csv (jpeg, quality 50, effort balanced)",
         "created   2026-11-20 10:00:01 UTC",
         "finished  2026-11-20 10:00:04 UTC (3.5 s)",
         "images    1 in all, 1 done, 0 failed",
@@ -189,3 +192,19 @@ def test_the_idempotency_key_follows_content_and_options() -> None:
         idempotency_key(b"csv", {"quality": "60", "webhook_url": "http://h/"}),
     ]
     assert len({key, *others}) == 5
+
+
+def test_summary_of_an_auto_request_shows_its_scores_and_ceiling() -> None:
+    scored = doc(
+        "completed",
+        [product("1", "Cat", image(score=71.25), image(score=70.04), image())],
+        quality="auto:medium",
+        effort="max",
+        max_bytes=300_000,
+    )
+    lines = fmt.summary(scored, scored.products).splitlines()
+    assert (
+        "file      products.csv (jpeg, quality auto:medium, effort max, at most 293.0 KiB an image)"
+        in lines
+    )
+    assert "scores    SSIMULACRA2 70.0 to 71.2 over 2 images" in lines

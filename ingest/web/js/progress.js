@@ -18,6 +18,17 @@ const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 8000;
 const PAGE_ROWS = 100; // products per page of the gallery (the API pages by rows)
 
+/** "q 65 · SSIMULACRA2 71.2": the quality an image was encoded with and, for auto, its score. */
+function qualityText(image) {
+  const parts = [];
+  if (image.quality !== null && image.quality !== undefined) parts.push(`q ${image.quality}`);
+  if (image.score !== null && image.score !== undefined) {
+    const basis = image.score_whole === false ? " (sampled)" : "";
+    parts.push(`SSIMULACRA2 ${image.score.toFixed(1)}${basis}`);
+  }
+  return parts.length ? ` · ${parts.join(" · ")}` : "";
+}
+
 export function progressView(requestId, { signal, onUnauthorized }) {
   const root = h("section", { class: "progress-view", "aria-labelledby": "request-title" });
   root.append(loading("Loading the request…"));
@@ -192,6 +203,8 @@ function updateSummary(parts, body) {
     ` · started ${formatTime(body.created_at)}`,
     body.quality ? ` · quality ${body.quality}` : "",
     body.format ? ` · ${body.format.toUpperCase()}` : "",
+    body.effort ? ` · effort ${body.effort}` : "",
+    body.max_bytes ? ` · at most ${formatBytes(body.max_bytes)} an image` : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);
@@ -379,6 +392,7 @@ function imageCell(product, image, slot) {
             { class: pct >= 0 ? "saved" : "grew" },
             pct >= 0 ? ` −${pct} %` : ` +${-pct} %`,
           ),
+      h("span", { class: "shot-quality", "data-testid": "image-quality" }, qualityText(image)),
     );
   } else {
     caption = h("p", { class: "shot-bytes muted" }, "Waiting for the image…");

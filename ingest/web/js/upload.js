@@ -1,4 +1,5 @@
-// The new-request form: a CSV by drag-and-drop or file picker, quality and webhook options.
+// The new-request form: a CSV by drag-and-drop or file picker, quality (a fixed number or a
+// perceptual level), format, effort, size ceiling and webhook options.
 
 import { ApiError, upload, uploadFields } from "./api.js";
 import { formatBytes, h, notice } from "./dom.js";
@@ -84,23 +85,56 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     type: "number",
     step: 1,
     inputmode: "numeric",
+    "aria-label": "Quality number",
     "aria-describedby": "quality-help",
   });
   const slider = h("input", { type: "range", "aria-hidden": "true", tabindex: "-1" });
   slider.addEventListener("input", () => (quality.value = slider.value));
   quality.addEventListener("input", () => (slider.value = quality.value));
   const qualityHelp = h("p", { id: "quality-help", class: "hint" });
+  // "fixed" (the number below) or one of the service's auto levels.
+  const mode = h("select", { id: "quality-mode", "aria-describedby": "quality-help" });
+  const fixedRow = h("div", { class: "quality-row" }, slider, quality);
+  mode.addEventListener("change", () => (fixedRow.hidden = mode.value !== "fixed"));
   const format = h("select", { id: "format", name: "format", "aria-describedby": "format-help" });
-  let rules = null; // the quality's range, once the service has told us
+  const effort = h("select", { id: "effort", name: "effort", "aria-describedby": "effort-help" });
+  const maxBytes = h("input", {
+    id: "max-bytes",
+    name: "max_bytes",
+    type: "number",
+    step: 1,
+    inputmode: "numeric",
+    placeholder: "no limit",
+    "aria-describedby": "max-bytes-help",
+  });
+  let rules = null; // the fields' ranges, once the service has told us
+
+  function options(select, values, chosen, label = (value) => value) {
+    select.replaceChildren(
+      ...values.map((value) => h("option", { value, selected: value === chosen }, label(value))),
+    );
+  }
 
   // The fields' ranges, choices and defaults, as the service states them in /openapi.json.
   const ready = uploadFields().then((fields) => {
-    const { minimum, maximum, default: byDefault } = fields.quality;
-    rules = { minimum, maximum };
+    const [number, levels] = fields.quality.anyOf;
+    const { minimum, maximum } = number;
+    const byDefault = fields.quality.default;
+    rules = { minimum, maximum, maxBytes: [fields.max_bytes.minimum, fields.max_bytes.maximum] };
     for (const input of [quality, slider]) {
       Object.assign(input, { min: minimum, max: maximum, value: byDefault });
     }
-    qualityHelp.textContent = `${minimum}–${maximum}; lower is smaller. Default ${byDefault}.`;
+    qualityHelp.textContent =
+      `Auto levels give every image the smallest file that reaches the level's perceptual ` +
+      `score (SSIMULACRA2); a fixed number, ${minimum}–${maximum}, means the same as ever ` +
+      `(lower is smaller). Default ${byDefault}.`;
+    const autos = levels.enum.filter((value) => value !== "auto");
+    options(mode, [...autos, "fixed"], typeof byDefault === "number" ? "fixed" : byDefault, (v) =>
+      v === "fixed" ? "Fixed number" : `Auto: ${v.replace("auto:", "")}`,
+    );
+    fixedRow.hidden = mode.value !== "fixed";
+    options(effort, fields.effort.enum, fields.effort.default);
+    Object.assign(maxBytes, { min: rules.maxBytes[0], max: rules.maxBytes[1] });
     format.replaceChildren(
       ...fields.format.enum.map((value) =>
         h(
@@ -135,10 +169,20 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     errors.replaceChildren();
     if (!file) return fail("Choose a CSV file first.", fileInput);
     if (!rules) return fail("The form's options are still loading; try again in a moment.");
-    const q = Number(quality.value);
-    if (!Number.isInteger(q) || q < rules.minimum || q > rules.maximum) {
-      const range = `${rules.minimum} to ${rules.maximum}`;
-      return fail(`Quality must be a whole number from ${range}.`, quality);
+    let q = mode.value;
+    if (q === "fixed") {
+      q = Number(quality.value);
+      if (!Number.isInteger(q) || q < rules.minimum || q > rules.maximum) {
+        const range = `${rules.minimum} to ${rules.maximum}`;
+        return fail(`Quality must be a whole number from ${range}.`, quality);
+      }
+    }
+    const ceiling = maxBytes.value.trim();
+    const [fewest, most] = rules.maxBytes;
+    const bytes = Number(ceiling);
+    if (ceiling && !(Number.isInteger(bytes) && bytes >= fewest && bytes <= most)) {
+      const range = `${fewest} to ${most}`;
+      return fail(`The size limit must be a whole number of bytes from ${range}.`, maxBytes);
     }
     submit.disabled = true;
     submit.textContent = "Uploading…";
@@ -146,6 +190,8 @@ export function uploadView({ onUploaded, onUnauthorized }) {
       const accepted = await upload(file, {
         quality: q,
         format: format.value,
+        effort: effort.value,
+        maxBytes: ceiling,
         webhookUrl: webhook.value.trim(),
       });
       onUploaded(accepted.request_id);
@@ -175,8 +221,9 @@ export function uploadView({ onUploaded, onUnauthorized }) {
       h(
         "div",
         { class: "field" },
-        h("label", { for: "quality" }, "Quality"),
-        h("div", { class: "quality-row" }, slider, quality),
+        h("label", { for: "quality-mode" }, "Quality"),
+        mode,
+        fixedRow,
         qualityHelp,
       ),
       h(
@@ -188,6 +235,33 @@ export function uploadView({ onUploaded, onUnauthorized }) {
           "p",
           { id: "format-help", class: "hint" },
           "JPEG opens everywhere; WebP and AVIF are smaller at the same quality number.",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "effort" }, "Effort"),
+        effort,
+        h(
+          "p",
+          { id: "effort-help", class: "hint" },
+          "More effort: fewer bytes, more time per image.",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h(
+          "label",
+          { for: "max-bytes" },
+          "Size limit ",
+          h("span", { class: "optional" }, "optional"),
+        ),
+        maxBytes,
+        h(
+          "p",
+          { id: "max-bytes-help", class: "hint" },
+          "Bytes per image at most: a fixed quality is lowered until the image fits.",
         ),
       ),
       h(

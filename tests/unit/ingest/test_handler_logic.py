@@ -163,7 +163,13 @@ def test_inbox_format_from_metadata() -> None:
     [
         ({"format": "png"}, "format must be one of jpeg, webp, avif, got 'png'"),
         ({"quality": "96"}, "quality must be from 1 to 95, got 96"),
-        ({"quality": "high"}, "quality must be a whole number from 1 to 95, got 'high'"),
+        (
+            {"quality": "high"},
+            "quality must be a whole number from 1 to 95 or one of auto, auto:high, "
+            "auto:medium, auto:low, got 'high'",
+        ),
+        ({"effort": "turbo"}, "effort must be one of fast, balanced, max, got 'turbo'"),
+        ({"max-bytes": "0"}, "max_bytes must be from 1 to 1000000000, got 0"),
         ({"webhook-url": "ftp://h/x"}, "webhook_url: unsupported URL scheme 'ftp'"),
     ],
 )

@@ -52,7 +52,10 @@ def test_quality_out_of_range(raw: str) -> None:
 def test_quality_not_a_whole_number(raw: str) -> None:
     with pytest.raises(UploadError) as caught:
         options(quality=raw)
-    assert str(caught.value) == f"quality must be a whole number from 1 to 95, got {raw!r}"
+    assert str(caught.value) == (
+        "quality must be a whole number from 1 to 95 or one of auto, auto:high, auto:medium, "
+        f"auto:low, got {raw!r}"
+    )
     assert caught.value.status_code == 400
 
 

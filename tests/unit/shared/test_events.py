@@ -272,6 +272,9 @@ def test_fetch_requested_wire_shape() -> None:
         "quality": 80,
         "format": "jpeg",
         "published_at": 0,
+        "level": "",
+        "effort": "balanced",
+        "max_bytes": 0,
     }
 
 
@@ -289,6 +292,17 @@ def test_fetch_requested_without_the_newer_fields_gets_their_defaults() -> None:
     )
     message = FetchRequested.decode(body)
     assert (message.format, message.published_at) == ("jpeg", 0)
+    assert (message.level, message.effort, message.max_bytes) == ("", "balanced", 0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("level", "ultra"), ("effort", "turbo"), ("format", "png")]
+)
+def test_fetch_requested_choices_are_checked(field: str, value: str) -> None:
+    message = FetchRequested(RID, f"{RID}.0.1", "https://a.example/x.jpg", 80)
+    body = orjson.loads(message.encode())
+    with pytest.raises(PermanentError, match=field):
+        FetchRequested.decode(orjson.dumps({**body, field: value}))
 
 
 def test_fetch_requested_optional_fields_are_type_checked() -> None:

@@ -1,0 +1,97 @@
+"""quality=auto, max_bytes and effort through the whole pipeline, on the real local stack.
+
+The outputs are downloaded and judged here, independently of what the compressor reports:
+SSIMULACRA2 against the source as the compressor prepares it (upright, 8-bit, sRGB, flat).
+"""
+
+import io
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from PIL import Image
+
+from compressor.compress import decode, prepare
+from compressor.ssimulacra2 import score
+from deploy.local.stack import Stack
+from tests.integration.client import image_url, make_csv, upload, wait_final
+
+pytestmark = pytest.mark.integration
+LIMIT = 64_000_000
+
+
+def samples(sample_data: Path) -> list[Path]:
+    return sorted(p for p in (sample_data / "images").iterdir() if p.suffix != ".md")
+
+
+async def run(
+    http: aiohttp.ClientSession, stack: Stack, sample_data: Path, **fields: str
+) -> tuple[dict[str, Any], list[tuple[Path, dict[str, Any]]]]:
+    """One request of every sample image with `fields`; its status and (source, image) pairs."""
+    paths = samples(sample_data)
+    rows = [[str(n), path.name, image_url(stack, path.name)] for n, path in enumerate(paths, 1)]
+    async with await upload(http, stack, make_csv(rows), **fields) as response:
+        assert response.status == 202, await response.text()
+        request_id = (await response.json())["request_id"]
+    status = await wait_final(http, stack, request_id, within=120)
+    images = [product["images"][0] for product in status["products"]]
+    return status, list(zip(paths, images, strict=True))
+
+
+async def fetched(anonymous: aiohttp.ClientSession, image: dict[str, Any]) -> bytes:
+    async with anonymous.get(image["output_url"]) as response:
+        assert response.status == 200
+        return await response.read()
+
+
+def measured(source: Path, output: bytes) -> float:
+    """SSIMULACRA2 of the output against the prepared source."""
+    im, icc = decode(source.read_bytes(), LIMIT)
+    reference = prepare(im, icc)
+    with Image.open(io.BytesIO(output)) as out:
+        distorted = out.convert(reference.mode)
+    return score(np.asarray(reference), np.asarray(distorted))
+
+
+async def test_auto_reaches_its_level_on_every_image(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    status, images = await run(http, stack, sample_data, quality="auto:medium")
+    assert (status["status"], status["quality"]) == ("completed", "auto:medium")
+    for source, image in images:
+        assert image["status"] == "done", image
+        reached = measured(source, await fetched(anonymous, image))
+        assert reached >= 70.0, (source.name, reached)
+        assert image["score"] >= 70.0 and isinstance(image["quality"], int), image
+        if image["score_whole"]:  # scored on the whole image: what we measure here
+            assert abs(image["score"] - reached) < 1.0, (source.name, image["score"], reached)
+
+
+async def test_max_bytes_caps_every_output(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    status, images = await run(http, stack, sample_data, quality="90", max_bytes="20000")
+    assert (status["status"], status["max_bytes"]) == ("completed", 20000)
+    for source, image in images:
+        data = await fetched(anonymous, image)
+        assert len(data) <= 20000 and image["bytes_out"] == len(data), source.name
+        assert image["quality"] < 90 or image["kept_source"], image
+
+
+async def test_each_effort_keeps_the_fixed_qualitys_pixels(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    outputs: dict[str, dict[str, bytes]] = {}
+    for effort in ("fast", "balanced", "max"):
+        status, images = await run(http, stack, sample_data, quality="50", effort=effort)
+        assert (status["status"], status["effort"]) == ("completed", effort)
+        outputs[effort] = {source.name: await fetched(anonymous, i) for source, i in images}
+    for name, fast in outputs["fast"].items():
+        decoded = {e: np.asarray(Image.open(io.BytesIO(outputs[e][name]))) for e in outputs}
+        assert np.array_equal(decoded["fast"], decoded["balanced"]), name  # same coefficients
+        assert np.array_equal(decoded["fast"], decoded["max"]), name
+        assert len(outputs["max"][name]) <= len(outputs["balanced"][name]) <= len(fast), name
+        with Image.open(io.BytesIO(outputs["max"][name])) as most:
+            assert most.info.get("progressive") == 1 or len(fast) == len(outputs["max"][name])
