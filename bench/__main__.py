@@ -18,14 +18,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import codec, corpus, latency, machine, pipeline, quality, replicas, scale, stackrun
+from bench import (
+    codec,
+    corpus,
+    latency,
+    machine,
+    perceptual,
+    pipeline,
+    quality,
+    replicas,
+    scale,
+    stackrun,
+)
 from bench.report import render
 from bench.results import Results
 from bench.servers import serve
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("codec", "quality", "pipeline", "profile", "latency", "replicas", "scale")
-STACK_NAMES = NAMES[2:]
+NAMES = ("codec", "quality", "perceptual", "pipeline", "profile", "latency", "replicas", "scale")
+STACK_NAMES = NAMES[3:]
 SAVED = ROOT / ".stack" / "bench-results.pickle"  # the last full run, for --render
 
 
@@ -39,10 +50,12 @@ class Sizes:
     scale_urls: int
     quality_max_mp: float  # the compression benchmark skips larger images (smoke only)
     check_qualities: tuple[int, ...]  # ours vs the seed's at these request qualities too
+    generated_sets: bool  # the perceptual benchmark also scores the generated image sets
+    cpu_rounds: int  # the perceptual benchmark's CPU rounds (best of)
 
 
-FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1e9, (30, 70, 85))
-SMOKE = Sizes(1, 10, 5, 2, 4, 500, 0.5, (85,))
+FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1e9, (30, 70, 85), True, 2)
+SMOKE = Sizes(1, 10, 5, 2, 4, 500, 0.5, (85,), False, 1)
 
 
 def main() -> None:
@@ -89,6 +102,17 @@ def main() -> None:
     if "quality" in only:
         small = [image for image in images if image.megapixels <= sizes.quality_max_mp]
         results.quality = run("quality", quality.run, small, sizes.check_qualities)
+    if "perceptual" in only:
+        small = [image for image in images if image.megapixels <= sizes.quality_max_mp]
+        results.perceptual = run(
+            "perceptual",
+            perceptual.run,
+            small,
+            sizes.generated_sets,
+            not args.smoke,
+            sizes.cpu_rounds,
+            ROOT / ".stack" / "bench-perceptual",
+        )
     if only & set(STACK_NAMES):
         _stack_benchmarks(results, run, only, sizes, images, ROOT / ".stack" / "bench-profile")
     results.total_s = time.monotonic() - start

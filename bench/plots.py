@@ -9,12 +9,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench import procs
+from bench.perceptual import CURVE_QUALITIES, PerceptualResult
 from bench.quality import FORMATS, OURS, SEED, SETTINGS
 from bench.results import Results
+from shared.rules import LEVELS
 
 THROUGHPUT = "bench-throughput.png"
 COMPRESSION = "bench-compression.png"
 CPU = "bench-cpu.png"
+PERCEPTUAL = "bench-perceptual.png"
 
 
 def draw(r: Results, folder: Path) -> list[tuple[str, Path]]:
@@ -27,7 +30,52 @@ def draw(r: Results, folder: Path) -> list[tuple[str, Path]]:
         drawn.append(("Machine CPU per image in the pipeline run", _cpu(r, folder)))
     if r.quality:
         drawn.append(("Bytes vs luma SSIM per encoder setting", _compression(r, folder)))
+    if r.perceptual is not None and any(i.curve for i in r.perceptual.images):
+        drawn.append(
+            (
+                "Bytes vs SSIMULACRA2 per encoder, and each image's score: fixed q50 vs auto",
+                _perceptual(r.perceptual, folder),
+            )
+        )
     return drawn
+
+
+def _perceptual(p: PerceptualResult, folder: Path) -> Path:
+    """Left: each encoder's bytes ÷ the seed's against its mean score, quality by quality.
+    Right: every corpus image's score at fixed quality 50 and at each auto level (JPEG)."""
+    corpus = [i for i in p.of("corpus") if i.curve]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5), gridspec_kw={"wspace": 0.3})
+    seed_total = sum(i.seed.bytes for i in corpus)
+    for setting in corpus[0].curve:
+        points = [
+            (
+                sum(i.curve[setting][k].bytes for i in corpus) / seed_total,
+                sum(i.curve[setting][k].score for i in corpus) / len(corpus),
+            )
+            for k in range(len(CURVE_QUALITIES))
+        ]
+        left.plot(*zip(*points, strict=True), marker="o", markersize=3, label=setting)
+    left.scatter([1.0], [sum(i.seed.score for i in corpus) / len(corpus)], color="black", zorder=5)
+    left.annotate(" seed q50", (1.0, sum(i.seed.score for i in corpus) / len(corpus)), fontsize=8)
+    left.set_xlabel(f"total bytes ÷ seed's (qualities {', '.join(map(str, CURVE_QUALITIES))})")
+    left.set_ylabel("mean SSIMULACRA2 over the corpus")
+    left.set_title("Bytes against perceptual quality, per encoder")
+    left.legend(fontsize=8)
+    columns = {"fixed q50": [i.seed.score for i in corpus]}
+    for level in LEVELS:
+        columns[f"auto:{level}"] = [i.auto[("jpeg", level)].score for i in corpus]
+    for x, scores in enumerate(columns.values()):
+        right.scatter([x] * len(scores), scores, s=18, alpha=0.7)
+    for level, target in LEVELS.items():
+        right.axhline(target, color="grey", linestyle=":", linewidth=1)
+        right.text(len(columns) - 0.5, target, f" {level} {target:g}", fontsize=7, va="center")
+    right.set_xticks(range(len(columns)), list(columns))
+    right.set_ylabel("SSIMULACRA2 per corpus image (JPEG)")
+    right.set_title("One number for every image, or one level")
+    path = folder / PERCEPTUAL
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def _cpu(r: Results, folder: Path) -> Path:

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import plots, procs
+from bench import plots, procs, report_perceptual
 from bench.latency import HOPS, RELAY, WORK, LatencyResult
 from bench.quality import FORMATS, OURS, SEED, SETTINGS
 from bench.results import Results
@@ -14,8 +14,8 @@ COMMANDS = """## Commands
 ```sh
 make bench          # everything below; writes this file and its plots
 make bench-smoke    # a tiny run of every benchmark (CI runs it); asserts no timings
-.venv/bin/python -m bench --only codec,quality   # a subset, any of:
-                    # codec, quality, pipeline, profile, latency, replicas, scale
+.venv/bin/python -m bench --only codec,perceptual   # a subset, any of:
+                    # codec, quality, perceptual, pipeline, profile, latency, replicas, scale
 ```"""
 
 
@@ -130,6 +130,8 @@ def summary(r: Results) -> str:
             _met(bytes_ratio, lambda v: v <= 0.88 and not below),
         ]
     )
+    if r.perceptual is not None:
+        rows += report_perceptual.goal_rows(r.perceptual, _met)
     return _table(["goal", "target", "measured", ""], rows)
 
 
@@ -499,6 +501,10 @@ def render(r: Results, out: Path) -> str:
         "## 5. Compression\n\nPer corpus image: bytes and luma SSIM (scikit-image, on Pillow's L) "
         "against the image as the compressor prepares it (upright, 8-bit, sRGB, on white). The "
         'seed is Pillow `save(format="JPEG", quality=50)` and nothing else.\n\n' + quality(r),
+        "## 6. Perceptual quality\n\nEvery encoding judged by SSIMULACRA2 "
+        "(compressor/ssimulacra2.py, shown by the tests to agree with the reference package "
+        "within 0.003 points) against the image as the compressor prepares it.\n\n"
+        + report_perceptual.section(r.perceptual, _table),
         "## Profile\n\n" + profile(r),
         FINDINGS.read_text().strip() if FINDINGS.exists() else "",
     ]

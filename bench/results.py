@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from bench import procs
 from bench.codec import CodecResult
 from bench.latency import LatencyResult
+from bench.perceptual import PerceptualResult
 from bench.pipeline import PipelineResult
 from bench.quality import OURS, SEED, ImageRow
 from bench.replicas import ReplicaRun
@@ -21,6 +22,7 @@ class Results:
     started: str
     codec: dict[str, CodecResult] = field(default_factory=dict)
     quality: list[ImageRow] = field(default_factory=list)
+    perceptual: PerceptualResult | None = None
     pipeline: PipelineResult | None = None
     profiled: PipelineResult | None = None
     latency: LatencyResult | None = None

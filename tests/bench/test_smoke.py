@@ -20,6 +20,7 @@ SECTIONS = (
     "## 4. Scale",
     "### Compressor replicas",
     "## 5. Compression",
+    "## 6. Perceptual quality",
 )
 
 

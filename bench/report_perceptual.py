@@ -1,0 +1,167 @@
+"""The perceptual section of docs/benchmarks.md (issue 12): goal rows and tables."""
+
+from collections.abc import Callable, Sequence
+from statistics import median
+
+from bench.perceptual import (
+    FORMATS,
+    PER_IMAGE,
+    SAME_PIXELS,
+    PerceptualResult,
+    auto_hits,
+    below_seed,
+    bytes_ratio,
+)
+from shared.rules import LEVELS
+
+Table = Callable[[Sequence[str], Sequence[Sequence[object]]], str]
+Met = Callable[[float | None, Callable[[float], bool]], str]
+
+JPEG_MAX = "JPEG jpegli + mozjpeg rewrite (auto, max)"
+WEBP_MAX = "WebP method 6 (max)"
+AVIF_MAX = "AVIF speed 6, 4:4:4 (max)"
+
+
+def goal_rows(p: PerceptualResult, met: Met) -> list[list[str]]:
+    corpus = p.of("corpus")
+    rows = []
+    fixed = p.cpu.compress_ms["q50 balanced"] / p.cpu.bare_ms
+    rows.append(
+        [
+            "12. fixed q50, balanced: compress() CPU per image ÷ bare codec",
+            "≤ 1.5",
+            f"{fixed:.2f}",
+            met(fixed, lambda v: v <= 1.5),
+        ]
+    )
+    for setting, target, label in (
+        (JPEG_MAX, 0.80, "JPEG"),
+        (WEBP_MAX, 0.60, "WebP"),
+        (AVIF_MAX, 0.55, "AVIF"),
+    ):
+        ratio, below = bytes_ratio(corpus, setting), below_seed(corpus, setting)
+        reached = ratio <= target and not below
+        rows.append(
+            [
+                f"12. {label}, every image ≥ its seed-q50 SSIMULACRA2: bytes ÷ seed's",
+                f"≤ {target:.2f}, none below",
+                f"{ratio:.3f} ({setting}), {len(below)} below",
+                met(1.0 if reached else 0.0, lambda v: v == 1.0),
+            ]
+        )
+    hit = sum(auto_hits(p.images, f, level)[0] for f in FORMATS for level in LEVELS)
+    total = sum(auto_hits(p.images, f, level)[1] for f in FORMATS for level in LEVELS)
+    share = hit / total if total else 0.0
+    rows.append(
+        [
+            "12. auto: images at or above their level (corpus and both generated sets)",
+            "100 %",
+            f"{100 * share:.1f} % ({hit} of {total})",
+            met(share, lambda v: v >= 1.0),
+        ]
+    )
+    auto = p.cpu.compress_ms["auto:medium"] / p.cpu.bare_ms
+    rows.append(
+        [
+            "12. auto:medium, JPEG: compress() CPU per image ÷ bare codec",
+            "≤ 4",
+            f"{auto:.2f}",
+            met(auto, lambda v: v <= 4),
+        ]
+    )
+    worst = max(p.peak_rss_mib.values()) if p.peak_rss_mib else None
+    rows.append(
+        [
+            "12. any effort: peak RSS of one compress() of the largest image",
+            "(pipeline: ≤ 305 MiB)",
+            f"{worst:,.0f} MiB" if worst is not None else "–",
+            "",
+        ]
+    )
+    return rows
+
+
+def section(p: PerceptualResult | None, table: Table) -> str:
+    if p is None:
+        return "Not run."
+    corpus = p.of("corpus")
+    parts = [
+        "Per-image rule on the corpus (each image capped at 4 MP): every image at the lowest "
+        "quality whose SSIMULACRA2 is at least the seed's (Pillow quality 50) on that image, "
+        "found by bisection with the metric on the whole image; bytes are totals over the "
+        f"corpus. The seed's scores range {min(i.seed.score for i in corpus):.1f} to "
+        f"{max(i.seed.score for i in corpus):.1f} (median "
+        f"{median(i.seed.score for i in corpus):.1f}).",
+        "",
+        table(
+            ["encoder", "bytes ÷ seed", "images below their seed score", "quality per image"],
+            [
+                [
+                    setting,
+                    f"{bytes_ratio(corpus, setting):.3f}",
+                    len(below_seed(corpus, setting)),
+                    " ".join(str(i.per_image[setting].quality) for i in corpus),
+                ]
+                for setting in PER_IMAGE
+            ],
+        ),
+        "",
+        f"`{SAME_PIXELS}` has exactly the seed's pixels (so its score); the other rows "
+        "re-encode. Image order: " + ", ".join(i.name for i in corpus) + ".",
+        "",
+        "`quality=auto:<level>` through `compress()` (balanced effort), each output scored here "
+        "against its source:",
+        "",
+    ]
+    rows = []
+    for image_set in ("corpus", "graphics", "noisy"):
+        images = p.of(image_set)
+        if not images:
+            continue
+        for output in FORMATS:
+            for level, target in LEVELS.items():
+                hit, total = auto_hits(images, output, level)
+                graded = [i.auto[(output, level)] for i in images]
+                seed_bytes = sum(i.seed.bytes for i in images)
+                lowest = min(g.score for g in graded)
+                rows.append(
+                    [
+                        image_set,
+                        output,
+                        f"auto:{level} ({target:g})",
+                        f"{hit} of {total}",
+                        f"{lowest:.1f}",
+                        f"{median(g.score for g in graded):.1f}",
+                        f"{sum(g.bytes for g in graded) / seed_bytes:.2f}",
+                    ]
+                )
+    header = ["set", "format", "level", "at or above", "lowest score", "median score"]
+    parts += [table([*header, "bytes ÷ seed q50 JPEG"], rows), ""]
+    misses = [
+        f"{i.set}/{i.name} {output} auto:{level} ({i.auto[(output, level)].score:.1f})"
+        for i in p.images
+        for output in FORMATS
+        for level, target in LEVELS.items()
+        if i.auto[(output, level)].score < target
+    ]
+    if misses:
+        parts += ["Below their level: " + "; ".join(misses) + ".", ""]
+    parts += [
+        "CPU of `compress()` over the full-size corpus, one image after another in one process "
+        "(single-threaded codecs; best of the rounds), ÷ the bare codec (Pillow decode, the mode "
+        "JPEG needs, `save(quality=50)`) on the same files:",
+        "",
+        table(
+            ["setting", "CPU ms (corpus)", "÷ bare"],
+            [["bare codec", f"{p.cpu.bare_ms:,.0f}", "1.00"]]
+            + [
+                [setting, f"{ms:,.0f}", f"{ms / p.cpu.bare_ms:.2f}"]
+                for setting, ms in p.cpu.compress_ms.items()
+            ],
+        ),
+        "",
+        "Peak RSS of one `compress()` of the largest corpus image, each in a fresh process:",
+        "",
+        table(["setting", "peak RSS MiB"], [[k, f"{v:,.0f}"] for k, v in p.peak_rss_mib.items()]),
+    ]
+    return "\n".join(parts)
