@@ -59,7 +59,9 @@ def test_submit_wait_prints_the_id_and_exits_0_when_completed(completed: Run) ->
     assert "completed: 3 of 3 images (0 failed)" in completed.stderr  # progress, no terminal
     assert re.search(r"^status\s+completed$", completed.stderr, re.M)
     assert re.search(r"^images\s+3 in all, 3 done, 0 failed$", completed.stderr, re.M)
-    assert re.search(r"^file\s+products\.csv \(jpeg, quality 60\)$", completed.stderr, re.M)
+    assert re.search(
+        r"^file\s+products\.csv \(jpeg, quality 60, effort balanced\)$", completed.stderr, re.M
+    )
 
 
 def test_submit_wait_exits_1_when_an_image_failed(with_errors: Run, stack: Stack) -> None:
@@ -210,7 +212,7 @@ def test_an_unknown_request_exits_2(cli: Cli) -> None:
         ([], "Usage: imgpipe"),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["submit", "no-such-file.csv"], "does not exist"),
-        (["submit", "--quality", "0", "x.csv"], "0 is not in the range 1<=x<=95"),
+        (["submit", "--quality", "0", "x.csv"], "quality must be from 1 to 95, got 0"),
         (["status"], "Missing argument 'REQUEST_ID'"),
         (["requests", "--limit", "0"], "0 is not in the range x>=1"),
     ],
