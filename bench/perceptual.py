@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -74,6 +74,7 @@ class Graded:
     bytes: int
     score: float
     quality: int = 0
+    proxy: float | None = None  # the compressor's own score, when it judged a tile mosaic
 
 
 @dataclass
@@ -94,11 +95,19 @@ class CpuResult:
     compress_ms: dict[str, float]  # setting ("q50 fast", "auto:medium", …) → corpus total
 
 
+@dataclass(frozen=True)
+class Memory:
+    """One process's peak RSS (MiB), and how far above its imports and input it rose."""
+
+    peak: float
+    working: float
+
+
 @dataclass
 class PerceptualResult:
     images: list[ImageResult]
     cpu: CpuResult
-    peak_rss_mib: dict[str, float]  # setting → one process's peak on the largest image
+    peak_rss: dict[str, Memory]  # setting (and the bare codec) → one process, largest image
 
     def of(self, image_set: str) -> list[ImageResult]:
         return [i for i in self.images if i.set == image_set]
@@ -158,7 +167,9 @@ def measure(item: tuple[str, str, bytes], curves: bool) -> ImageResult:
     for output in FORMATS:
         for quality, level in AUTO_LEVELS.items():
             done = compress(png, quality, max_pixels=MAX_PIXELS, format=output)
-            result.auto[(output, level)] = _grade(reference, im.mode, done.data, done.quality)
+            graded = _grade(reference, im.mode, done.data, done.quality)
+            proxy = None if done.score_whole else done.score
+            result.auto[(output, level)] = replace(graded, proxy=proxy)
     return result
 
 
@@ -213,21 +224,33 @@ def cpu(corpus: list[CorpusImage], rounds: int) -> CpuResult:
     return CpuResult(bare, totals)
 
 
-def peak_rss(image: CorpusImage, folder: Path) -> dict[str, float]:
-    """One compress() of `image` per setting, each in a fresh process: its peak RSS (MiB)."""
+def peak_rss(image: CorpusImage, folder: Path) -> dict[str, Memory]:
+    """One compress() of `image` per setting, and the bare codec, each in a fresh process."""
     path = folder / "largest-image"
     path.write_bytes(image.data)
-    peaks = {}
+    # (imports, the work): the bare codec as _bare() does it, and compress() per setting
+    calls = {
+        "bare codec": (
+            "import io; from PIL import Image",
+            "im = Image.open(io.BytesIO(data)); im.convert('L' if im.mode in ('L', 'I;16', 'I') "
+            f"else 'RGB').save(io.BytesIO(), 'JPEG', quality={SEED_QUALITY})",
+        )
+    }
     for setting, (quality, effort) in SETTINGS_CPU.items():
-        if setting in ("auto:low", "auto:high"):
-            continue  # the same code path as auto:medium
-        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent (the
-        # benchmark itself), VmHWM belongs to the new program's memory alone.
+        if setting not in ("auto:low", "auto:high"):  # the same code path as auto:medium
+            calls[setting] = (
+                "from compressor.compress import compress",
+                f"compress(data, {quality!r}, max_pixels={MAX_PIXELS}, effort={effort!r})",
+            )
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent (the
+    # benchmark itself), VmHWM belongs to the new program's memory alone. The resident size
+    # after the imports is read before the image: the difference is what one image takes.
+    status = "re.search(r'{}:\\s+(\\d+)', open('/proc/self/status').read())[1]"
+    peaks = {}
+    for setting, (head, body) in calls.items():
         program = (
-            "import re, sys; from compressor.compress import compress; "
-            f"compress(open(sys.argv[1], 'rb').read(), {quality!r}, max_pixels={MAX_PIXELS}, "
-            f"effort={effort!r}); "
-            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])"
+            f"import re, sys; {head}; data = open(sys.argv[1], 'rb').read(); "
+            f"print({status.format('VmRSS')}); {body}; print({status.format('VmHWM')})"
         )
         done = subprocess.run(
             [sys.executable, "-c", program, str(path)],
@@ -236,7 +259,8 @@ def peak_rss(image: CorpusImage, folder: Path) -> dict[str, float]:
             check=True,
             cwd=Path(__file__).resolve().parents[1],
         )
-        peaks[setting] = int(done.stdout.strip()) / 1024
+        before, peak = (int(line) / 1024 for line in done.stdout.split())
+        peaks[setting] = Memory(peak, peak - before)
     return peaks
 
 

@@ -7,7 +7,7 @@ profile (sRGB is what browsers assume without one).
 What is encoded how (compressor/encoders.py): a fixed quality keeps its meaning (JPEG has
 exactly the seed's pixels, Pillow `quality=q`, stored more compactly as the effort rises);
 `quality=auto:<level>` searches each image's smallest encoding at the level's SSIMULACRA2
-score (compressor/search.py); `max_bytes` lowers a fixed quality until the output fits. A
+score (compressor/levels.py); `max_bytes` lowers a fixed quality until the output fits. A
 JPEG source that re-encoding would not make smaller is kept instead, losslessly stripped of
 its metadata (`Compressed.kept_source`).
 """
@@ -105,7 +105,9 @@ def compress(
         assert isinstance(quality, int)
         found = _at_quality(im, quality, format, effort, max_bytes)
     else:
-        found = search.at_level(im, format, effort, LEVELS[level])
+        from compressor import levels  # numpy and the metric: loaded by auto only (23 MiB)
+
+        found = levels.at_level(im, format, effort, LEVELS[level])
         if max_bytes is not None and len(found.data) > max_bytes:
             raise ImageError(
                 f"cannot reach auto:{level} within max_bytes={max_bytes}: its smallest "

@@ -7,7 +7,7 @@ quality, and returns the file. Two families:
   effort only changes how the same coefficients are stored. WebP and AVIF map effort to
   libwebp's method and libavif's speed.
 - `perceptual(format, effort, grey)`: for `quality=auto`, where the quality is searched per
-  image (compressor/search.py), so the encoder that needs the fewest bytes for a given
+  image (compressor/levels.py), so the encoder that needs the fewest bytes for a given
   SSIMULACRA2 wins: jpegli for JPEG (0.85 × the seed's bytes at equal score, 0.75 × with
   mozjpeg's lossless pass), the same WebP/AVIF settings as above.
 `full_chroma(format, effort)` is what the search falls back to when 4:2:0 chroma caps an

@@ -1,4 +1,4 @@
-"""The quality searches (compressor/search.py) through compress(), without servers.
+"""The quality searches (compressor/levels.py and search.py) through compress(), no servers.
 
 - `quality="auto:<level>"` gives an output whose SSIMULACRA2 against the prepared source,
   measured on the whole decoded output, reaches the level's target: every generated graphic
@@ -11,6 +11,8 @@
 """
 
 import io
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from compressor import encoders, search
+from compressor import encoders, levels, search
 from compressor.compress import FORMATS, compress, supported_formats
 from compressor.ssimulacra2 import score
 from shared.errors import ImageError
@@ -40,16 +42,6 @@ CORPUS_PICKS = (
     "sunset_1920x1280.jpg",
     "dandelions_5312x2988.jpg",
 )
-# Cases where compressor/search.py or encoders.py misses today: strict, so a fix shows up.
-KNOWN_BUGS: dict[tuple[str, Format, Level], pytest.MarkDecorator] = {
-    # Smooth gradients at low quality: SSIMULACRA2's 4-norm pooling is led by banding in a
-    # region the tile sample misses (docs/benchmarks.md, "Known limits").
-    ("gradients", "jpeg", "low"): pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="known limit: the tile sample scores 67.1 at quality 16, the image 50.0 (< 60)",
-    ),
-}
 
 
 def decoded(data: bytes, fmt: Format, mode: str) -> Image.Image:
@@ -105,10 +97,7 @@ def level_params() -> list[object]:
         combos: list[tuple[Format, Level]] = [("jpeg", level) for level in LEVEL_NAMES]
         combos += [("webp", LEVEL_NAMES[i % 3]), ("avif", LEVEL_NAMES[(i + 1) % 3])]
         for fmt, level in combos:
-            mark = KNOWN_BUGS.get((name, fmt, level))
-            out.append(
-                pytest.param(kind, name, fmt, level, id=f"{name}-{fmt}-{level}", marks=mark or ())
-            )
+            out.append(pytest.param(kind, name, fmt, level, id=f"{name}-{fmt}-{level}"))
     if not corpus:
         out.append(
             pytest.param(
@@ -130,7 +119,7 @@ def test_auto_reaches_the_level_on_the_whole_image(
     result = compress(data, AUTO_QUALITY[level], max_pixels=LIMIT, format=fmt)
     assert result.format == fmt and (result.width, result.height) == source.size
     assert result.score is not None  # the search reports what it measured
-    assert result.score_whole == (source.width * source.height <= search.WHOLE_PIXELS)
+    assert result.score_whole == (source.width * source.height <= levels.WHOLE_PIXELS)
     measured = whole_score(source, result.data, fmt)
     target = LEVELS[level]
     assert measured >= target, (
@@ -170,7 +159,7 @@ def test_coloured_lines_fall_back_to_full_chroma() -> None:
     im = sparse_colour_lines()
     subsampled = encoders.fixed("jpeg", "fast")(im, 100)
     assert whole_score(im, subsampled, "jpeg") < LEVELS["high"] - 50  # 4:2:0 cannot get there
-    found = search.at_level(im, "jpeg", "balanced", LEVELS["high"])
+    found = levels.at_level(im, "jpeg", "balanced", LEVELS["high"])
     assert found.full_chroma and found.reached and found.whole
     result = compress(png(im), "auto:high", max_pixels=LIMIT)
     assert result.quality == found.quality and result.data == found.data
@@ -200,20 +189,27 @@ def position_coded(width: int, height: int, mode: str = "RGB") -> Image.Image:
     return im if mode == "RGB" else im.convert(mode)
 
 
-@pytest.mark.parametrize("size", [(400, 300), (500, 640), (4000, 150), (150, 4000)], ids=str)
+@pytest.mark.parametrize(
+    "size", [(400, 300), (500, 640), (4000, 150), (150, 4000), (3000, 280)], ids=str
+)
 def test_small_or_thin_images_are_scored_whole(size: tuple[int, int]) -> None:
     im = position_coded(*size)
-    proxy, whole = search.make_proxy(im)
+    proxy, whole = levels.make_proxy(im)
     assert whole and proxy is im
 
 
-@pytest.mark.parametrize("size", [(2000, 1500), (1500, 2000), (700, 600), (3900, 1100)], ids=str)
+@pytest.mark.parametrize(
+    "size", [(2000, 1500), (1500, 2000), (700, 600), (1024, 512), (3900, 1100)], ids=str
+)
 def test_big_images_are_scored_through_a_mosaic_of_aligned_tiles(size: tuple[int, int]) -> None:
     im = position_coded(*size)
-    mosaic, whole = search.make_proxy(im)
+    mosaic, whole = levels.make_proxy(im)
     assert not whole and mosaic.mode == im.mode
-    assert 60_000 <= mosaic.width * mosaic.height <= search.PROXY_PIXELS
-    tile = search.TILE
+    tile = levels.TILE
+    # six scales, as in the image: each side survives five halvings at >= 8 px (>= 241 px)
+    assert min(mosaic.size) >= 241
+    if min(mosaic.size) > 3 * tile:  # not stretched to three tiles across an elongated image
+        assert 60_000 <= mosaic.width * mosaic.height <= levels.PROXY_PIXELS
     assert tile == 96 and mosaic.width % tile == 0 and mosaic.height % tile == 0
     positions: dict[tuple[int, int], tuple[int, int]] = {}
     for j in range(mosaic.height // tile):
@@ -239,7 +235,7 @@ def test_big_images_are_scored_through_a_mosaic_of_aligned_tiles(size: tuple[int
 
 def test_a_greyscale_mosaic_stays_greyscale() -> None:
     im = position_coded(1200, 900).convert("L")
-    mosaic, whole = search.make_proxy(im)
+    mosaic, whole = levels.make_proxy(im)
     assert not whole and mosaic.mode == "L"
 
 
@@ -338,3 +334,27 @@ def test_every_effort_reaches_the_level(effort: Effort) -> None:
     source = photo()
     result = compress(png(source), "auto:high", max_pixels=LIMIT, effort=effort)
     assert whole_score(source, result.data, "jpeg") >= LEVELS["high"]
+
+
+# --- what a fixed-quality compressor loads --------------------------------------------------------
+
+
+def test_fixed_quality_never_loads_numpy_or_the_metric() -> None:
+    """compress() imports the perceptual search for `auto` only: a compressor serving fixed
+    qualities (the default) keeps the 23 MiB of numpy and the metric out of its memory."""
+    program = (
+        "import sys; from compressor import handler; from compressor.compress import compress; "
+        f"compress(open({str(SAMPLES / 'cat_chelsea_451x300.jpg')!r}, 'rb').read(), 50, "
+        "max_pixels=10**7, max_bytes=20000); "
+        "print(sorted(m for m in ('numpy', 'compressor.levels') if m in sys.modules)); "
+        "compress(open(sys.argv[1], 'rb').read(), 'auto:medium', max_pixels=10**7); "
+        "print('numpy' in sys.modules)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program, str(SAMPLES / "cat_chelsea_451x300.jpg")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    assert run.stdout.split("\n")[:2] == ["[]", "True"], run.stderr
