@@ -16,12 +16,14 @@ import contextlib
 import io
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, features
 
-from compressor import encoders, jpeg, search
+from compressor import encoders, jpeg, search, sizes
 from shared.errors import ImageError
+from shared.records import Sizes
 from shared.rules import LEVELS, QUALITY, Effort, Format, Quality, level_of
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
@@ -37,11 +39,21 @@ FORMATS: dict[Format, tuple[str, str, str]] = {
     "avif": ("AVIF", "image/avif", "avif"),
 }
 WHITE = (255, 255, 255)
+FULL_SIZE = Sizes()  # no bound, no variants
 
 
 def supported_formats() -> tuple[Format, ...]:
     """The output formats this machine's Pillow can write (AVIF needs Pillow built with it)."""
     return tuple(f for f in FORMATS if f != "avif" or features.check("avif"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A smaller copy of the output, for a srcset: same format and quality."""
+
+    width: int
+    height: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class Compressed:
     # (quality=auto): the whole image's, or (`score_whole` False) its tile sample's.
     score: float | None = None
     score_whole: bool = True
+    variants: tuple[Variant, ...] = ()  # rising widths, each below `width`
 
     @property
     def extension(self) -> str:
@@ -81,10 +94,13 @@ def compress(
     effort: Effort = "balanced",
     max_bytes: int | None = None,
     background: tuple[int, int, int] = WHITE,
+    size: Sizes = FULL_SIZE,
 ) -> Compressed:
     """Re-encode an image as an upright, metadata-free sRGB (or greyscale) image.
 
     Transparent pixels are composited on `background`; animations keep their first frame.
+    `size` bounds the output and asks for variants (compressor/sizes.py); `max_bytes` and
+    the quality search apply to the main output, and each variant takes its quality.
     Raises ImageError, with a reason fit to show the user, for data that is not an allowed
     image, is damaged, has more than max_pixels pixels (checked before decoding), or cannot
     fit `max_bytes`; ValueError for a quality outside QUALITY's range or a format this machine
@@ -95,11 +111,14 @@ def compress(
         QUALITY.check(quality)
     if format not in supported_formats():
         raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
-    im = _decode(data, max_pixels)
+    im, smaller = _decode(data, max_pixels, size)
     source_format, icc = str(im.format), im.info.get("icc_profile")
-    keepable = source_format == "JPEG" and format == "jpeg" and jpeg.displays_as_is(im)
+    keepable = smaller is None and source_format == "JPEG" and format == "jpeg"
+    keepable = keepable and jpeg.displays_as_is(im)
     im = prepare(im, icc, background)
     im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
+    if smaller is not None:
+        im = sizes.scale_down(im, smaller)
     width, height = im.size
     if level is None:
         assert isinstance(quality, int)
@@ -113,6 +132,7 @@ def compress(
                 f"cannot reach auto:{level} within max_bytes={max_bytes}: its smallest "
                 f"encoding is {len(found.data)} bytes (quality {found.quality})"
             )
+    variants = _variants(im, size.widths, _encoder_of(found, level is not None, format, effort, im))
     del im  # free the pixels before mozjpeg allocates its coefficient buffers
     out = found.data
     kept = None
@@ -132,7 +152,33 @@ def compress(
         # The source's own pixels: the score of an identical image.
         score=100.0 if kept is not None and level is not None else found.score,
         score_whole=found.whole,
+        variants=variants,
     )
+
+
+def _encoder_of(
+    found: search.Found, auto: bool, output: Format, effort: Effort, im: Image.Image
+) -> Callable[[Image.Image], bytes]:
+    """The encoder and quality the main output was written with, for its variants."""
+    if found.full_chroma:
+        encode = encoders.full_chroma(output, effort)
+    elif auto:
+        encode = encoders.perceptual(output, effort, im.mode == "L")[1]
+    else:
+        encode = encoders.fixed(output, effort)
+    return lambda pixels: encode(pixels, found.quality)
+
+
+def _variants(
+    im: Image.Image, widths: tuple[int, ...], encode: Callable[[Image.Image], bytes]
+) -> tuple[Variant, ...]:
+    """Each width below the output's, scaled from the next larger (widest first)."""
+    made: list[Variant] = []
+    larger = im
+    for size in reversed(sizes.variant_sizes(im.width, im.height, widths)):
+        larger = sizes.scale_down(larger, size)
+        made.append(Variant(size[0], size[1], encode(larger)))
+    return tuple(reversed(made))
 
 
 def _at_quality(
@@ -175,12 +221,16 @@ def pixel_count(data: bytes) -> int:
 
 def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bytes | None]:
     """The image and its embedded ICC profile, as compress() reads them (for benchmarks)."""
-    im = _decode(data, max_pixels)
+    im, _ = _decode(data, max_pixels)
     return im, im.info.get("icc_profile")
 
 
-def _decode(data: bytes, max_pixels: int) -> Image.Image:
-    """Open with the allowlist, refuse too many pixels before decoding them, then decode."""
+def _decode(
+    data: bytes, max_pixels: int, size: Sizes = FULL_SIZE
+) -> tuple[Image.Image, tuple[int, int] | None]:
+    """Open with the allowlist, refuse too many pixels before decoding them, then decode (a
+    JPEG at a reduced scale when `size` asks for much smaller). Also returns the upright
+    size the output is scaled down to, None to keep the image's own."""
     # Pillow's own bomb check warns (or raises) while opening; make both an exception here.
     # With MAX_IMAGE_PIXELS at None (below) it stays quiet and our limit, checked before any
     # pixel is decoded, names MAX_IMAGE_PIXELS; kept as a second line of defence.
@@ -198,12 +248,15 @@ def _decode(data: bytes, max_pixels: int) -> Image.Image:
                 f" exceeds the limit of {max_pixels}"
             )
         try:
+            smaller = sizes.target(im, size)
+            if smaller is not None:
+                sizes.draft(im, smaller)
             im.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageError(f"image too large: {exc}") from None
         except _DECODE_ERRORS as exc:
             raise ImageError(f"truncated or corrupt image: {exc}") from None
-    return im
+    return im, smaller
 
 
 def _guess_what(data: bytes) -> str:

@@ -11,8 +11,8 @@ from shared import logs, timeline
 from shared.cpus import available_cpus
 from shared.errors import ImageError
 from shared.events import ImageFailed, ObjectCreated
-from shared.metadata import CompressedMeta, OriginalMeta
-from shared.names import COMPRESSED_BUCKET, FAILED_ROUTING_KEY, image_key
+from shared.metadata import CompressedMeta, OriginalMeta, VariantMeta
+from shared.names import COMPRESSED_BUCKET, FAILED_ROUTING_KEY, image_key, variant_key
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         effort=original.effort,
         max_bytes=original.max_bytes,
         background=settings.background,
+        size=original.sizes,
     )
     # Memory follows the pixels being worked on, so they are what is bounded.
     pixels = pixel_count(data) * memory_weight(original.format)
@@ -61,6 +62,19 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         log.warning("image failed: %s", exc)
         await record_failure(original, str(exc), clients)
         return
+    key = image_key(original.image_id, result.extension)
+    # Variants first: the output's own event tells the notifier the image is done.
+    for variant in result.variants:
+        meta = VariantMeta(
+            request_id=original.request_id, image_id=original.image_id, width=variant.width
+        )
+        await clients.store.put(
+            COMPRESSED_BUCKET,
+            variant_key(key, variant.width),
+            variant.data,
+            result.content_type,
+            meta.to_metadata(),
+        )
     compressed = CompressedMeta(
         request_id=original.request_id,
         image_id=original.image_id,
@@ -71,9 +85,11 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         kept_source=result.kept_source,
         score=result.score,
         score_whole=None if result.score is None else result.score_whole,
+        width=result.width,
+        height=result.height,
+        variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )
-    key = image_key(original.image_id, result.extension)
     await clients.store.put(
         COMPRESSED_BUCKET, key, result.data, result.content_type, compressed.to_metadata()
     )

@@ -43,6 +43,9 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         format=message.format,
         effort=message.effort,
         max_bytes=message.max_bytes or None,
+        max_width=message.max_width or None,
+        max_height=message.max_height or None,
+        widths=message.widths,
         moments=moments,
     )
     key = image_key(message.image_id, image.extension)

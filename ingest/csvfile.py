@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 OUTPUT_URLS_COLUMN = "Output Image Urls"
 ERRORS_COLUMN = "Errors"
+# Last, and only when the request asked for `widths`: each image's srcset, " | " between
+# images (a srcset holds commas; a link never holds a space).
+SRCSETS_COLUMN = "Output Image Srcsets"
+SRCSET_SEPARATOR = " | "
 
 # (name shown to users, short name, accepted spellings after _normalise()).
 _REQUIRED = (
@@ -64,6 +68,7 @@ class OutputRow:
     cells: Sequence[str]
     output_urls: Sequence[str | None]  # None: the image failed, its slot stays empty
     errors: Sequence[str | None]  # the reason a slot failed, else None
+    srcsets: Sequence[str | None] = ()  # per slot, with a request's `widths` (else empty)
 
     def __post_init__(self) -> None:
         if len(self.output_urls) != len(self.errors):
@@ -126,8 +131,9 @@ class OutputCsv:
     "2: reason". Every cell is neutralised against formula injection (see `neutralise`).
     """
 
-    def __init__(self, header: Sequence[str]) -> None:
+    def __init__(self, header: Sequence[str], srcsets: bool = False) -> None:
         self._header = list(header)
+        self._srcsets = srcsets
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
 
@@ -139,13 +145,17 @@ class OutputCsv:
         return text
 
     def header_line(self) -> str:
-        return "\ufeff" + self._take([*self._header, OUTPUT_URLS_COLUMN, ERRORS_COLUMN])
+        extra = [SRCSETS_COLUMN] if self._srcsets else []
+        return "\ufeff" + self._take([*self._header, OUTPUT_URLS_COLUMN, ERRORS_COLUMN, *extra])
 
     def line(self, row: OutputRow) -> str:
         padding = [""] * (len(self._header) - len(row.cells))
         outputs = ",".join(url or "" for url in row.output_urls)
         errors = "; ".join(f"{n}: {why}" for n, why in enumerate(row.errors, 1) if why)
-        return self._take([*row.cells, *padding, outputs, errors])
+        if not self._srcsets:
+            return self._take([*row.cells, *padding, outputs, errors])
+        srcsets = SRCSET_SEPARATOR.join(s or "" for s in row.srcsets)
+        return self._take([*row.cells, *padding, outputs, errors, srcsets])
 
 
 def build_output_csv(header: Sequence[str], rows: Iterable[OutputRow]) -> Iterator[str]:

@@ -162,7 +162,7 @@ async def download(request: Request) -> Response:
 
     async def lines() -> AsyncIterator[str]:
         """Row by row from the database: memory stays flat for any size of request."""
-        out = OutputCsv(found.header)
+        out = OutputCsv(found.header, srcsets=bool(found.sizes.widths))
         yield out.header_line()
         async for row, slots in group_by_row(images.rows(found.id), images.of_request(found.id)):
             yield out.line(output_row(row, slots, link))

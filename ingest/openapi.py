@@ -11,16 +11,22 @@ from typing import Any
 
 import msgspec
 
+from ingest.csvfile import SRCSET_SEPARATOR, SRCSETS_COLUMN
 from shared.api import Accepted, ErrorBody, RequestList, StatusView
 from shared.rules import (
     AUTO_SPELLINGS,
     EFFORT,
     FORMAT,
     IDEMPOTENCY_KEY_MAX,
+    LARGEST_SIDE,
     LEVELS,
     MAX_BYTES,
+    MAX_HEIGHT,
+    MAX_WIDTH,
+    MAX_WIDTHS,
     QUALITY,
     REQUEST_ID,
+    WIDTH,
     RuleError,
     WholeNumber,
 )
@@ -138,6 +144,28 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
                 "lowered until the image fits (or the image fails, naming the smallest size "
                 "reached); an auto level that cannot fit fails the image with its size.",
             },
+            "max_width": {
+                **_whole_number(MAX_WIDTH),
+                "description": "Scale each image down (never up), aspect kept, to at most "
+                "this width; with max_height, to fit within both. At most "
+                + ", ".join(f"{side} for {fmt}" for fmt, side in LARGEST_SIDE.items())
+                + ".",
+            },
+            "max_height": {
+                **_whole_number(MAX_HEIGHT),
+                "description": "Scale each image down (never up) to at most this height.",
+            },
+            "widths": {
+                "type": "string",
+                "pattern": r"^\s*\d+\s*(,\s*\d+\s*)*$",
+                "example": "320,640,1280",
+                "description": f"Up to {MAX_WIDTHS} comma-separated widths ({WIDTH.low} to "
+                f"{WIDTH.high}, each once): each image also gets a variant of each width below "
+                "its output's (never upscaled), same format and quality, aspect kept. The "
+                "status lists them and a srcset; the output CSV adds a last column, "
+                f"`{SRCSETS_COLUMN}`, with each image's srcset ({SRCSET_SEPARATOR.strip()!r} "
+                "between a row's images).",
+            },
             "format": {
                 "type": "string",
                 "enum": list(FORMAT.choices),
@@ -198,7 +226,7 @@ def _download(error: Schema) -> Schema:
         "summary": "The output CSV of a finished request",
         "description": "The input rows in order with their original columns, plus "
         "`Output Image Urls` (one slot per input URL; empty where the image failed) and "
-        "`Errors`.",
+        f"`Errors`; with `widths`, `{SRCSETS_COLUMN}` last.",
         "parameters": [_request_id()],
         "responses": {
             "200": {

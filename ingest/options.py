@@ -3,12 +3,31 @@
 from collections.abc import Mapping
 
 from shared.netguard import BlockedURL, check_url
-from shared.records import Options
-from shared.rules import EFFORT, FORMAT, MAX_BYTES, RuleError, parse_quality
+from shared.records import Options, Sizes
+from shared.rules import (
+    EFFORT,
+    FORMAT,
+    MAX_BYTES,
+    MAX_HEIGHT,
+    MAX_WIDTH,
+    RuleError,
+    check_sizes,
+    parse_quality,
+    parse_widths,
+)
 from shared.settings import Settings
 
 # The form's field names (a dropped CSV's metadata uses the same, with dashes).
-FIELDS = ("quality", "format", "effort", "max_bytes", "webhook_url")
+FIELDS = (
+    "quality",
+    "format",
+    "effort",
+    "max_bytes",
+    "max_width",
+    "max_height",
+    "widths",
+    "webhook_url",
+)
 
 
 def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
@@ -25,6 +44,12 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
     output_format = FORMAT.parse(text("format")) if text("format") else settings.default_format
     effort = EFFORT.parse(text("effort")) if text("effort") else EFFORT.default
     max_bytes = MAX_BYTES.parse(text("max_bytes")) if text("max_bytes") else None
+    sizes = Sizes(
+        max_width=MAX_WIDTH.parse(text("max_width")) if text("max_width") else None,
+        max_height=MAX_HEIGHT.parse(text("max_height")) if text("max_height") else None,
+        widths=parse_widths(text("widths")) if text("widths") else (),
+    )
+    check_sizes(output_format, sizes.max_width, sizes.max_height, sizes.widths)
     webhook = text("webhook_url") or None
     if webhook is not None:
         if not webhook.isascii():
@@ -38,5 +63,6 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
         format=output_format,
         effort=effort,
         max_bytes=max_bytes,
+        sizes=sizes,
         webhook_url=webhook,
     )

@@ -10,6 +10,7 @@ from shared.api import (
     ImageView,
     ProductView,
     RequestView,
+    VariantView,
     WebhookAttemptView,
 )
 from shared.records import ImageRecord, RequestRecord, RowRecord
@@ -35,10 +36,15 @@ async def group_by_row(
 def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
     key = image.compressed_key
     done = image.status == ImageStatus.DONE
+    variants = [
+        VariantView(width=v.width, height=v.height, bytes=v.bytes, url=link_for(v.key))
+        for v in (image.variants if done else ())
+    ]
+    output_url = link_for(key) if done and key else None
     return ImageView(
         input_url=image.url,
         status=image.status,
-        output_url=link_for(key) if done and key else None,
+        output_url=output_url,
         error=image.error,
         bytes_in=image.bytes_in,
         bytes_out=image.bytes_out,
@@ -47,9 +53,22 @@ def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
         score=image.score,
         score_whole=image.score_whole,
         kept_source=image.kept_source,
+        width=image.width,
+        height=image.height,
+        variants=variants,
+        srcset=srcset(variants, output_url, image.width),
         timeline={name: timeline.iso(ms) for name, ms in image.moments.items()},
         hops_ms=timeline.hops(image.moments),
     )
+
+
+def srcset(
+    variants: Sequence[VariantView], output_url: str | None, width: int | None
+) -> str | None:
+    """ "<url> 320w, <url> 640w, <output url> <its width>w"; None without variants."""
+    if not variants or output_url is None or width is None:
+        return None
+    return ", ".join([*(f"{v.url} {v.width}w" for v in variants), f"{output_url} {width}w"])
 
 
 def request_view(request: RequestRecord) -> RequestView:
@@ -63,6 +82,9 @@ def request_view(request: RequestRecord) -> RequestView:
         format=request.format,
         effort=request.effort,
         max_bytes=request.max_bytes,
+        max_width=request.sizes.max_width,
+        max_height=request.sizes.max_height,
+        widths=list(request.sizes.widths),
         created_at=request.created_at.isoformat(),
         completed_at=c.isoformat() if (c := request.completed_at) else None,
         counts=Counts(total=request.total, done=request.done, failed=request.failed),
@@ -93,6 +115,7 @@ def output_row(row: RowRecord, images: Sequence[ImageRecord], link_for: LinkFor)
         cells=row.cells,
         output_urls=[view.output_url for view in views],
         errors=[view.error for view in views],
+        srcsets=[view.srcset for view in views],
     )
 
 

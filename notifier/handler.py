@@ -7,7 +7,7 @@ from shared import logs, timeline
 from shared.errors import PermanentError, RetryLater
 from shared.events import ImageFailed, ObjectCreated, RequestFailed, WebhookDue
 from shared.metadata import CompressedMeta
-from shared.names import WEBHOOK_DUE_ROUTING_KEY
+from shared.names import WEBHOOK_DUE_ROUTING_KEY, is_variant_key
 from shared.records import Output, RequestRecord, WebhookState
 from shared.runtime import Clients
 from shared.status import ImageStatus, RequestStatus
@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 
 async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
+    if is_variant_key(event.key):
+        return  # a srcset variant: its output's event, which comes after it, records it
     meta = CompressedMeta.read(event)
     if event.event_time_ms is not None:
         meta = meta.with_moments(compressed_stored=event.event_time_ms)
@@ -30,6 +32,9 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         kept_source=meta.kept_source,
         score=meta.score,
         score_whole=meta.score_whole,
+        width=meta.width,
+        height=meta.height,
+        variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )
     logs.bind(request_id=meta.request_id, image_id=meta.image_id)

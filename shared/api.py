@@ -22,6 +22,15 @@ class View(msgspec.Struct, frozen=True, kw_only=True):
     """An API body: every field is always present (null where unknown)."""
 
 
+class VariantView(View, frozen=True, kw_only=True):
+    """A smaller copy of an image's output (a request's `widths`): same format and quality."""
+
+    width: int
+    height: int
+    bytes: int
+    url: Annotated[str, msgspec.Meta(description="A presigned link to the variant.")]
+
+
 class ImageView(View, frozen=True, kw_only=True):
     """One input URL's image."""
 
@@ -50,6 +59,19 @@ class ImageView(View, frozen=True, kw_only=True):
         msgspec.Meta(
             description="The output is the source JPEG without its metadata: re-encoding "
             "would not have made it smaller."
+        ),
+    ]
+    width: Annotated[int | None, msgspec.Meta(description="The output's width in pixels.")]
+    height: int | None
+    variants: Annotated[
+        list[VariantView],
+        msgspec.Meta(description="The variants asked for with `widths`, narrowest first."),
+    ]
+    srcset: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="An HTML srcset of the variants and the output (`<url> <width>w`, "
+            "comma-separated); null without variants."
         ),
     ]
     timeline: Annotated[
@@ -106,6 +128,9 @@ class RequestView(View, frozen=True, kw_only=True):
     max_bytes: Annotated[
         int | None, msgspec.Meta(description="The ceiling on each image's output size.")
     ]
+    max_width: int | None
+    max_height: int | None
+    widths: Annotated[list[int], msgspec.Meta(description="The variants' widths asked for.")]
     created_at: Timestamp
     completed_at: Timestamp | None
     counts: Counts

@@ -163,6 +163,9 @@ class FetchRequested(_Message):
     level: Literal["", "high", "medium", "low"] = ""
     effort: Effort = "balanced"
     max_bytes: int = 0  # a ceiling on the output's size; 0: none
+    max_width: int = 0  # 0: no bound (shared/records.py Sizes)
+    max_height: int = 0
+    widths: str = ""  # "320,640" (as the form gives them): JSON has no tuple to check
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
@@ -179,6 +182,9 @@ class FetchRequested(_Message):
             level=level or "",
             effort=request.effort,
             max_bytes=request.max_bytes or 0,
+            max_width=request.sizes.max_width or 0,
+            max_height=request.sizes.max_height or 0,
+            widths=request.sizes.widths_text(),
         )
 
 

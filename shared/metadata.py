@@ -5,7 +5,8 @@ their checks live in one place (like the message schemas in shared/events.py):
 - `CsvMeta`: a CSV in the inbox; the gateway sets every field, a CSV dropped straight into
   the bucket may carry any of them (raw text, checked by ingest against shared/rules.py);
 - `OriginalMeta`: an original, written by the fetcher for the compressor;
-- `CompressedMeta`: a compressed copy, written by the compressor for the notifier.
+- `CompressedMeta`: a compressed copy, written by the compressor for the notifier;
+  `VariantMeta` on each smaller variant of it (which nobody reads but operators).
 Names are the fields' in kebab case (`request-id`), as S3 metadata names go; an image's
 moments (shared/timeline.py) travel beside them as `t-<moment>`.
 """
@@ -18,8 +19,9 @@ import msgspec
 from shared import timeline
 from shared.errors import PermanentError
 from shared.events import ObjectCreated
-from shared.records import Options
-from shared.rules import AUTO_QUALITY, Effort, Format, Level, Quality
+from shared.names import variant_key
+from shared.records import Options, Sizes, StoredVariant
+from shared.rules import AUTO_QUALITY, Effort, Format, Level, Quality, RuleError, parse_widths
 
 
 class _Meta(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
@@ -51,6 +53,10 @@ class _Meta(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
         return msgspec.structs.replace(self, moments={**self.moments, **moments})
 
 
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -64,6 +70,9 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
     format: str = ""
     effort: str = ""
     max_bytes: str = ""
+    max_width: str = ""
+    max_height: str = ""
+    widths: str = ""
     webhook_url: str = ""
 
     @classmethod
@@ -76,6 +85,9 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             format=options.format,
             effort=options.effort,
             max_bytes="" if options.max_bytes is None else str(options.max_bytes),
+            max_width=_number(options.sizes.max_width),
+            max_height=_number(options.sizes.max_height),
+            widths=options.sizes.widths_text(),
             webhook_url=options.webhook_url or "",
         )
 
@@ -86,6 +98,9 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             "format": self.format,
             "effort": self.effort,
             "max_bytes": self.max_bytes,
+            "max_width": self.max_width,
+            "max_height": self.max_height,
+            "widths": self.widths,
             "webhook_url": self.webhook_url,
         }
 
@@ -98,11 +113,31 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     format: Format = "jpeg"  # originals stored before formats existed were all JPEG requests
     effort: Effort = "balanced"
     max_bytes: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+    widths: str = ""  # "320,640" (shared/rules.py parse_widths)
 
     @property
     def wanted(self) -> Quality:
         """The quality to compress with: the fixed number, or auto:<level>."""
         return self.quality if self.level is None else AUTO_QUALITY[self.level]
+
+    @property
+    def sizes(self) -> Sizes:
+        """The sizes asked for (checked by the gateway; a bad list here is a PermanentError)."""
+        try:
+            widths = parse_widths(self.widths) if self.widths else ()
+        except RuleError as exc:
+            raise PermanentError(f"original {self.image_id}: {exc}") from None
+        return Sizes(max_width=self.max_width, max_height=self.max_height, widths=widths)
+
+
+class VariantMeta(_Meta, frozen=True, kw_only=True):
+    """A srcset variant, written before its output (which lists it in CompressedMeta)."""
+
+    request_id: str
+    image_id: str
+    width: int
 
 
 class CompressedMeta(_Meta, frozen=True, kw_only=True):
@@ -116,3 +151,27 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     kept_source: bool = False
     score: float | None = None  # SSIMULACRA2 its search measured (quality=auto)
     score_whole: bool | None = None  # on the whole image (else on its tile sample)
+    width: int | None = None
+    height: int | None = None
+    # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
+    # bytes), each at names.variant_key(this key, width).
+    variants: str = ""
+
+    def stored_variants(self, key: str) -> tuple[StoredVariant, ...]:
+        """The variants of the output stored at `key`; PermanentError for a garbled list."""
+        out = []
+        try:
+            for item in filter(None, self.variants.split(",")):
+                size, _, length = item.partition(":")
+                width, _, height = size.partition("x")
+                out.append(
+                    StoredVariant(
+                        key=variant_key(key, int(width)),
+                        width=int(width),
+                        height=int(height),
+                        bytes=int(length),
+                    )
+                )
+        except ValueError:
+            raise PermanentError(f"{key}: bad variants metadata {self.variants[:80]!r}") from None
+        return tuple(out)

@@ -4,6 +4,7 @@ The functions, the local event relay (deploy/local/relay.py), the RabbitMQ defin
 docker-compose.yml all use these names; tests check the copies outside Python agree.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -93,6 +94,22 @@ def image_key(image_id: str, extension: str) -> str:
     """Object key of an image: "<request>/<row>-<slot>.<ext>" (request, product, image)."""
     request_id, row, slot = image_id.split(".")
     return f"{request_id}/{row}-{slot}.{extension}"
+
+
+def variant_key(output_key: str, width: int) -> str:
+    """Object key of a smaller variant of an output: "<request>/<row>-<slot>-<width>w.<ext>".
+
+    It never starts with an image's "<row>-<slot>." prefix (the reconciler's test for an
+    output) and `is_variant_key` tells it from an output (the notifier skips its event)."""
+    stem, _, extension = output_key.rpartition(".")
+    return f"{stem}-{width}w.{extension}"
+
+
+def is_variant_key(key: str) -> bool:
+    return _VARIANT_KEY.fullmatch(key) is not None
+
+
+_VARIANT_KEY = re.compile(r"[^/]+/\d+-\d+-\d+w\.[a-z0-9]+")
 
 
 def fetch_routing_key(bulk_lane: int | None) -> str:

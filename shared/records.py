@@ -28,6 +28,18 @@ class Source(Record, frozen=True, kw_only=True):
     etag: str | None = None  # the object version, for a CSV dropped straight into the bucket
 
 
+class Sizes(Record, frozen=True, kw_only=True):
+    """The sizes a request asks of each image (shared/rules.py: MAX_WIDTH, parse_widths)."""
+
+    max_width: int | None = None  # the main output fits within these, never upscaled
+    max_height: int | None = None
+    widths: tuple[int, ...] = ()  # extra variants, rising; none wider than the main output
+
+    def widths_text(self) -> str:
+        """The widths as the form takes them: "320,640,1280" ("" for none)."""
+        return ",".join(str(width) for width in self.widths)
+
+
 class Options(Record, frozen=True, kw_only=True):
     """How a request's images are compressed and who hears when it ends."""
 
@@ -36,6 +48,7 @@ class Options(Record, frozen=True, kw_only=True):
     webhook_url: str | None = None
     effort: Effort = EFFORT.default
     max_bytes: int | None = None  # a ceiling on each image's output
+    sizes: Sizes = msgspec.field(default_factory=Sizes)
 
 
 class WebhookState(StrEnum):
@@ -65,6 +78,7 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     webhook_url: str | None = None
     effort: Effort = EFFORT.default
     max_bytes: int | None = None
+    sizes: Sizes = msgspec.field(default_factory=Sizes)
     source: Source | None = None
     error: str | None = None  # why a failed request failed
     header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV
@@ -96,6 +110,15 @@ class RowRecord(Record, frozen=True, kw_only=True):
     cells: tuple[str, ...]
 
 
+class StoredVariant(Record, frozen=True, kw_only=True):
+    """A smaller copy of an image's output (shared/names.py variant_key)."""
+
+    key: str
+    width: int
+    height: int
+    bytes: int
+
+
 class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     """What the compressor wrote for one image (recorded when the notifier hears of it).
 
@@ -112,6 +135,9 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     # its tile sample (`score_whole`).
     score: float | None = None
     score_whole: bool | None = None
+    width: int | None = None
+    height: int | None = None
+    variants: tuple[StoredVariant, ...] = ()  # rising widths (a request's `widths`)
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
 
@@ -135,6 +161,9 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     kept_source: bool | None = None
     score: float | None = None
     score_whole: bool | None = None
+    width: int | None = None
+    height: int | None = None
+    variants: tuple[StoredVariant, ...] = ()
     moments: dict[str, int] = {}
     finished_at: datetime | None = None
 

@@ -126,6 +126,45 @@ MAX_BYTES = WholeNumber("max_bytes", 1, 1_000_000_000, default=0)
 # Output formats a request may ask for; the compressor writes each (compressor/compress.py).
 Format = Literal["jpeg", "webp", "avif"]
 FORMAT: OneOf[Format] = OneOf("format", get_args(Format), default="jpeg")
+# The longest side each format can hold: libjpeg's JPEG_MAX_DIMENSION, WebP's 14-bit sizes,
+# and the 16384 libavif/aom (and browsers) support for AVIF.
+LARGEST_SIDE: dict[Format, int] = {"jpeg": 65_500, "webp": 16_383, "avif": 16_384}
+
+# Sizes: a bound on the main output's sides (never upscaled), and up to MAX_WIDTHS extra
+# variants of the given widths, aspect kept (for an HTML srcset).
+MAX_WIDTH = WholeNumber("max_width", 1, max(LARGEST_SIDE.values()), default=0)
+MAX_HEIGHT = WholeNumber("max_height", 1, max(LARGEST_SIDE.values()), default=0)
+WIDTH = WholeNumber("widths", 1, max(LARGEST_SIDE.values()), default=0)
+MAX_WIDTHS = 8
+
+
+def parse_widths(raw: str) -> tuple[int, ...]:
+    """Comma-separated variant widths ("320,640,1280"), each once; returned in rising order."""
+    items = [item.strip() for item in raw.split(",")]
+    if len(items) > MAX_WIDTHS:
+        raise RuleError(f"widths: at most {MAX_WIDTHS} widths, got {len(items)}")
+    widths: set[int] = set()
+    for item in items:
+        if not item:
+            raise RuleError(f"widths must be whole numbers separated by commas, got {raw[:40]!r}")
+        width = WIDTH.parse(item)
+        if width in widths:
+            raise RuleError(f"widths: {width} is given twice")
+        widths.add(width)
+    return tuple(sorted(widths))
+
+
+def check_sizes(
+    output: Format, max_width: int | None, max_height: int | None, widths: tuple[int, ...]
+) -> None:
+    """That `output` can hold every size asked for (RuleError naming the format's limit)."""
+    largest = LARGEST_SIDE[output]
+    for name, value in (("max_width", max_width), ("max_height", max_height)):
+        if value is not None and value > largest:
+            raise RuleError(f"{name}={value}: {output} holds at most {largest} px a side")
+    if widths and widths[-1] > largest:
+        raise RuleError(f"widths: {widths[-1]} is wider than {output} holds ({largest} px)")
+
 
 # A request id: the gateway's uuid4, or the uuid5 of a dropped CSV's object version.
 REQUEST_ID = Pattern("request_id", r"[0-9a-f]{32}", "32 lower-case hex digits")

@@ -32,6 +32,7 @@ class Requests:
             webhook_url=options.webhook_url,
             effort=options.effort,
             max_bytes=options.max_bytes,
+            sizes=options.sizes,
             source=source,
             status=RequestStatus.PENDING,
             created_at=moment,

@@ -1,11 +1,16 @@
 import codecs
 import csv
 import io
+from dataclasses import replace
 
 import pytest
 
 from ingest.csvfile import (
+    SRCSETS_COLUMN as SRCSETS,
+)
+from ingest.csvfile import (
     CsvError,
+    OutputCsv,
     OutputRow,
     Row,
     build_output_csv,
@@ -325,6 +330,18 @@ def test_output_round_trip_with_failed_slots() -> None:
         ["1", "Café ☕", f"{A},{B},{C}", "x", "o1,,o3", "2: 404"],
         ["2", "Hat", "", "multi\nline", "", ""],
         ["3", "靴", f"{A}, {A}", "", ",", "1: timeout; 2: not an image"],
+    ]
+
+
+def test_output_with_widths_adds_each_images_srcset_last() -> None:
+    out = OutputCsv(["S. No.", "Product Name", "Input Image Urls"], srcsets=True)
+    srcset = "https://s/0-0-320w.jpg?x=1 320w, https://s/0-0.jpg?x=2 800w"
+    row = OutputRow(("1", "Hat", f"{A},{B},{C}"), ["o1", None, "o3"], [None, "404", None])
+    lines = [out.header_line(), out.line(replace(row, srcsets=[srcset, None, srcset]))]
+
+    assert read_output(lines) == [
+        ["S. No.", "Product Name", "Input Image Urls", "Output Image Urls", "Errors", SRCSETS],
+        ["1", "Hat", f"{A},{B},{C}", "o1,,o3", "2: 404", f"{srcset} |  | {srcset}"],
     ]
 
 

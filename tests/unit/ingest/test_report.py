@@ -144,6 +144,8 @@ def test_done_image_with_key_gets_a_link() -> None:
         format="jpeg",
         quality=50,
         kept_source=False,
+        width=640,
+        height=480,
         moments={"published": T0, "fetch_started": T0 + 4, "fetched": T0 + 31},
     )
     assert plain(image_view(doc, link)) == {
@@ -158,6 +160,10 @@ def test_done_image_with_key_gets_a_link() -> None:
         "score": None,
         "score_whole": None,
         "kept_source": False,
+        "width": 640,
+        "height": 480,
+        "variants": [],
+        "srcset": None,
         "timeline": {
             "published": "2025-06-03T09:14:25.087+00:00",
             "fetch_started": "2025-06-03T09:14:25.091+00:00",
@@ -165,6 +171,25 @@ def test_done_image_with_key_gets_a_link() -> None:
         },
         "hops_ms": {"to_fetcher": 4, "downloading": 27},
     }
+
+
+def test_variants_get_links_and_a_srcset_ending_with_the_output() -> None:
+    variants = [
+        {"key": f"{RID}/0-0-{w}w.webp", "width": w, "height": w // 2, "bytes": w * 10}
+        for w in (320, 640)
+    ]
+    doc = image(0, 0, "done", compressed_key=f"{RID}/0-0.webp", width=1000, variants=variants)
+    view = image_view(doc, link)
+    assert [(v.width, v.height, v.bytes, v.url) for v in view.variants] == [
+        (320, 160, 3200, link(f"{RID}/0-0-320w.webp")),
+        (640, 320, 6400, link(f"{RID}/0-0-640w.webp")),
+    ]
+    assert view.srcset == (
+        f"{link(f'{RID}/0-0-320w.webp')} 320w, {link(f'{RID}/0-0-640w.webp')} 640w, "
+        f"{link(f'{RID}/0-0.webp')} 1000w"
+    )
+    pending = image(0, 1, "pending", variants=variants)  # never links what is not done
+    assert image_view(pending, link).variants == [] and image_view(pending, link).srcset is None
 
 
 def test_status_enum_compares_like_the_stored_string() -> None:
@@ -209,6 +234,10 @@ def test_failed_image_view() -> None:
         "score": None,
         "score_whole": None,
         "kept_source": None,
+        "width": None,
+        "height": None,
+        "variants": [],
+        "srcset": None,
         "timeline": {},
         "hops_ms": {},
     }
@@ -230,6 +259,9 @@ def test_pending_request_view() -> None:
         "format": "jpeg",
         "effort": "balanced",
         "max_bytes": None,
+        "max_width": None,
+        "max_height": None,
+        "widths": [],
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
         "counts": {"total": 0, "done": 0, "failed": 0},
@@ -272,6 +304,9 @@ def test_finished_request_view() -> None:
         "format": "webp",
         "effort": "balanced",
         "max_bytes": None,
+        "max_width": None,
+        "max_height": None,
+        "widths": [],
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": "2025-06-03T09:16:25.087000+00:00",
         "counts": {"total": 7, "done": 6, "failed": 1},
@@ -335,11 +370,12 @@ def test_output_row_slots_and_errors() -> None:
         cells=("1", "Product 1", "urls…"),
         output_urls=[link(f"{RID}/0-0.jpg"), None, link(f"{RID}/0-2.jpg"), None],
         errors=[None, "HTTP 404 Not Found", None, None],
+        srcsets=[None, None, None, None],
     )
     assert isinstance(result.cells, tuple)
 
 
 def test_output_row_without_images() -> None:
     assert output_row(row(1), [], link) == OutputRow(
-        cells=("2", "Product 2", "urls…"), output_urls=[], errors=[]
+        cells=("2", "Product 2", "urls…"), output_urls=[], errors=[], srcsets=[]
     )

@@ -275,6 +275,9 @@ def test_fetch_requested_wire_shape() -> None:
         "level": "",
         "effort": "balanced",
         "max_bytes": 0,
+        "max_width": 0,
+        "max_height": 0,
+        "widths": "",
     }
 
 
