@@ -122,6 +122,10 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
         settings = f"{view.format}, quality {view.quality}, effort {view.effort}"
         if view.max_bytes is not None:
             settings += f", at most {human_bytes(view.max_bytes)} an image"
+        if view.max_width is not None or view.max_height is not None:
+            settings += f", within {view.max_width or 'any'} × {view.max_height or 'any'} px"
+        if view.widths:
+            settings += f", widths {','.join(map(str, view.widths))}"
         fields.append(("file", f"{view.filename} ({settings})"))
     fields.append(("created", when(view.created_at)))
     if view.completed_at:

@@ -26,10 +26,14 @@ from shared.rules import (
     FORMAT,
     LEVELS,
     MAX_BYTES,
+    MAX_HEIGHT,
+    MAX_WIDTH,
+    MAX_WIDTHS,
     QUALITY,
     Quality,
     RuleError,
     parse_quality,
+    parse_widths,
 )
 
 T = TypeVar("T")
@@ -199,6 +203,22 @@ def cli() -> None:
     type=Checked(MAX_BYTES.parse, "BYTES"),
     help="A ceiling on each image's output size.",
 )
+@click.option(
+    "--max-width",
+    type=Checked(MAX_WIDTH.parse, "PX"),
+    help="Scale each image down (never up) to at most this width, aspect kept.",
+)
+@click.option(
+    "--max-height",
+    type=Checked(MAX_HEIGHT.parse, "PX"),
+    help="Scale each image down (never up) to at most this height, aspect kept.",
+)
+@click.option(
+    "--widths",
+    type=Checked(parse_widths, "W,W,..."),
+    help=f"Up to {MAX_WIDTHS} widths (e.g. 320,640,1280): each image also gets a variant of "
+    "each width below its own, and a srcset.",
+)
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
 @click.option(
@@ -215,6 +235,9 @@ def submit(
     output_format: str | None,
     effort: str | None,
     max_bytes: int | None,
+    max_width: int | None,
+    max_height: int | None,
+    widths: tuple[int, ...] | None,
     webhook: str | None,
     wait_: bool,
     idempotency: str | None,
@@ -238,6 +261,12 @@ def submit(
         options["effort"] = effort.lower()
     if max_bytes is not None:
         options["max_bytes"] = str(max_bytes)
+    if max_width is not None:
+        options["max_width"] = str(max_width)
+    if max_height is not None:
+        options["max_height"] = str(max_height)
+    if widths:
+        options["widths"] = ",".join(map(str, widths))
     if webhook:
         options["webhook_url"] = webhook
     data = file.read_bytes()

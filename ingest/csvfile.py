@@ -128,7 +128,8 @@ class OutputCsv:
 
     Send it as UTF-8: it starts with a BOM so that spreadsheet programs read it as UTF-8.
     Lines end with CRLF. Failed slots stay empty ("url1,,url3") and are listed in Errors as
-    "2: reason". Every cell is neutralised against formula injection (see `neutralise`).
+    "2: reason". With `srcsets`, a last column holds each image's srcset (SRCSETS_COLUMN).
+    Every cell is neutralised against formula injection (see `neutralise`).
     """
 
     def __init__(self, header: Sequence[str], srcsets: bool = False) -> None:

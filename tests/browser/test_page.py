@@ -119,6 +119,8 @@ async def test_upload_watch_gallery_download_and_list(
     await expect(page.get_by_label("Quality number")).to_be_hidden()  # a level, not a number
     await page.get_by_label("Output format").select_option("webp")
     await page.get_by_label("Effort").select_option("max")
+    await page.locator("#max-width").fill("300")  # every sample image is wider
+    await page.get_by_label("Extra widths").fill("200, 120")
     await page.get_by_role("button", name="Compress images").click()
     request_id = await wait_finished(page)
 
@@ -141,6 +143,14 @@ async def test_upload_watch_gallery_download_and_list(
     for index in range(6):
         await expect(chosen.nth(index)).to_have_text(re.compile(r"q \d+ · SSIMULACRA2 \d+\.\d"))
     await expect(page.get_by_text("effort max")).to_be_visible()
+    await expect(page.get_by_text("within 300 × any px")).to_be_visible()
+    # Each shows its size and links its variants, narrowest first.
+    sized = page.locator("figure[data-status=done] [data-testid=image-sizes]")
+    await expect(sized).to_have_count(6)
+    for index in range(6):
+        await expect(sized.nth(index)).to_have_text(
+            re.compile(r"^ · 300 × \d+ · 120 w \(.+\) · 200 w \(.+\)$")
+        )
 
     await page.evaluate("window.scrollTo(0, 0)")
     # The README's picture is refreshed on request only, so test runs leave the tree clean.
@@ -162,6 +172,10 @@ async def test_upload_watch_gallery_download_and_list(
     assert all(u.split("?")[0].endswith(".webp") for u in outputs), outputs  # the chosen format
     assert rows[4]["Output Image Urls"].strip() == ""
     assert "404" in rows[4]["Errors"]
+    srcsets = [s for r in rows[:4] for s in r["Output Image Srcsets"].split(" | ")]
+    assert len(srcsets) == 6
+    for srcset in srcsets:  # "<url> 120w, <url> 200w, <output url> 300w"
+        assert [part.rsplit(" ", 1)[1] for part in srcset.split(", ")] == ["120w", "200w", "300w"]
 
     await page.get_by_role("link", name="My requests").click()
     await expect(page.get_by_role("heading", name="My requests")).to_be_visible()

@@ -4,6 +4,7 @@ The outputs are downloaded and judged here, independently of what the compressor
 SSIMULACRA2 against the source as the compressor prepares it (upright, 8-bit, sRGB, flat).
 """
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from PIL import Image
 from compressor.compress import decode, prepare
 from compressor.ssimulacra2 import score
 from deploy.local.stack import Stack
-from tests.integration.client import image_url, make_csv, upload, wait_final
+from tests.integration.client import base, image_url, make_csv, upload, wait_final
 
 pytestmark = pytest.mark.integration
 LIMIT = 64_000_000
@@ -95,3 +96,30 @@ async def test_each_effort_keeps_the_fixed_qualitys_pixels(
         assert len(outputs["max"][name]) <= len(outputs["balanced"][name]) <= len(fast), name
         with Image.open(io.BytesIO(outputs["max"][name])) as most:
             assert most.info.get("progressive") == 1 or len(fast) == len(outputs["max"][name])
+
+
+async def test_sizes_bound_each_output_and_make_srcset_variants(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    status, images = await run(
+        http, stack, sample_data, format="webp", max_width="300", max_height="280", widths="120,200"
+    )
+    assert status["status"] == "completed", status
+    assert (status["max_width"], status["max_height"], status["widths"]) == (300, 280, [120, 200])
+    for source, image in images:
+        with Image.open(io.BytesIO(await fetched(anonymous, image))) as out:
+            assert out.size == (image["width"], image["height"]), source.name
+        assert image["width"] <= 300 and image["height"] <= 280, (source.name, image)
+        assert [v["width"] for v in image["variants"]] == [120, 200], source.name
+        for variant in image["variants"]:
+            data = await fetched(anonymous, {"output_url": variant["url"]})
+            assert len(data) == variant["bytes"]
+            with Image.open(io.BytesIO(data)) as out:
+                assert out.format == "WEBP" and out.size == (variant["width"], variant["height"])
+        assert image["srcset"].endswith(f"{image['output_url']} {image['width']}w")
+
+    async with http.get(f"{base(stack)}/api/download/{status['request_id']}") as answer:
+        assert answer.status == 200
+        table = list(csv.reader(io.StringIO((await answer.read()).decode("utf-8-sig"))))
+    assert table[0][-1] == "Output Image Srcsets"
+    assert [row[-1] for row in table[1:]] == [image["srcset"] for _, image in images]

@@ -76,13 +76,19 @@ export async function getJson(path, options) {
 }
 
 /** Upload a CSV with its options; resolves to {request_id, status}. */
-export async function upload(file, { quality, format, effort, maxBytes, webhookUrl }) {
+export async function upload(
+  file,
+  { quality, format, effort, maxBytes, maxWidth, maxHeight, widths, webhookUrl },
+) {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("quality", String(quality));
   if (format) form.append("format", format);
   if (effort) form.append("effort", effort);
   if (maxBytes) form.append("max_bytes", String(maxBytes));
+  if (maxWidth) form.append("max_width", String(maxWidth));
+  if (maxHeight) form.append("max_height", String(maxHeight));
+  if (widths) form.append("widths", widths);
   if (webhookUrl) form.append("webhook_url", webhookUrl);
   return (await call("api/upload", { method: "POST", body: form })).json();
 }

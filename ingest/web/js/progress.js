@@ -205,6 +205,10 @@ function updateSummary(parts, body) {
     body.format ? ` · ${body.format.toUpperCase()}` : "",
     body.effort ? ` · effort ${body.effort}` : "",
     body.max_bytes ? ` · at most ${formatBytes(body.max_bytes)} an image` : "",
+    body.max_width || body.max_height
+      ? ` · within ${body.max_width || "any"} × ${body.max_height || "any"} px`
+      : "",
+    body.widths && body.widths.length ? ` · widths ${body.widths.join(", ")}` : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);
@@ -393,6 +397,7 @@ function imageCell(product, image, slot) {
             pct >= 0 ? ` −${pct} %` : ` +${-pct} %`,
           ),
       h("span", { class: "shot-quality", "data-testid": "image-quality" }, qualityText(image)),
+      variantLinks(image),
     );
   } else {
     caption = h("p", { class: "shot-bytes muted" }, "Waiting for the image…");
@@ -411,6 +416,24 @@ function imageCell(product, image, slot) {
         image.input_url,
       ),
     ),
+  );
+}
+
+/** The output's size and its srcset variants: "800 × 600 · 320 w (12 KB) · 640 w (30 KB)". */
+function variantLinks(image) {
+  if (!image.width) return "";
+  const links = (image.variants || []).map((variant) =>
+    h(
+      "a",
+      { href: variant.url, target: "_blank", rel: "noopener noreferrer", class: "variant" },
+      `${variant.width} w (${formatBytes(variant.bytes)})`,
+    ),
+  );
+  return h(
+    "span",
+    { class: "shot-sizes", "data-testid": "image-sizes" },
+    ` · ${image.width} × ${image.height}`,
+    ...links.flatMap((link) => [" · ", link]),
   );
 }
 

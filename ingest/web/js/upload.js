@@ -107,6 +107,27 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     placeholder: "no limit",
     "aria-describedby": "max-bytes-help",
   });
+  const side = (id, name, placeholder) =>
+    h("input", {
+      id,
+      name,
+      type: "number",
+      step: 1,
+      inputmode: "numeric",
+      placeholder,
+      "aria-describedby": "sizes-help",
+    });
+  const maxWidth = side("max-width", "max_width", "any width");
+  const maxHeight = side("max-height", "max_height", "any height");
+  const widths = h("input", {
+    id: "widths",
+    name: "widths",
+    type: "text",
+    inputmode: "numeric",
+    placeholder: "e.g. 320,640,1280",
+    autocomplete: "off",
+    "aria-describedby": "widths-help",
+  });
   let rules = null; // the fields' ranges, once the service has told us
 
   function options(select, values, chosen, label = (value) => value) {
@@ -135,6 +156,12 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     fixedRow.hidden = mode.value !== "fixed";
     options(effort, fields.effort.enum, fields.effort.default);
     Object.assign(maxBytes, { min: rules.maxBytes[0], max: rules.maxBytes[1] });
+    for (const [input, field] of [
+      [maxWidth, fields.max_width],
+      [maxHeight, fields.max_height],
+    ]) {
+      Object.assign(input, { min: field.minimum, max: field.maximum });
+    }
     format.replaceChildren(
       ...fields.format.enum.map((value) =>
         h(
@@ -192,6 +219,9 @@ export function uploadView({ onUploaded, onUnauthorized }) {
         format: format.value,
         effort: effort.value,
         maxBytes: ceiling,
+        maxWidth: maxWidth.value.trim(),
+        maxHeight: maxHeight.value.trim(),
+        widths: widths.value.trim(),
         webhookUrl: webhook.value.trim(),
       });
       onUploaded(accepted.request_id);
@@ -262,6 +292,33 @@ export function uploadView({ onUploaded, onUnauthorized }) {
           "p",
           { id: "max-bytes-help", class: "hint" },
           "Bytes per image at most: a fixed quality is lowered until the image fits.",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h(
+          "label",
+          { for: "max-width" },
+          "Largest size ",
+          h("span", { class: "optional" }, "optional"),
+        ),
+        h("div", { class: "size-row" }, maxWidth, h("span", { "aria-hidden": "true" }, "×"), maxHeight),
+        h(
+          "p",
+          { id: "sizes-help", class: "hint" },
+          "Width and height in pixels: larger images are scaled down to fit, never up.",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "widths" }, "Extra widths ", h("span", { class: "optional" }, "optional")),
+        widths,
+        h(
+          "p",
+          { id: "widths-help", class: "hint" },
+          "A smaller copy of every image at each width, for a srcset (the CSV gets a column).",
         ),
       ),
       h(
