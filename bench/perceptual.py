@@ -33,6 +33,7 @@ from compressor import encoders
 from compressor.compress import compress
 from compressor.encoders import Encoder
 from compressor.ssimulacra2 import Reference
+from shared.records import Sizes
 from shared.rules import AUTO_LEVELS, LEVELS, Effort, Format, Level, Quality
 from tests import imagesets
 
@@ -202,11 +203,14 @@ def _bare(data: bytes) -> None:
         flat.save(io.BytesIO(), "JPEG", quality=SEED_QUALITY)
 
 
-SETTINGS_CPU: dict[str, tuple[Quality, Effort]] = {
-    "q50 fast": (50, "fast"),
-    "q50 balanced": (50, "balanced"),
-    "q50 max": (50, "max"),
-    **{quality: (quality, "balanced") for quality in AUTO_LEVELS},
+SRCSET_WIDTHS = (320, 640, 1280)
+WITH_WIDTHS = "q50 balanced, widths " + ",".join(map(str, SRCSET_WIDTHS))
+SETTINGS_CPU: dict[str, tuple[Quality, Effort, Sizes]] = {
+    "q50 fast": (50, "fast", Sizes()),
+    "q50 balanced": (50, "balanced", Sizes()),
+    "q50 max": (50, "max", Sizes()),
+    **{quality: (quality, "balanced", Sizes()) for quality in AUTO_LEVELS},
+    WITH_WIDTHS: (50, "balanced", Sizes(widths=SRCSET_WIDTHS)),  # issue 15's srcset request
 }
 
 
@@ -214,13 +218,9 @@ def cpu(corpus: list[CorpusImage], rounds: int) -> CpuResult:
     """Full-size corpus images, one after another in this process (single-threaded codecs)."""
     bare = sum(_cpu_ms(partial(_bare, image.data), rounds) for image in corpus)
     totals: dict[str, float] = {}
-    for setting, (quality, effort) in SETTINGS_CPU.items():
-        totals[setting] = sum(
-            _cpu_ms(
-                partial(compress, i.data, quality, max_pixels=MAX_PIXELS, effort=effort), rounds
-            )
-            for i in corpus
-        )
+    for setting, (quality, effort, size) in SETTINGS_CPU.items():
+        work = partial(compress, quality=quality, max_pixels=MAX_PIXELS, effort=effort, size=size)
+        totals[setting] = sum(_cpu_ms(partial(work, i.data), rounds) for i in corpus)
     return CpuResult(bare, totals)
 
 
@@ -236,8 +236,8 @@ def peak_rss(image: CorpusImage, folder: Path) -> dict[str, Memory]:
             f"else 'RGB').save(io.BytesIO(), 'JPEG', quality={SEED_QUALITY})",
         )
     }
-    for setting, (quality, effort) in SETTINGS_CPU.items():
-        if setting not in ("auto:low", "auto:high"):  # the same code path as auto:medium
+    for setting, (quality, effort, _) in SETTINGS_CPU.items():
+        if setting not in ("auto:low", "auto:high", WITH_WIDTHS):  # auto:medium's code path
             calls[setting] = (
                 "from compressor.compress import compress",
                 f"compress(data, {quality!r}, max_pixels={MAX_PIXELS}, effort={effort!r})",

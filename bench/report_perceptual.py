@@ -7,6 +7,7 @@ from bench.perceptual import (
     FORMATS,
     PER_IMAGE,
     SAME_PIXELS,
+    WITH_WIDTHS,
     PerceptualResult,
     auto_hits,
     below_seed,
@@ -68,6 +69,15 @@ def goal_rows(p: PerceptualResult, met: Met) -> list[list[str]]:
             "≤ 4",
             f"{auto:.2f}",
             met(auto, lambda v: v <= 4),
+        ]
+    )
+    widths = p.cpu.compress_ms[WITH_WIDTHS] / p.cpu.compress_ms["q50 balanced"]
+    rows.append(
+        [
+            f"15. {WITH_WIDTHS.split(', ')[1]}: compress() CPU ÷ one full-size encode (q50)",
+            "≤ 1.6",
+            f"{widths:.2f}",
+            met(widths, lambda v: v <= 1.6),
         ]
     )
     bare = p.peak_rss["bare codec"].peak
