@@ -126,6 +126,8 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
             settings += f", within {view.max_width or 'any'} × {view.max_height or 'any'} px"
         if view.widths:
             settings += f", widths {','.join(map(str, view.widths))}"
+        if view.metadata != "none":
+            settings += f", metadata {view.metadata}"
         fields.append(("file", f"{view.filename} ({settings})"))
     fields.append(("created", when(view.created_at)))
     if view.completed_at:

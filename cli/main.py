@@ -29,6 +29,7 @@ from shared.rules import (
     MAX_HEIGHT,
     MAX_WIDTH,
     MAX_WIDTHS,
+    METADATA,
     QUALITY,
     Quality,
     RuleError,
@@ -219,6 +220,12 @@ def cli() -> None:
     help=f"Up to {MAX_WIDTHS} widths (e.g. 320,640,1280): each image also gets a variant of "
     "each width below its own, and a srcset.",
 )
+@click.option(
+    "--metadata",
+    type=click.Choice(METADATA.choices, case_sensitive=False),
+    help="What each output keeps: none (default), copyright, keep (no GPS or serials; the "
+    "ICC profile), all (GPS and serials too).",
+)
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
 @click.option(
@@ -238,6 +245,7 @@ def submit(
     max_width: int | None,
     max_height: int | None,
     widths: tuple[int, ...] | None,
+    metadata: str | None,
     webhook: str | None,
     wait_: bool,
     idempotency: str | None,
@@ -267,6 +275,8 @@ def submit(
         options["max_height"] = str(max_height)
     if widths:
         options["widths"] = ",".join(map(str, widths))
+    if metadata:
+        options["metadata"] = metadata.lower()
     if webhook:
         options["webhook_url"] = webhook
     data = file.read_bytes()

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps, features
 
 from compressor import encoders, jpeg, search, sizes
+from compressor.metadata import Carried, avif_params, carried, into_jpeg, into_webp
 from shared.errors import ImageError
 from shared.records import Sizes
-from shared.rules import LEVELS, QUALITY, Effort, Format, Quality, level_of
+from shared.rules import LEVELS, QUALITY, Effort, Format, MetadataMode, Quality, level_of
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -95,8 +96,10 @@ def compress(
     max_bytes: int | None = None,
     background: tuple[int, int, int] = WHITE,
     size: Sizes = FULL_SIZE,
+    metadata: MetadataMode = "none",
 ) -> Compressed:
-    """Re-encode an image as an upright, metadata-free sRGB (or greyscale) image.
+    """Re-encode an image as an upright sRGB (or greyscale) image, metadata-free by default
+    (`metadata` keeps some: compressor/metadata.py).
 
     Transparent pixels are composited on `background`; animations keep their first frame.
     `size` bounds the output and asks for variants (compressor/sizes.py); `max_bytes` and
@@ -114,15 +117,19 @@ def compress(
     im, smaller = _decode(data, max_pixels, size)
     source_format, icc = str(im.format), im.info.get("icc_profile")
     keepable = smaller is None and source_format == "JPEG" and format == "jpeg"
-    keepable = keepable and jpeg.displays_as_is(im)
-    im = prepare(im, icc, background)
+    keepable = keepable and metadata == "none" and jpeg.displays_as_is(im)
+    blocks = carried(im, icc, metadata)  # before prepare() turns it upright
+    im = prepare(im, None if blocks.icc else icc, background)  # a kept profile: no conversion
     im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
+    if format == "avif":  # libavif writes the container: its encoder takes the blocks
+        im.info.update(avif_params(blocks))
     if smaller is not None:
         im = sizes.scale_down(im, smaller)
     width, height = im.size
     if level is None:
         assert isinstance(quality, int)
-        found = _at_quality(im, quality, format, effort, max_bytes)
+        room = None if max_bytes is None else max_bytes - _overhead(format, blocks, im.size)
+        found = _at_quality(im, quality, format, effort, room)
     else:
         from compressor import levels  # numpy and the metric: loaded by auto only (23 MiB)
 
@@ -132,9 +139,18 @@ def compress(
                 f"cannot reach auto:{level} within max_bytes={max_bytes}: its smallest "
                 f"encoding is {len(found.data)} bytes (quality {found.quality})"
             )
-    variants = _variants(im, size.widths, _encoder_of(found, level is not None, format, effort, im))
+    encode = _encoder_of(found, level is not None, format, effort, im)
+    variants = tuple(
+        Variant(v.width, v.height, _with(blocks, format, v.data, (v.width, v.height)))
+        for v in _variants(im, size.widths, encode)
+    )
     del im  # free the pixels before mozjpeg allocates its coefficient buffers
-    out = found.data
+    out = _with(blocks, format, found.data, (width, height))
+    if max_bytes is not None and len(out) > max_bytes:  # only an auto level gets here
+        raise ImageError(
+            f"cannot reach auto:{level} within max_bytes={max_bytes}: its smallest encoding "
+            f"with the metadata kept is {len(out)} bytes (quality {found.quality})"
+        )
     kept = None
     if keepable and len(out) >= len(data):
         kept = jpeg.keep_source(data)
@@ -154,6 +170,23 @@ def compress(
         score_whole=found.whole,
         variants=variants,
     )
+
+
+def _with(blocks: Carried, output: Format, data: bytes, size: tuple[int, int]) -> bytes:
+    """The encoded file with the metadata blocks written in (AVIF's encoder wrote them)."""
+    if output == "jpeg":
+        return into_jpeg(data, blocks)
+    if output == "webp":
+        return into_webp(data, *size, blocks)
+    return data
+
+
+def _overhead(output: Format, blocks: Carried, size: tuple[int, int]) -> int:
+    """How many bytes the blocks add to an output (0 for AVIF: its encoder's size has them)."""
+    if output == "avif" or not blocks:
+        return 0
+    empty = {"jpeg": b"\xff\xd8\xff\xd9", "webp": b"RIFF\4\0\0\0WEBPVP8L\0\0\0\0"}[output]
+    return len(_with(blocks, output, empty, size)) - len(empty)
 
 
 def _encoder_of(

@@ -89,6 +89,9 @@ def _webp_lossless(im: Image.Image, quality: int) -> bytes:
 def _avif(im: Image.Image, quality: int, speed: int, subsampling: str) -> bytes:
     if im.mode == "L":
         subsampling = "4:0:0"
+    # Metadata kept for AVIF rides on the image (compressor/metadata.py avif_params): its
+    # container is libavif's to write, the other formats get theirs after encoding.
+    kept = {name: im.info[name] for name in ("exif", "xmp", "icc_profile") if name in im.info}
     return save(
         im,
         "AVIF",
@@ -96,6 +99,7 @@ def _avif(im: Image.Image, quality: int, speed: int, subsampling: str) -> bytes:
         speed=speed,
         subsampling=subsampling,
         max_threads=_AVIF_THREADS,
+        **kept,
     )
 
 

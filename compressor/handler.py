@@ -52,6 +52,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         max_bytes=original.max_bytes,
         background=settings.background,
         size=original.sizes,
+        metadata=original.metadata,
     )
     # Memory follows the pixels being worked on, so they are what is bounded.
     pixels = pixel_count(data) * memory_weight(original.format)

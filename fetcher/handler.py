@@ -46,6 +46,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         max_width=message.max_width or None,
         max_height=message.max_height or None,
         widths=message.widths,
+        metadata=message.metadata,
         moments=moments,
     )
     key = image_key(message.image_id, image.extension)

@@ -24,6 +24,7 @@ from shared.rules import (
     MAX_HEIGHT,
     MAX_WIDTH,
     MAX_WIDTHS,
+    METADATA,
     QUALITY,
     REQUEST_ID,
     WIDTH,
@@ -165,6 +166,17 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
                 "status lists them and a srcset; the output CSV adds a last column, "
                 f"`{SRCSETS_COLUMN}`, with each image's srcset ({SRCSET_SEPARATOR.strip()!r} "
                 "between a row's images).",
+            },
+            "metadata": {
+                "type": "string",
+                "enum": list(METADATA.choices),
+                "default": METADATA.default,
+                "description": "What each output keeps of the source's metadata: `none` "
+                "(nothing; pixels converted to sRGB), `copyright` (EXIF Artist and Copyright, "
+                "XMP creator, rights and credit), `keep` (EXIF without GPS, serial numbers, "
+                "owner name and maker note, plus the ICC profile instead of converting), `all` "
+                "(EXIF with GPS and serials too, plus the ICC profile). Orientation is applied "
+                "to the pixels.",
             },
             "format": {
                 "type": "string",

@@ -10,6 +10,7 @@ from shared.rules import (
     MAX_BYTES,
     MAX_HEIGHT,
     MAX_WIDTH,
+    METADATA,
     RuleError,
     check_sizes,
     parse_quality,
@@ -26,6 +27,7 @@ FIELDS = (
     "max_width",
     "max_height",
     "widths",
+    "metadata",
     "webhook_url",
 )
 
@@ -50,6 +52,7 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
         widths=parse_widths(text("widths")) if text("widths") else (),
     )
     check_sizes(output_format, sizes.max_width, sizes.max_height, sizes.widths)
+    metadata = METADATA.parse(text("metadata")) if text("metadata") else METADATA.default
     webhook = text("webhook_url") or None
     if webhook is not None:
         if not webhook.isascii():
@@ -64,5 +67,6 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
         effort=effort,
         max_bytes=max_bytes,
         sizes=sizes,
+        metadata=metadata,
         webhook_url=webhook,
     )

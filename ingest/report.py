@@ -85,6 +85,7 @@ def request_view(request: RequestRecord) -> RequestView:
         max_width=request.sizes.max_width,
         max_height=request.sizes.max_height,
         widths=list(request.sizes.widths),
+        metadata=request.metadata,
         created_at=request.created_at.isoformat(),
         completed_at=c.isoformat() if (c := request.completed_at) else None,
         counts=Counts(total=request.total, done=request.done, failed=request.failed),

@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 
 from shared.records import WebhookState
-from shared.rules import Effort, Format, Quality
+from shared.rules import Effort, Format, MetadataMode, Quality
 from shared.status import ImageStatus, RequestStatus
 
 # Times are ISO 8601 strings with their UTC offset.
@@ -131,6 +131,9 @@ class RequestView(View, frozen=True, kw_only=True):
     max_width: int | None
     max_height: int | None
     widths: Annotated[list[int], msgspec.Meta(description="The variants' widths asked for.")]
+    metadata: Annotated[
+        MetadataMode, msgspec.Meta(description="What metadata each output carries.")
+    ]
     created_at: Timestamp
     completed_at: Timestamp | None
     counts: Counts

@@ -20,7 +20,7 @@ import orjson
 from shared import timeline
 from shared.errors import PermanentError
 from shared.records import ImageRecord, RequestRecord
-from shared.rules import QUALITY, Effort, Format, level_of
+from shared.rules import QUALITY, Effort, Format, MetadataMode, level_of
 
 SCHEMA_VERSION = 1
 _USER_META_PREFIX = "x-amz-meta-"
@@ -166,6 +166,7 @@ class FetchRequested(_Message):
     max_width: int = 0  # 0: no bound (shared/records.py Sizes)
     max_height: int = 0
     widths: str = ""  # "320,640" (as the form gives them): JSON has no tuple to check
+    metadata: MetadataMode = "none"
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
@@ -185,6 +186,7 @@ class FetchRequested(_Message):
             max_width=request.sizes.max_width or 0,
             max_height=request.sizes.max_height or 0,
             widths=request.sizes.widths_text(),
+            metadata=request.metadata,
         )
 
 

@@ -21,7 +21,16 @@ from shared.errors import PermanentError
 from shared.events import ObjectCreated
 from shared.names import variant_key
 from shared.records import Options, Sizes, StoredVariant
-from shared.rules import AUTO_QUALITY, Effort, Format, Level, Quality, RuleError, parse_widths
+from shared.rules import (
+    AUTO_QUALITY,
+    Effort,
+    Format,
+    Level,
+    MetadataMode,
+    Quality,
+    RuleError,
+    parse_widths,
+)
 
 
 class _Meta(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
@@ -73,6 +82,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
     max_width: str = ""
     max_height: str = ""
     widths: str = ""
+    metadata: str = ""
     webhook_url: str = ""
 
     @classmethod
@@ -88,6 +98,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             max_width=_number(options.sizes.max_width),
             max_height=_number(options.sizes.max_height),
             widths=options.sizes.widths_text(),
+            metadata=options.metadata,
             webhook_url=options.webhook_url or "",
         )
 
@@ -101,6 +112,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             "max_width": self.max_width,
             "max_height": self.max_height,
             "widths": self.widths,
+            "metadata": self.metadata,
             "webhook_url": self.webhook_url,
         }
 
@@ -116,6 +128,7 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     max_width: int | None = None
     max_height: int | None = None
     widths: str = ""  # "320,640" (shared/rules.py parse_widths)
+    metadata: MetadataMode = "none"
 
     @property
     def wanted(self) -> Quality:

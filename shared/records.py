@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import msgspec
 
-from shared.rules import EFFORT, FORMAT, QUALITY, Effort, Format, Quality
+from shared.rules import EFFORT, FORMAT, METADATA, QUALITY, Effort, Format, MetadataMode, Quality
 from shared.status import ImageStatus, RequestStatus
 
 
@@ -49,6 +49,7 @@ class Options(Record, frozen=True, kw_only=True):
     effort: Effort = EFFORT.default
     max_bytes: int | None = None  # a ceiling on each image's output
     sizes: Sizes = msgspec.field(default_factory=Sizes)
+    metadata: MetadataMode = METADATA.default
 
 
 class WebhookState(StrEnum):
@@ -79,6 +80,7 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     effort: Effort = EFFORT.default
     max_bytes: int | None = None
     sizes: Sizes = msgspec.field(default_factory=Sizes)
+    metadata: MetadataMode = METADATA.default
     source: Source | None = None
     error: str | None = None  # why a failed request failed
     header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV

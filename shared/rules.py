@@ -130,6 +130,11 @@ FORMAT: OneOf[Format] = OneOf("format", get_args(Format), default="jpeg")
 # and the 16384 libavif/aom (and browsers) support for AVIF.
 LARGEST_SIDE: dict[Format, int] = {"jpeg": 65_500, "webp": 16_383, "avif": 16_384}
 
+# What metadata each output carries (compressor/metadata.py): none (default), the copyright
+# fields, the EXIF block without GPS and serial numbers plus the ICC profile, or all of it.
+MetadataMode = Literal["none", "copyright", "keep", "all"]
+METADATA: OneOf[MetadataMode] = OneOf("metadata", get_args(MetadataMode), default="none")
+
 # Sizes: a bound on the main output's sides (never upscaled), and up to MAX_WIDTHS extra
 # variants of the given widths, aspect kept (for an HTML srcset).
 MAX_WIDTH = WholeNumber("max_width", 1, max(LARGEST_SIDE.values()), default=0)

@@ -33,6 +33,7 @@ class Requests:
             effort=options.effort,
             max_bytes=options.max_bytes,
             sizes=options.sizes,
+            metadata=options.metadata,
             source=source,
             status=RequestStatus.PENDING,
             created_at=moment,

@@ -123,3 +123,16 @@ async def test_sizes_bound_each_output_and_make_srcset_variants(
         table = list(csv.reader(io.StringIO((await answer.read()).decode("utf-8-sig"))))
     assert table[0][-1] == "Output Image Srcsets"
     assert [row[-1] for row in table[1:]] == [image["srcset"] for _, image in images]
+
+
+async def test_metadata_keep_carries_the_profile_and_an_upright_orientation(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    status, images = await run(http, stack, sample_data, metadata="keep")
+    assert (status["status"], status["metadata"]) == ("completed", "keep")
+    for source, image in images:
+        with Image.open(source) as original:
+            profile = original.info.get("icc_profile")
+        with Image.open(io.BytesIO(await fetched(anonymous, image))) as out:
+            assert out.info.get("icc_profile") == profile, source.name
+            assert out.getexif().get(0x0112, 1) == 1, source.name  # pixels turned already

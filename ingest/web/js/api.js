@@ -78,7 +78,7 @@ export async function getJson(path, options) {
 /** Upload a CSV with its options; resolves to {request_id, status}. */
 export async function upload(
   file,
-  { quality, format, effort, maxBytes, maxWidth, maxHeight, widths, webhookUrl },
+  { quality, format, effort, maxBytes, maxWidth, maxHeight, widths, metadata, webhookUrl },
 ) {
   const form = new FormData();
   form.append("file", file, file.name);
@@ -89,6 +89,7 @@ export async function upload(
   if (maxWidth) form.append("max_width", String(maxWidth));
   if (maxHeight) form.append("max_height", String(maxHeight));
   if (widths) form.append("widths", widths);
+  if (metadata) form.append("metadata", metadata);
   if (webhookUrl) form.append("webhook_url", webhookUrl);
   return (await call("api/upload", { method: "POST", body: form })).json();
 }

@@ -209,6 +209,7 @@ function updateSummary(parts, body) {
       ? ` · within ${body.max_width || "any"} × ${body.max_height || "any"} px`
       : "",
     body.widths && body.widths.length ? ` · widths ${body.widths.join(", ")}` : "",
+    body.metadata && body.metadata !== "none" ? ` · metadata ${body.metadata}` : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);

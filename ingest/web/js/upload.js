@@ -6,6 +6,12 @@ import { formatBytes, h, notice } from "./dom.js";
 
 // How each output format is named on the page; the formats themselves come from the service.
 const FORMAT_NAMES = { jpeg: "JPEG", webp: "WebP", avif: "AVIF" };
+const METADATA_NAMES = {
+  none: "None (smallest)",
+  copyright: "Copyright and credit only",
+  keep: "Keep, without GPS and serial numbers",
+  all: "Everything, GPS and serial numbers too",
+};
 
 function uploadIcon() {
   const icon = h("span", { class: "dropzone-icon", "aria-hidden": "true" });
@@ -128,6 +134,11 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     autocomplete: "off",
     "aria-describedby": "widths-help",
   });
+  const metadata = h("select", {
+    id: "metadata",
+    name: "metadata",
+    "aria-describedby": "metadata-help",
+  });
   let rules = null; // the fields' ranges, once the service has told us
 
   function options(select, values, chosen, label = (value) => value) {
@@ -155,6 +166,7 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     );
     fixedRow.hidden = mode.value !== "fixed";
     options(effort, fields.effort.enum, fields.effort.default);
+    options(metadata, fields.metadata.enum, fields.metadata.default, (v) => METADATA_NAMES[v] || v);
     Object.assign(maxBytes, { min: rules.maxBytes[0], max: rules.maxBytes[1] });
     for (const [input, field] of [
       [maxWidth, fields.max_width],
@@ -222,6 +234,7 @@ export function uploadView({ onUploaded, onUnauthorized }) {
         maxWidth: maxWidth.value.trim(),
         maxHeight: maxHeight.value.trim(),
         widths: widths.value.trim(),
+        metadata: metadata.value,
         webhookUrl: webhook.value.trim(),
       });
       onUploaded(accepted.request_id);
@@ -319,6 +332,17 @@ export function uploadView({ onUploaded, onUnauthorized }) {
           "p",
           { id: "widths-help", class: "hint" },
           "A smaller copy of every image at each width, for a srcset (the CSV gets a column).",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "metadata" }, "Metadata"),
+        metadata,
+        h(
+          "p",
+          { id: "metadata-help", class: "hint" },
+          "GPS positions and camera serial numbers go only with “everything”.",
         ),
       ),
       h(
