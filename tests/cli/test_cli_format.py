@@ -17,6 +17,7 @@ def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     base = {"input_url": "http://img/a.jpg", "status": status, "output_url": None, "error": None}
     unknown = {"format": None, "quality": None, "kept_source": None}
     unknown |= {"score": None, "score_whole": None}
+    unknown |= {"width": None, "height": None, "variants": [], "srcset": None}
     return {
         "bytes_in": None,
         "bytes_out": None,
@@ -54,6 +55,10 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "format": "jpeg",
         "effort": "balanced",
         "max_bytes": None,
+        "max_width": None,
+        "max_height": None,
+        "widths": [],
+        "metadata": "none",
         "timeline": {},
         "products": products,
         **fields,
@@ -208,3 +213,12 @@ def test_summary_of_an_auto_request_shows_its_scores_and_ceiling() -> None:
         in lines
     )
     assert "scores    SSIMULACRA2 70.0 to 71.2 over 2 images" in lines
+
+
+def test_summary_names_the_sizes_and_metadata_asked_for() -> None:
+    view = doc(max_width=800, widths=[320, 640], metadata="keep", format="webp")
+    (file_line,) = [line for line in fmt.summary(view).splitlines() if line.startswith("file")]
+    assert file_line == (
+        "file      products.csv (webp, quality 50, effort balanced, within 800 × any px, "
+        "widths 320,640, metadata keep)"
+    )

@@ -278,6 +278,7 @@ def test_fetch_requested_wire_shape() -> None:
         "max_width": 0,
         "max_height": 0,
         "widths": "",
+        "metadata": "none",
     }
 
 
