@@ -9,10 +9,13 @@ exactly the seed's pixels, Pillow `quality=q`, stored more compactly as the effo
 `quality=auto:<level>` searches each image's smallest encoding at the level's SSIMULACRA2
 score (compressor/levels.py); `max_bytes` lowers a fixed quality until the output fits. A
 JPEG source that re-encoding would not make smaller is kept instead, losslessly stripped of
-its metadata (`Compressed.kept_source`).
+its metadata (`Compressed.kept_source`); for JPEG XL output, libjxl's lossless transcode of
+that stripped JPEG is kept when smaller than the re-encoding (its pixels are the source's,
+and the stripped JPEG can be rebuilt from it bit for bit).
 """
 
 import contextlib
+import dataclasses
 import io
 import struct
 import warnings
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms, ImageOps, features
 
 from compressor import encoders, jpeg, search, sizes
-from compressor.metadata import Carried, avif_params, carried, into_jpeg, into_webp
+from compressor.metadata import IN_BAND, Carried, carried, encoder_params, into_jpeg, into_webp
 from shared.errors import ImageError
 from shared.records import Sizes
 from shared.rules import LEVELS, QUALITY, Effort, Format, MetadataMode, Quality, level_of
@@ -38,6 +41,7 @@ FORMATS: dict[Format, tuple[str, str, str]] = {
     "jpeg": ("JPEG", "image/jpeg", "jpg"),
     "webp": ("WEBP", "image/webp", "webp"),
     "avif": ("AVIF", "image/avif", "avif"),
+    "jxl": ("JXL", "image/jxl", "jxl"),
 }
 WHITE = (255, 255, 255)
 FULL_SIZE = Sizes()  # no bound, no variants
@@ -116,13 +120,16 @@ def compress(
         raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
     im, smaller = _decode(data, max_pixels, size)
     source_format, icc = str(im.format), im.info.get("icc_profile")
-    keepable = smaller is None and source_format == "JPEG" and format == "jpeg"
+    keepable = smaller is None and source_format == "JPEG" and format in ("jpeg", "jxl")
     keepable = keepable and metadata == "none" and jpeg.displays_as_is(im)
+    source_mode = im.mode
     blocks = carried(im, icc, metadata)  # before prepare() turns it upright
+    if format == "jxl":  # the plugin writes EXIF and XMP boxes, not a profile: go to sRGB
+        blocks = dataclasses.replace(blocks, icc=None)
     im = prepare(im, None if blocks.icc else icc, background)  # a kept profile: no conversion
     im.info.clear()  # Pillow would copy a source comment (COM marker) or profile into the output
-    if format == "avif":  # libavif writes the container: its encoder takes the blocks
-        im.info.update(avif_params(blocks))
+    if format in IN_BAND:  # the codec library writes the container: its encoder takes them
+        im.info.update(encoder_params(blocks))
     if smaller is not None:
         im = sizes.scale_down(im, smaller)
     width, height = im.size
@@ -152,10 +159,12 @@ def compress(
             f"with the metadata kept is {len(out)} bytes (quality {found.quality})"
         )
     kept = None
-    if keepable and len(out) >= len(data):
+    if keepable and format == "jxl":
+        kept = _transcoded(data, width, height, source_mode)
+    elif keepable and len(out) >= len(data):
         kept = jpeg.keep_source(data)
-        if kept is not None and (len(kept) >= len(out) or (max_bytes and len(kept) > max_bytes)):
-            kept = None
+    if kept is not None and (len(kept) >= len(out) or (max_bytes and len(kept) > max_bytes)):
+        kept = None
     return Compressed(
         out if kept is None else kept,
         width,
@@ -172,6 +181,18 @@ def compress(
     )
 
 
+def _transcoded(data: bytes, width: int, height: int, mode: str) -> bytes | None:
+    """The source JPEG, without its metadata, losslessly in JPEG XL; None if libjxl cannot
+    take it (the re-encoding stands)."""
+    stripped = jpeg.without_metadata(data)
+    if stripped is None:
+        return None
+    try:
+        return encoders.jpeg_to_jxl(stripped, width, height, mode)
+    except (RuntimeError, OSError, ValueError):
+        return None
+
+
 def _with(blocks: Carried, output: Format, data: bytes, size: tuple[int, int]) -> bytes:
     """The encoded file with the metadata blocks written in (AVIF's encoder wrote them)."""
     if output == "jpeg":
@@ -182,8 +203,9 @@ def _with(blocks: Carried, output: Format, data: bytes, size: tuple[int, int]) -
 
 
 def _overhead(output: Format, blocks: Carried, size: tuple[int, int]) -> int:
-    """How many bytes the blocks add to an output (0 for AVIF: its encoder's size has them)."""
-    if output == "avif" or not blocks:
+    """How many bytes the blocks add to an output (0 for AVIF and JPEG XL: their encoder's
+    size has them)."""
+    if output in IN_BAND or not blocks:
         return 0
     empty = {"jpeg": b"\xff\xd8\xff\xd9", "webp": b"RIFF\4\0\0\0WEBPVP8L\0\0\0\0"}[output]
     return len(_with(blocks, output, empty, size)) - len(empty)

@@ -48,7 +48,7 @@ MARGIN_WHOLE = 0.05  # the fast metric vs the reference: within 0.003 on every t
 # margin for all would have cost JPEG 5-17 % more bytes; each point costs AVIF most (its
 # score flattens near the top: auto:high took 2.28 x the seed's bytes at 6.5, 2.68 at 8.0,
 # 3.13 at 8.5).
-MARGIN_MOSAIC: dict[Format, float] = {"jpeg": 6.5, "webp": 6.5, "avif": 8.0}
+MARGIN_MOSAIC: dict[Format, float] = {"jpeg": 6.5, "webp": 6.5, "avif": 8.0, "jxl": 8.0}
 MAX_SCORES = 6  # metric evaluations per search stage
 TOLERANCE = 2  # quality steps between the passing and the failing quality at the end
 # First guess of the quality per format and level target, and the score's typical slope
@@ -57,8 +57,9 @@ GUESS: dict[Format, dict[float, int]] = {
     "jpeg": {80.0: 84, 70.0: 65, 60.0: 48},
     "webp": {80.0: 85, 70.0: 70, 60.0: 52},
     "avif": {80.0: 70, 70.0: 55, 60.0: 45},
+    "jxl": {80.0: 78, 70.0: 64, 60.0: 52},
 }
-SLOPE: dict[Format, float] = {"jpeg": 0.6, "webp": 0.55, "avif": 0.45}
+SLOPE: dict[Format, float] = {"jpeg": 0.6, "webp": 0.55, "avif": 0.45, "jxl": 0.65}
 
 
 def at_level(

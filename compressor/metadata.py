@@ -13,8 +13,9 @@ Orientation is always written as 1: the pixels are turned upright before encodin
 embedded thumbnail (IFD1) is never copied (it would show the uncropped original).
 
 The blocks are written into the encoded file afterwards (JPEG: APP1/APP2 segments; WebP: the
-RIFF chunks of its extended format) or, for AVIF, whose container libavif writes, handed to
-its encoder. Pure: bytes in, bytes out.
+RIFF chunks of its extended format) or, for AVIF and JPEG XL, whose containers libavif and
+libjxl write, handed to their encoders (the JPEG XL plugin writes no ICC profile: with
+`keep`/`all` its pixels are converted to sRGB like `none`'s). Pure: bytes in, bytes out.
 """
 
 import struct
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from shared.rules import MetadataMode
+from shared.rules import Format, MetadataMode
 
 _ARTIST, _COPYRIGHT, _ORIENTATION = 0x013B, 0x8298, 0x0112
 _GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
@@ -126,8 +127,13 @@ def into_webp(data: bytes, width: int, height: int, blocks: Carried) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def avif_params(blocks: Carried) -> dict[str, bytes]:
-    """Pillow's AVIF encoder options for the blocks (libavif writes its own container)."""
+# Formats whose container the codec library writes: their encoders take the blocks.
+IN_BAND: tuple[Format, ...] = ("avif", "jxl")
+
+
+def encoder_params(blocks: Carried) -> dict[str, bytes]:
+    """The blocks as Pillow's AVIF and JPEG XL encoders take them (libavif and libjxl write
+    their own containers)."""
     params = {"exif": blocks.exif, "xmp": blocks.xmp, "icc_profile": blocks.icc}
     return {name: value for name, value in params.items() if value}
 

@@ -124,11 +124,12 @@ EFFORT: OneOf[Effort] = OneOf("effort", get_args(Effort), default="balanced")
 # A ceiling on each image's output size.
 MAX_BYTES = WholeNumber("max_bytes", 1, 1_000_000_000, default=0)
 # Output formats a request may ask for; the compressor writes each (compressor/compress.py).
-Format = Literal["jpeg", "webp", "avif"]
+Format = Literal["jpeg", "webp", "avif", "jxl"]
 FORMAT: OneOf[Format] = OneOf("format", get_args(Format), default="jpeg")
 # The longest side each format can hold: libjpeg's JPEG_MAX_DIMENSION, WebP's 14-bit sizes,
-# and the 16384 libavif/aom (and browsers) support for AVIF.
-LARGEST_SIDE: dict[Format, int] = {"jpeg": 65_500, "webp": 16_383, "avif": 16_384}
+# the 16384 libavif/aom (and browsers) support for AVIF; JPEG XL holds 2^30 - 1, the service
+# stops at JPEG's 65,500.
+LARGEST_SIDE: dict[Format, int] = {"jpeg": 65_500, "webp": 16_383, "avif": 16_384, "jxl": 65_500}
 
 # What metadata each output carries (compressor/metadata.py): none (default), the copyright
 # fields, the EXIF block without GPS and serial numbers plus the ICC profile, or all of it.

@@ -167,7 +167,7 @@ REFUSED: tuple[Refused, ...] = (
             "metadata must be one of none, copyright, keep, all, got 'secret'",
             fields=(("metadata", "secret"),)),
     Refused("format-unknown", "format=png", 400,
-            "format must be one of jpeg, webp, avif, got 'png'", fields=(("format", "png"),)),
+            "format must be one of jpeg, webp, avif, jxl, got 'png'", fields=(("format", "png"),)),
     Refused("webhook-ftp", "webhook_url=ftp://hooks.example/in", 400,
             "webhook_url: unsupported URL scheme 'ftp'",
             fields=(("webhook_url", "ftp://hooks.example/in"),)),

@@ -139,7 +139,9 @@ async def test_output_formats(
 async def test_unknown_format_is_refused(stack: Stack, http: aiohttp.ClientSession) -> None:
     response = await upload(http, stack, make_csv([["1", "x", "http://e.com/a.jpg"]]), format="gif")
     assert response.status == 400
-    assert (await response.json())["error"] == "format must be one of jpeg, webp, avif, got 'gif'"
+    assert (await response.json())[
+        "error"
+    ] == "format must be one of jpeg, webp, avif, jxl, got 'gif'"
     # A dropped CSV cannot be answered: its request fails with the reason, the object is kept.
     data = make_csv([["1", "x", "http://e.com/a.jpg"]])
     key = f"{TENANT}/drops/png-{uuid.uuid4().hex}.csv"
@@ -153,7 +155,7 @@ async def test_unknown_format_is_refused(stack: Stack, http: aiohttp.ClientSessi
     status = await wait_final(http, stack, request_id)
     assert (status["status"], status["error"]) == (
         "failed",
-        "format must be one of jpeg, webp, avif, got 'png'",
+        "format must be one of jpeg, webp, avif, jxl, got 'png'",
     )
     assert s3(stack).stat_object(INBOX_BUCKET, key).size == len(data)
 

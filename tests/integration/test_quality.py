@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import pillow_jxl  # noqa: F401  (Pillow opens JPEG XL with it)
 import pytest
 from PIL import Image
 
@@ -136,3 +137,15 @@ async def test_metadata_keep_carries_the_profile_and_an_upright_orientation(
         with Image.open(io.BytesIO(await fetched(anonymous, image))) as out:
             assert out.info.get("icc_profile") == profile, source.name
             assert out.getexif().get(0x0112, 1) == 1, source.name  # pixels turned already
+
+
+async def test_jpeg_xl_outputs_through_the_pipeline(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    status, images = await run(http, stack, sample_data, format="jxl", quality="auto:medium")
+    assert (status["status"], status["format"]) == ("completed", "jxl")
+    for source, image in images:
+        output = await fetched(anonymous, image)
+        with Image.open(io.BytesIO(output)) as out:
+            assert out.format == "JXL" and image["output_url"].split("?")[0].endswith(".jxl")
+        assert image["kept_source"] or measured(source, output) >= 70.0, source.name

@@ -5,7 +5,7 @@ import { ApiError, upload, uploadFields } from "./api.js";
 import { formatBytes, h, notice } from "./dom.js";
 
 // How each output format is named on the page; the formats themselves come from the service.
-const FORMAT_NAMES = { jpeg: "JPEG", webp: "WebP", avif: "AVIF" };
+const FORMAT_NAMES = { jpeg: "JPEG", webp: "WebP", avif: "AVIF", jxl: "JPEG XL" };
 const METADATA_NAMES = {
   none: "None (smallest)",
   copyright: "Copyright and credit only",

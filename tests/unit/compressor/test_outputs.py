@@ -4,10 +4,12 @@ source when re-encoding would not shrink it, WebP/AVIF outputs, the background c
 import io
 from pathlib import Path
 
+import pillow_jxl
 import pytest
 from PIL import Image, ImageChops, ImageStat, features
 
 from compressor.compress import FORMATS, Compressed, compress, decode, prepare, supported_formats
+from compressor.jpeg import without_metadata
 from shared.rules import Effort
 from tests.unit.compressor.test_compress import (
     LIMIT,
@@ -139,7 +141,7 @@ def test_other_sources_and_formats_are_never_kept() -> None:
     assert not compress(jpeg, 95, max_pixels=LIMIT, format="webp").kept_source
 
 
-# --- WebP and AVIF ------------------------------------------------------------------------------
+# --- WebP, AVIF and JPEG XL ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "jpeg"])
@@ -153,7 +155,8 @@ def test_modern_formats(fmt: str) -> None:
     out = opened(result.data, pillow_name)
     assert (out.width, out.height) == (result.width, result.height) == (451, 300)
     assert b"SpyCam" not in result.data and not out.getexif()
-    assert "icc_profile" not in out.info or not out.info["icc_profile"]
+    if fmt != "jxl":  # libjxl describes its (sRGB) colour encoding as a profile on decode
+        assert "icc_profile" not in out.info or not out.info["icc_profile"]
     assert len(result.data) < len(source) / 3
     with Image.open(SAMPLES / "cat_chelsea_451x300.jpg") as original:
         diff = ImageChops.difference(out.convert("RGB"), original.convert("RGB"))
@@ -209,3 +212,33 @@ def test_compressed_defaults_describe_a_jpeg() -> None:
 
 def test_sample_names_cover_every_kind() -> None:
     assert {Path(n).suffix for n in SAMPLE_NAMES} == {".jpg", ".png", ".webp"}
+
+
+# --- JPEG XL's lossless JPEG transcode -------------------------------------------------------
+
+
+def test_a_jpeg_xl_output_keeps_a_low_quality_jpeg_as_its_bit_exact_transcode() -> None:
+    # A JPEG at quality 20 re-encoded at 50 only grows: its lossless transcode is kept.
+    source = jpeg_with_gps(photo(), quality=20)
+    result = compress(source, 50, max_pixels=LIMIT, format="jxl")
+    assert result.kept_source and result.format == "jxl" and len(result.data) < len(source)
+    rebuilt, _, jpeg, *_ = pillow_jxl.Decoder(num_threads=1)(result.data)
+    assert rebuilt and jpeg == without_metadata(source)  # bit for bit, metadata cut out
+    assert b"SpyCam" in source and b"SpyCam" not in jpeg and b"SpyCam" not in result.data
+
+
+def test_a_jpeg_xl_output_re_encodes_when_that_is_smaller() -> None:
+    source = jpeg_with_gps(photo(), quality=95)
+    result = compress(source, 50, max_pixels=LIMIT, format="jxl")
+    assert not result.kept_source and len(result.data) < len(source) / 3
+
+
+def test_without_metadata_cuts_only_metadata_segments() -> None:
+    source = jpeg_with_gps(photo(), quality=90)
+    stripped = without_metadata(source)
+    assert stripped is not None and len(stripped) < len(source) and b"SpyCam" not in stripped
+    with Image.open(io.BytesIO(stripped)) as im, Image.open(io.BytesIO(source)) as original:
+        assert im.tobytes() == original.tobytes()  # the same scan data
+        assert not im.getexif()
+    assert without_metadata(b"not a jpeg") is None
+    assert without_metadata(source[:40]) is None  # cut before its first scan

@@ -2,8 +2,8 @@
 
 - `quality="auto:<level>"` gives an output whose SSIMULACRA2 against the prepared source,
   measured on the whole decoded output, reaches the level's target: every generated graphic
-  (tests/imagesets.py) at every level in JPEG and one level (in turn) in WebP and AVIF, and a
-  few corpus photos (capped at 4 MP; skipped with a reason without the corpus);
+  (tests/imagesets.py) at every level in JPEG and one level (in turn) in WebP, AVIF and
+  JPEG XL, and a few corpus photos (capped at 4 MP; skipped with a reason without the corpus);
 - 1-px coloured lines, which 4:2:0 chroma caps far below any level, fall back to full chroma;
 - the proxy: small images are scored whole, big ones through a mosaic of 16-px aligned tiles;
 - `max_bytes`: the highest quality that fits, `TooLarge`/ImageError naming the smallest size;
@@ -96,6 +96,7 @@ def level_params() -> list[object]:
     for i, (kind, name) in enumerate(sets):
         combos: list[tuple[Format, Level]] = [("jpeg", level) for level in LEVEL_NAMES]
         combos += [("webp", LEVEL_NAMES[i % 3]), ("avif", LEVEL_NAMES[(i + 1) % 3])]
+        combos += [("jxl", LEVEL_NAMES[(i + 2) % 3])]
         for fmt, level in combos:
             out.append(pytest.param(kind, name, fmt, level, id=f"{name}-{fmt}-{level}"))
     if not corpus:

@@ -161,7 +161,7 @@ def test_inbox_format_from_metadata() -> None:
 @pytest.mark.parametrize(
     ("metadata", "problem"),
     [
-        ({"format": "png"}, "format must be one of jpeg, webp, avif, got 'png'"),
+        ({"format": "png"}, "format must be one of jpeg, webp, avif, jxl, got 'png'"),
         ({"quality": "96"}, "quality must be from 1 to 95, got 96"),
         (
             {"quality": "high"},

@@ -77,7 +77,7 @@ def test_format_default_comes_from_the_settings() -> None:
 def test_unknown_format(raw: str) -> None:
     with pytest.raises(UploadError) as caught:
         options(format=raw)
-    assert str(caught.value) == f"format must be one of jpeg, webp, avif, got {raw[:20]!r}"
+    assert str(caught.value) == f"format must be one of jpeg, webp, avif, jxl, got {raw[:20]!r}"
     assert caught.value.status_code == 400
 
 
