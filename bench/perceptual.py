@@ -26,12 +26,14 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pillow_jxl
 from PIL import Image
 
 from bench.corpus import CORPUS, CorpusImage
 from compressor import encoders
 from compressor.compress import compress
 from compressor.encoders import Encoder
+from compressor.jpeg import without_metadata
 from compressor.ssimulacra2 import Reference
 from shared.records import Sizes
 from shared.rules import AUTO_LEVELS, LEVELS, Effort, Format, Level, Quality
@@ -55,6 +57,8 @@ PER_IMAGE: dict[str, Encoder] = {
     "WebP method 6 (max)": encoders.fixed("webp", "max"),
     "AVIF speed 8 (balanced)": encoders.fixed("avif", "balanced"),
     "AVIF speed 6, 4:4:4 (max)": encoders.fixed("avif", "max"),
+    "JPEG XL effort 5 (balanced)": encoders.fixed("jxl", "balanced"),
+    "JPEG XL effort 7 (max)": encoders.fixed("jxl", "max"),
 }
 SAME_PIXELS = next(iter(PER_IMAGE))  # its score is the seed's: no search needed
 CURVE_QUALITIES = (30, 40, 50, 60, 70, 80, 90)
@@ -65,7 +69,7 @@ CURVES: dict[str, Encoder] = {
     "WebP m5": encoders.fixed("webp", "balanced"),
     "AVIF s8": encoders.fixed("avif", "balanced"),
 }
-FORMATS: tuple[Format, ...] = ("jpeg", "webp", "avif")
+FORMATS: tuple[Format, ...] = ("jpeg", "webp", "avif", "jxl")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,16 @@ class CpuResult:
 
 
 @dataclass(frozen=True)
+class Transcode:
+    """libjxl's lossless transcode of the corpus's JPEGs (metadata segments cut out first)."""
+
+    files: int
+    jpeg_bytes: int
+    jxl_bytes: int
+    exact: int  # how many rebuilt the JPEG bit for bit
+
+
+@dataclass(frozen=True)
 class Memory:
     """One process's peak RSS (MiB), and how far above its imports and input it rose."""
 
@@ -109,6 +123,7 @@ class PerceptualResult:
     images: list[ImageResult]
     cpu: CpuResult
     peak_rss: dict[str, Memory]  # setting (and the bare codec) → one process, largest image
+    transcode: Transcode
 
     def of(self, image_set: str) -> list[ImageResult]:
         return [i for i in self.images if i.set == image_set]
@@ -264,6 +279,24 @@ def peak_rss(image: CorpusImage, folder: Path) -> dict[str, Memory]:
     return peaks
 
 
+def transcode(corpus: list[CorpusImage]) -> Transcode:
+    """Every corpus JPEG libjxl can take (8-bit greyscale or YCbCr), transcoded and rebuilt."""
+    files = jpeg_bytes = jxl_bytes = exact = 0
+    for image in corpus:
+        with Image.open(io.BytesIO(image.data)) as im:
+            if im.format != "JPEG" or im.mode not in ("L", "RGB"):
+                continue
+            size, mode = im.size, im.mode
+        stripped = without_metadata(image.data)
+        if stripped is None:
+            continue
+        jxl = encoders.jpeg_to_jxl(stripped, *size, mode)
+        rebuilt, _, back, *_ = pillow_jxl.Decoder(num_threads=1)(jxl)
+        files, jpeg_bytes, jxl_bytes = files + 1, jpeg_bytes + len(stripped), jxl_bytes + len(jxl)
+        exact += bool(rebuilt and back == stripped)
+    return Transcode(files, jpeg_bytes, jxl_bytes, exact)
+
+
 def run(
     corpus: list[CorpusImage],
     generated: bool,
@@ -278,7 +311,9 @@ def run(
     images.sort(key=lambda r: (r.set, r.name))
     largest = max(corpus, key=lambda image: image.megapixels)
     scratch.mkdir(parents=True, exist_ok=True)
-    return PerceptualResult(images, cpu(corpus, cpu_rounds), peak_rss(largest, scratch))
+    return PerceptualResult(
+        images, cpu(corpus, cpu_rounds), peak_rss(largest, scratch), transcode(corpus)
+    )
 
 
 def bytes_ratio(images: list[ImageResult], setting: str) -> float:
