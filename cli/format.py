@@ -128,6 +128,8 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
             settings += f", widths {','.join(map(str, view.widths))}"
         if view.metadata != "none":
             settings += f", metadata {view.metadata}"
+        if view.animation != "first":
+            settings += ", animations kept"
         fields.append(("file", f"{view.filename} ({settings})"))
     fields.append(("created", when(view.created_at)))
     if view.completed_at:

@@ -22,6 +22,8 @@ from cli import format as fmt
 from cli.gateway import DEFAULT_URL, ApiError, Gateway, MergedStatus, gateway
 from shared.api import Accepted, RequestList, RequestView, StatusView
 from shared.rules import (
+    ANIMATED_FORMATS,
+    ANIMATION,
     EFFORT,
     FORMAT,
     LEVELS,
@@ -226,6 +228,13 @@ def cli() -> None:
     help="What each output keeps: none (default), copyright, keep (no GPS or serials; the "
     "ICC profile), all (GPS and serials too).",
 )
+@click.option(
+    "--animation",
+    type=click.Choice(ANIMATION.choices, case_sensitive=False),
+    help="An animated source: its first frame (default), or keep every frame (format "
+    + " or ".join(ANIMATED_FORMATS)
+    + ").",
+)
 @click.option("--webhook", metavar="URL", help="Called (POST) when the request finishes.")
 @click.option("--wait", "wait_", is_flag=True, help="Show progress until the request finishes.")
 @click.option(
@@ -246,6 +255,7 @@ def submit(
     max_height: int | None,
     widths: tuple[int, ...] | None,
     metadata: str | None,
+    animation: str | None,
     webhook: str | None,
     wait_: bool,
     idempotency: str | None,
@@ -277,6 +287,8 @@ def submit(
         options["widths"] = ",".join(map(str, widths))
     if metadata:
         options["metadata"] = metadata.lower()
+    if animation:
+        options["animation"] = animation.lower()
     if webhook:
         options["webhook_url"] = webhook
     data = file.read_bytes()

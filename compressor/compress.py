@@ -24,11 +24,23 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, features
 
-from compressor import encoders, jpeg, search, sizes
+from compressor import animation, encoders, jpeg, search, sizes
+from compressor.animation import frame_count
 from compressor.metadata import IN_BAND, Carried, carried, encoder_params, into_jpeg, into_webp
 from shared.errors import ImageError
 from shared.records import Sizes
-from shared.rules import LEVELS, QUALITY, Effort, Format, MetadataMode, Quality, level_of
+from shared.rules import (
+    ANIMATED_FORMATS,
+    LEVELS,
+    MAX_FRAMES,
+    QUALITY,
+    Animation,
+    Effort,
+    Format,
+    MetadataMode,
+    Quality,
+    level_of,
+)
 
 # Only these decoders ever see user data; Pillow's others (EPS runs Ghostscript) stay off.
 ALLOWED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -78,6 +90,7 @@ class Compressed:
     score: float | None = None
     score_whole: bool = True
     variants: tuple[Variant, ...] = ()  # rising widths, each below `width`
+    frames: int | None = None  # an animation's, when kept (animation="keep")
 
     @property
     def extension(self) -> str:
@@ -101,11 +114,13 @@ def compress(
     background: tuple[int, int, int] = WHITE,
     size: Sizes = FULL_SIZE,
     metadata: MetadataMode = "none",
+    animation: Animation = "first",
 ) -> Compressed:
     """Re-encode an image as an upright sRGB (or greyscale) image, metadata-free by default
     (`metadata` keeps some: compressor/metadata.py).
 
-    Transparent pixels are composited on `background`; animations keep their first frame.
+    Transparent pixels are composited on `background`; animations keep their first frame, or
+    (`animation="keep"`, WebP and AVIF output) every frame (compressor/animation.py).
     `size` bounds the output and asks for variants (compressor/sizes.py); `max_bytes` and
     the quality search apply to the main output, and each variant takes its quality.
     Raises ImageError, with a reason fit to show the user, for data that is not an allowed
@@ -119,6 +134,8 @@ def compress(
     if format not in supported_formats():
         raise ValueError(f"output format must be one of {supported_formats()}, got {format!r}")
     im, smaller = _decode(data, max_pixels, size)
+    if animation == "keep" and format in ANIMATED_FORMATS and frame_count(im) > 1:
+        return _animated(im, quality, max_pixels, format, effort, max_bytes, background, size)
     source_format, icc = str(im.format), im.info.get("icc_profile")
     keepable = smaller is None and source_format == "JPEG" and format in ("jpeg", "jxl")
     keepable = keepable and metadata == "none" and jpeg.displays_as_is(im)
@@ -178,6 +195,56 @@ def compress(
         score=100.0 if kept is not None and level is not None else found.score,
         score_whole=found.whole,
         variants=variants,
+    )
+
+
+def _animated(
+    im: Image.Image,
+    quality: Quality,
+    max_pixels: int,
+    output: Format,
+    effort: Effort,
+    max_bytes: int | None,
+    background: tuple[int, int, int],
+    size: Sizes,
+) -> Compressed:
+    """Every frame kept, as an animated WebP or AVIF. A level is searched on the first frame
+    and its quality used for all; `max_bytes` bounds the whole animation. No metadata."""
+    count = frame_count(im)
+    animation.check(im.width, im.height, count, max_pixels)
+    target = sizes.fit(im.width, im.height, size)
+    frames = animation.read(im, lambda frame: prepare(frame, None, background), target)
+    first = frames.images[0]
+    level = level_of(quality)
+    if level is not None:
+        from compressor import levels  # numpy and the metric: loaded by auto only
+
+        quality = levels.at_level(first, output, effort, LEVELS[level]).quality
+    assert isinstance(quality, int)
+
+    def encode(_: Image.Image, q: int) -> bytes:
+        return animation.encode(frames, output, effort, q)
+
+    found = search.Found(encode(first, quality), quality)
+    if max_bytes is not None:
+        try:
+            found = search.within_bytes(first, encode, max_bytes, quality)
+        except search.TooLarge as exc:
+            raise ImageError(str(exc)) from None
+    variants = tuple(
+        Variant(w, h, animation.encode(frames.scaled((w, h)), output, effort, found.quality))
+        for w, h in sizes.variant_sizes(first.width, first.height, size.widths)
+    )
+    return Compressed(
+        found.data,
+        first.width,
+        first.height,
+        str(im.format),
+        FORMATS[output][1],
+        output,
+        found.quality,
+        variants=variants,
+        frames=count,
     )
 
 
@@ -263,15 +330,17 @@ def memory_weight(output: Format) -> int:
     return 3 if output == "avif" else 1
 
 
-def pixel_count(data: bytes) -> int:
-    """Width × height from the image's header, without decoding it; 0 if it cannot be read
-    (compress() then says why)."""
+def pixel_count(data: bytes, animation: Animation = "first") -> int:
+    """Width × height from the image's header, without decoding it (× its frames when they
+    are all kept, at most MAX_FRAMES + 1 counted); 0 if it cannot be read (compress() then
+    says why)."""
     try:
         with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
             width, height = im.size
+            frames = min(frame_count(im), MAX_FRAMES + 1) if animation == "keep" else 1
     except (*_DECODE_ERRORS, Image.DecompressionBombError):
         return 0
-    return width * height
+    return width * height * frames
 
 
 def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bytes | None]:

@@ -53,9 +53,10 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         background=settings.background,
         size=original.sizes,
         metadata=original.metadata,
+        animation=original.animation,
     )
     # Memory follows the pixels being worked on, so they are what is bounded.
-    pixels = pixel_count(data) * memory_weight(original.format)
+    pixels = pixel_count(data, original.animation) * memory_weight(original.format)
     try:
         async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixels):
             result = await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
@@ -88,6 +89,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         score_whole=None if result.score is None else result.score_whole,
         width=result.width,
         height=result.height,
+        frames=result.frames,
         variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )

@@ -47,6 +47,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         max_height=message.max_height or None,
         widths=message.widths,
         metadata=message.metadata,
+        animation=message.animation,
         moments=moments,
     )
     key = image_key(message.image_id, image.extension)

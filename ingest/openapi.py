@@ -14,6 +14,8 @@ import msgspec
 from ingest.csvfile import SRCSET_SEPARATOR, SRCSETS_COLUMN
 from shared.api import Accepted, ErrorBody, RequestList, StatusView
 from shared.rules import (
+    ANIMATED_FORMATS,
+    ANIMATION,
     AUTO_SPELLINGS,
     EFFORT,
     FORMAT,
@@ -21,6 +23,7 @@ from shared.rules import (
     LARGEST_SIDE,
     LEVELS,
     MAX_BYTES,
+    MAX_FRAMES,
     MAX_HEIGHT,
     MAX_WIDTH,
     MAX_WIDTHS,
@@ -177,6 +180,17 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
                 "owner name and maker note, plus the ICC profile instead of converting), `all` "
                 "(EXIF with GPS and serials too, plus the ICC profile). Orientation is applied "
                 "to the pixels.",
+            },
+            "animation": {
+                "type": "string",
+                "enum": list(ANIMATION.choices),
+                "default": ANIMATION.default,
+                "description": "An animated GIF or WebP source: its first frame (`first`), or "
+                "every frame with its timing and the loop count (`keep`: needs format "
+                + " or ".join(ANIMATED_FORMATS)
+                + f"; at most {MAX_FRAMES} frames, and all frames' pixels together within the "
+                f"limit of {settings.max_image_pixels}, else the image fails saying which). An "
+                "animation carries no metadata; an auto level is searched on its first frame.",
             },
             "format": {
                 "type": "string",

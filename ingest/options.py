@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from shared.netguard import BlockedURL, check_url
 from shared.records import Options, Sizes
 from shared.rules import (
+    ANIMATION,
     EFFORT,
     FORMAT,
     MAX_BYTES,
@@ -12,6 +13,7 @@ from shared.rules import (
     MAX_WIDTH,
     METADATA,
     RuleError,
+    check_animation,
     check_sizes,
     parse_quality,
     parse_widths,
@@ -28,6 +30,7 @@ FIELDS = (
     "max_height",
     "widths",
     "metadata",
+    "animation",
     "webhook_url",
 )
 
@@ -53,6 +56,8 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
     )
     check_sizes(output_format, sizes.max_width, sizes.max_height, sizes.widths)
     metadata = METADATA.parse(text("metadata")) if text("metadata") else METADATA.default
+    animation = ANIMATION.parse(text("animation")) if text("animation") else ANIMATION.default
+    check_animation(animation, output_format)
     webhook = text("webhook_url") or None
     if webhook is not None:
         if not webhook.isascii():
@@ -68,5 +73,6 @@ def parse_options(given: Mapping[str, str], settings: Settings) -> Options:
         max_bytes=max_bytes,
         sizes=sizes,
         metadata=metadata,
+        animation=animation,
         webhook_url=webhook,
     )

@@ -34,6 +34,7 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         score_whole=meta.score_whole,
         width=meta.width,
         height=meta.height,
+        frames=meta.frames,
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )

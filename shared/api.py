@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 
 from shared.records import WebhookState
-from shared.rules import Effort, Format, MetadataMode, Quality
+from shared.rules import Animation, Effort, Format, MetadataMode, Quality
 from shared.status import ImageStatus, RequestStatus
 
 # Times are ISO 8601 strings with their UTC offset.
@@ -63,6 +63,9 @@ class ImageView(View, frozen=True, kw_only=True):
     ]
     width: Annotated[int | None, msgspec.Meta(description="The output's width in pixels.")]
     height: int | None
+    frames: Annotated[
+        int | None, msgspec.Meta(description="An animated output's frames (animation=keep).")
+    ]
     variants: Annotated[
         list[VariantView],
         msgspec.Meta(description="The variants asked for with `widths`, narrowest first."),
@@ -134,6 +137,7 @@ class RequestView(View, frozen=True, kw_only=True):
     metadata: Annotated[
         MetadataMode, msgspec.Meta(description="What metadata each output carries.")
     ]
+    animation: Animation
     created_at: Timestamp
     completed_at: Timestamp | None
     counts: Counts

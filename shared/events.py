@@ -20,7 +20,7 @@ import orjson
 from shared import timeline
 from shared.errors import PermanentError
 from shared.records import ImageRecord, RequestRecord
-from shared.rules import QUALITY, Effort, Format, MetadataMode, level_of
+from shared.rules import QUALITY, Animation, Effort, Format, MetadataMode, level_of
 
 SCHEMA_VERSION = 1
 _USER_META_PREFIX = "x-amz-meta-"
@@ -167,6 +167,7 @@ class FetchRequested(_Message):
     max_height: int = 0
     widths: str = ""  # "320,640" (as the form gives them): JSON has no tuple to check
     metadata: MetadataMode = "none"
+    animation: Animation = "first"
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
@@ -187,6 +188,7 @@ class FetchRequested(_Message):
             max_height=request.sizes.max_height or 0,
             widths=request.sizes.widths_text(),
             metadata=request.metadata,
+            animation=request.animation,
         )
 
 

@@ -23,6 +23,7 @@ from shared.names import variant_key
 from shared.records import Options, Sizes, StoredVariant
 from shared.rules import (
     AUTO_QUALITY,
+    Animation,
     Effort,
     Format,
     Level,
@@ -83,6 +84,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
     max_height: str = ""
     widths: str = ""
     metadata: str = ""
+    animation: str = ""
     webhook_url: str = ""
 
     @classmethod
@@ -99,6 +101,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             max_height=_number(options.sizes.max_height),
             widths=options.sizes.widths_text(),
             metadata=options.metadata,
+            animation=options.animation,
             webhook_url=options.webhook_url or "",
         )
 
@@ -113,6 +116,7 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
             "max_height": self.max_height,
             "widths": self.widths,
             "metadata": self.metadata,
+            "animation": self.animation,
             "webhook_url": self.webhook_url,
         }
 
@@ -129,6 +133,7 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     max_height: int | None = None
     widths: str = ""  # "320,640" (shared/rules.py parse_widths)
     metadata: MetadataMode = "none"
+    animation: Animation = "first"
 
     @property
     def wanted(self) -> Quality:
@@ -166,6 +171,7 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     score_whole: bool | None = None  # on the whole image (else on its tile sample)
     width: int | None = None
     height: int | None = None
+    frames: int | None = None
     # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
     # bytes), each at names.variant_key(this key, width).
     variants: str = ""

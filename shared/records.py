@@ -10,7 +10,18 @@ from enum import StrEnum
 
 import msgspec
 
-from shared.rules import EFFORT, FORMAT, METADATA, QUALITY, Effort, Format, MetadataMode, Quality
+from shared.rules import (
+    ANIMATION,
+    EFFORT,
+    FORMAT,
+    METADATA,
+    QUALITY,
+    Animation,
+    Effort,
+    Format,
+    MetadataMode,
+    Quality,
+)
 from shared.status import ImageStatus, RequestStatus
 
 
@@ -50,6 +61,7 @@ class Options(Record, frozen=True, kw_only=True):
     max_bytes: int | None = None  # a ceiling on each image's output
     sizes: Sizes = msgspec.field(default_factory=Sizes)
     metadata: MetadataMode = METADATA.default
+    animation: Animation = ANIMATION.default
 
 
 class WebhookState(StrEnum):
@@ -81,6 +93,7 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     max_bytes: int | None = None
     sizes: Sizes = msgspec.field(default_factory=Sizes)
     metadata: MetadataMode = METADATA.default
+    animation: Animation = ANIMATION.default
     source: Source | None = None
     error: str | None = None  # why a failed request failed
     header: tuple[str, ...] = ()  # the CSV's header row, for the output CSV
@@ -139,6 +152,7 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     score_whole: bool | None = None
     width: int | None = None
     height: int | None = None
+    frames: int | None = None  # an animation's (animation=keep)
     variants: tuple[StoredVariant, ...] = ()  # rising widths (a request's `widths`)
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
@@ -165,6 +179,7 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     score_whole: bool | None = None
     width: int | None = None
     height: int | None = None
+    frames: int | None = None
     variants: tuple[StoredVariant, ...] = ()
     moments: dict[str, int] = {}
     finished_at: datetime | None = None

@@ -136,6 +136,23 @@ LARGEST_SIDE: dict[Format, int] = {"jpeg": 65_500, "webp": 16_383, "avif": 16_38
 MetadataMode = Literal["none", "copyright", "keep", "all"]
 METADATA: OneOf[MetadataMode] = OneOf("metadata", get_args(MetadataMode), default="none")
 
+# An animated source (GIF, WebP): its first frame (default), or every frame and its timing
+# as an animated WebP or AVIF, within MAX_FRAMES and the pixel limit summed over frames.
+Animation = Literal["first", "keep"]
+ANIMATION: OneOf[Animation] = OneOf("animation", get_args(Animation), default="first")
+ANIMATED_FORMATS: tuple[Format, ...] = ("webp", "avif")
+MAX_FRAMES = 1_000
+
+
+def check_animation(animation: Animation, output: Format) -> None:
+    """That `output` can hold an animation when one is to be kept."""
+    if animation == "keep" and output not in ANIMATED_FORMATS:
+        raise RuleError(
+            f"animation=keep needs format {' or '.join(ANIMATED_FORMATS)} (an animated "
+            f"image), got {output}"
+        )
+
+
 # Sizes: a bound on the main output's sides (never upscaled), and up to MAX_WIDTHS extra
 # variants of the given widths, aspect kept (for an HTML srcset).
 MAX_WIDTH = WholeNumber("max_width", 1, max(LARGEST_SIDE.values()), default=0)

@@ -34,6 +34,7 @@ class Requests:
             max_bytes=options.max_bytes,
             sizes=options.sizes,
             metadata=options.metadata,
+            animation=options.animation,
             source=source,
             status=RequestStatus.PENDING,
             created_at=moment,

@@ -166,6 +166,11 @@ REFUSED: tuple[Refused, ...] = (
     Refused("metadata-unknown", "metadata=secret", 400,
             "metadata must be one of none, copyright, keep, all, got 'secret'",
             fields=(("metadata", "secret"),)),
+    Refused("animation-unknown", "animation=loop", 400,
+            "animation must be one of first, keep, got 'loop'", fields=(("animation", "loop"),)),
+    Refused("animation-keep-jpeg", "animation=keep with format=jpeg (a still format)", 400,
+            "animation=keep needs format webp or avif (an animated image), got jpeg",
+            fields=(("animation", "keep"), ("format", "jpeg"))),
     Refused("format-unknown", "format=png", 400,
             "format must be one of jpeg, webp, avif, jxl, got 'png'", fields=(("format", "png"),)),
     Refused("webhook-ftp", "webhook_url=ftp://hooks.example/in", 400,
@@ -336,6 +341,7 @@ class Unmet:
     what: str
     fields: tuple[tuple[str, str], ...]
     reason: str  # {n}: a number that depends on the codec's version
+    image: str = "good.jpg"  # what the origin serves (payloads.py)
 
 
 # The origin's good.jpg: the sample cat photo (payloads.py).
@@ -347,6 +353,9 @@ UNMET: tuple[Unmet, ...] = (
           (("quality", "auto:high"), ("max_bytes", "2000")),
           "cannot reach auto:high within max_bytes=2000: its smallest encoding is {n} bytes "
           "(quality {n})"),
+    Unmet("animation-10000-frames", "animation=keep, format=webp: a 10,000-frame GIF "
+          "(MAX_FRAMES is 1,000)", (("animation", "keep"), ("format", "webp")),
+          "animation has 10000 frames; the limit is 1000", image="frames-10000.gif"),
 )  # fmt: skip
 
 

@@ -72,6 +72,14 @@ def animated_gif() -> bytes:
     return _save(red, "GIF", save_all=True, append_images=[blue], duration=100, loop=0)
 
 
+def gif_of_frames(count: int) -> bytes:
+    """`count` 2×2 frames, red and blue in turn (Pillow merges identical neighbours)."""
+    frames = [Image.new("P", (2, 2), i % 2) for i in range(count)]
+    for frame in frames:
+        frame.putpalette([255, 0, 0, 0, 0, 255])
+    return _save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=20, loop=0)
+
+
 SVG = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
     b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
@@ -98,6 +106,7 @@ def payloads() -> dict[str, Payload]:
         "cmyk.jpg": (_save(Image.new("CMYK", (120, 80), (0, 255, 255, 0)), "JPEG"), "image/jpeg"),
         "grey16.png": (grey16_png(), "image/png"),
         "animated.gif": (animated_gif(), "image/gif"),
+        "frames-10000.gif": (gif_of_frames(10_000), "image/gif"),
         "huge.png": (huge_png(), "image/png"),
         "drawing.svg": (SVG, "image/svg+xml"),
     }

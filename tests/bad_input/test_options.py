@@ -9,6 +9,7 @@ import uuid
 import aiohttp
 import pytest
 from minio import Minio
+from PIL import Image
 
 from deploy.local.stack import Stack
 from shared.names import INBOX_BUCKET
@@ -28,7 +29,7 @@ def pattern(reason: str) -> str:
 async def test_unmet_options_fail_the_image(
     case: Unmet, stack: Stack, http: aiohttp.ClientSession, servers: Servers, store: Minio
 ) -> None:
-    rows = [["1", case.id, servers.url("{origin}/img/good.jpg")]]
+    rows = [["1", case.id, servers.url(f"{{origin}}/img/{case.image}")]]
     status = await process(http, stack, rows, **dict(case.fields))
     assert status["status"] == "completed_with_errors", status
     (image,) = status["products"][0]["images"]
@@ -59,3 +60,17 @@ async def test_bad_options_of_a_dropped_csv_fail_its_request(
     status = await wait_final(http, stack, request_id)
     assert (status["status"], status["error"]) == ("failed", case.error)
     assert store.stat_object(INBOX_BUCKET, key).size == len(data)
+
+
+async def test_an_animated_gif_stays_animated_when_asked(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, servers: Servers
+) -> None:
+    """The other side of animation-10000-frames: a small animation kept through the stack."""
+    rows = [["1", "animated", servers.url("{origin}/img/animated.gif")]]
+    status = await process(http, stack, rows, animation="keep", format="webp")
+    assert (status["status"], status["animation"]) == ("completed", "keep"), status
+    (image,) = status["products"][0]["images"]
+    assert (image["status"], image["frames"]) == ("done", 2)
+    async with anonymous.get(image["output_url"]) as got:
+        with Image.open(io.BytesIO(await got.read())) as out:
+            assert (out.format, out.n_frames) == ("WEBP", 2)

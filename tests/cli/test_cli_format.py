@@ -17,7 +17,7 @@ def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     base = {"input_url": "http://img/a.jpg", "status": status, "output_url": None, "error": None}
     unknown = {"format": None, "quality": None, "kept_source": None}
     unknown |= {"score": None, "score_whole": None}
-    unknown |= {"width": None, "height": None, "variants": [], "srcset": None}
+    unknown |= {"width": None, "height": None, "frames": None, "variants": [], "srcset": None}
     return {
         "bytes_in": None,
         "bytes_out": None,
@@ -59,6 +59,7 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "max_height": None,
         "widths": [],
         "metadata": "none",
+        "animation": "first",
         "timeline": {},
         "products": products,
         **fields,

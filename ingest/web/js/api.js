@@ -78,7 +78,18 @@ export async function getJson(path, options) {
 /** Upload a CSV with its options; resolves to {request_id, status}. */
 export async function upload(
   file,
-  { quality, format, effort, maxBytes, maxWidth, maxHeight, widths, metadata, webhookUrl },
+  {
+    quality,
+    format,
+    effort,
+    maxBytes,
+    maxWidth,
+    maxHeight,
+    widths,
+    metadata,
+    animation,
+    webhookUrl,
+  },
 ) {
   const form = new FormData();
   form.append("file", file, file.name);
@@ -90,6 +101,7 @@ export async function upload(
   if (maxHeight) form.append("max_height", String(maxHeight));
   if (widths) form.append("widths", widths);
   if (metadata) form.append("metadata", metadata);
+  if (animation) form.append("animation", animation);
   if (webhookUrl) form.append("webhook_url", webhookUrl);
   return (await call("api/upload", { method: "POST", body: form })).json();
 }

@@ -210,6 +210,7 @@ function updateSummary(parts, body) {
       : "",
     body.widths && body.widths.length ? ` · widths ${body.widths.join(", ")}` : "",
     body.metadata && body.metadata !== "none" ? ` · metadata ${body.metadata}` : "",
+    body.animation === "keep" ? " · animations kept" : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);
@@ -434,6 +435,7 @@ function variantLinks(image) {
     "span",
     { class: "shot-sizes", "data-testid": "image-sizes" },
     ` · ${image.width} × ${image.height}`,
+    image.frames ? ` · ${image.frames} frames` : "",
     ...links.flatMap((link) => [" · ", link]),
   );
 }

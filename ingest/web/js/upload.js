@@ -139,6 +139,12 @@ export function uploadView({ onUploaded, onUnauthorized }) {
     name: "metadata",
     "aria-describedby": "metadata-help",
   });
+  const animation = h("input", {
+    id: "animation",
+    name: "animation",
+    type: "checkbox",
+    "aria-describedby": "animation-help",
+  });
   let rules = null; // the fields' ranges, once the service has told us
 
   function options(select, values, chosen, label = (value) => value) {
@@ -235,6 +241,7 @@ export function uploadView({ onUploaded, onUnauthorized }) {
         maxHeight: maxHeight.value.trim(),
         widths: widths.value.trim(),
         metadata: metadata.value,
+        animation: animation.checked ? "keep" : "",
         webhookUrl: webhook.value.trim(),
       });
       onUploaded(accepted.request_id);
@@ -343,6 +350,16 @@ export function uploadView({ onUploaded, onUnauthorized }) {
           "p",
           { id: "metadata-help", class: "hint" },
           "GPS positions and camera serial numbers go only with “everything”.",
+        ),
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { class: "check" }, animation, " Keep animations"),
+        h(
+          "p",
+          { id: "animation-help", class: "hint" },
+          "Animated GIFs and WebPs stay animated (WebP or AVIF output); otherwise the first frame.",
         ),
       ),
       h(

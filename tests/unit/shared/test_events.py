@@ -279,6 +279,7 @@ def test_fetch_requested_wire_shape() -> None:
         "max_height": 0,
         "widths": "",
         "metadata": "none",
+        "animation": "first",
     }
 
 
