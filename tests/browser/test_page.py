@@ -121,6 +121,8 @@ async def test_upload_watch_gallery_download_and_list(
     await page.get_by_label("Effort").select_option("max")
     await page.locator("#max-width").fill("300")  # every sample image is wider
     await page.get_by_label("Extra widths").fill("200, 120")
+    await page.get_by_label("Metadata").select_option("keep")
+    await page.get_by_label("Keep animations").check()
     await page.get_by_role("button", name="Compress images").click()
     request_id = await wait_finished(page)
 
@@ -144,6 +146,8 @@ async def test_upload_watch_gallery_download_and_list(
         await expect(chosen.nth(index)).to_have_text(re.compile(r"q \d+ · SSIMULACRA2 \d+\.\d"))
     await expect(page.get_by_text("effort max")).to_be_visible()
     await expect(page.get_by_text("within 300 × any px")).to_be_visible()
+    await expect(page.get_by_text("metadata keep")).to_be_visible()
+    await expect(page.get_by_text("animations kept")).to_be_visible()
     # Each shows its size and links its variants, narrowest first.
     sized = page.locator("figure[data-status=done] [data-testid=image-sizes]")
     await expect(sized).to_have_count(6)
