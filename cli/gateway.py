@@ -78,6 +78,10 @@ class Gateway:
             async for chunk in r.content.iter_chunked(64 * 1024):
                 out.write(chunk)
 
+    async def delete(self, request_id: str) -> None:
+        async with self.session.delete(f"{self.url}/api/requests/{request_id}") as r:
+            await _check(r)
+
     async def requests(self, limit: int, before: str | None) -> RequestList:
         params: dict[str, str | int] = {"limit": limit}
         if before:

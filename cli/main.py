@@ -387,6 +387,25 @@ def download(request_id: str, output: str, url: str, key: str | None) -> None:
     click.echo(f"saved {target} ({fmt.human_bytes(target.stat().st_size)})", err=True)
 
 
+@cli.command()
+@click.argument("request_id")
+@connection
+def delete(request_id: str, url: str, key: str | None) -> None:
+    """Delete a finished request: its images, stored CSV and records.
+
+    Its output links stop working. A request still processing (or whose webhook is still
+    being delivered) cannot be deleted yet; one deleted already is not found (exit 2).
+    """
+    api_key = need(key)
+
+    async def remove() -> None:
+        async with gateway(url, api_key) as gw:
+            await gw.delete(request_id)
+
+    run(remove)
+    click.echo(f"deleted {request_id}", err=True)
+
+
 @cli.command("requests")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--before", metavar="TIME", help="Only requests created before this time.")

@@ -116,10 +116,13 @@ def _jxl(im: Image.Image, quality: int, effort: int) -> bytes:
     # Without an `exif` argument the plugin writes the source's, which the decoded image
     # still caches: b"" says none.
     exif, xmp = im.info.get("exif", b""), im.info.get("xmp", b"")
+    # libjxl's lossy mode takes 1-99 (the plugin refuses 100): the search's top, 100, is
+    # its lossless mode.
     return save(
         im,
         "JXL",
-        quality=quality,
+        quality=min(quality, 99),
+        lossless=quality >= 100,
         effort=effort,
         lossless_jpeg=False,
         num_threads=1,

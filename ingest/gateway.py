@@ -4,6 +4,7 @@ It never parses rows or fans out work: the inbox bucket's object-created event d
 (ingest/handler.py), so a CSV put straight into the bucket is processed the same way.
 """
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from ingest.ops import MetricsMiddleware, healthz, metrics_endpoint, readyz
 from ingest.report import LinkFor, etag, group_by_row, output_row, product_view, request_view
 from shared import logs
 from shared.api import Accepted, ErrorBody, ProductsPage, RequestList, StatusView, View
-from shared.names import COMPRESSED_BUCKET
+from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
 from shared.records import RequestRecord
 from shared.rules import REQUEST_ID, RuleError, date_time
 from shared.runtime import Clients, open_clients
@@ -36,6 +37,7 @@ from shared.settings import Settings
 from shared.status import FINAL_STATUSES, RequestStatus
 
 _DOCS_HTML = Path(__file__).with_name("docs.html")
+log = logging.getLogger(__name__)
 
 
 class ViewResponse(Response):
@@ -88,7 +90,7 @@ async def upload(request: Request) -> Response:
     tenant = await authenticate(request)
     clients = clients_of(request)
     settings = clients.settings
-    async with request.form(max_files=1, max_fields=10) as form:
+    async with request.form(max_files=1, max_fields=uploads.MAX_FORM_FIELDS) as form:
         file = form.get("file")
         if not isinstance(file, UploadFile):
             return error(400, "the form field 'file' must be the CSV file")
@@ -149,6 +151,25 @@ def _int_param(request: Request, param: PageParam) -> int:
         return param.read(request.query_params.get(param.name))
     except RuleError as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+async def delete_request(request: Request) -> Response:
+    """Remove a finished request: its objects, then its records. Another tenant's, or one
+    deleted already, answers 404."""
+    found = await find_request(request)
+    if found.status not in FINAL_STATUSES:
+        return error(409, f"request {found.id} is {found.status}; delete it when it is done")
+    if found.webhook_url is not None and found.webhook_state is None:
+        return error(409, f"request {found.id}: its webhook is still being delivered")
+    clients = clients_of(request)
+    for bucket in (COMPRESSED_BUCKET, ORIGINALS_BUCKET):  # outputs and variants, originals
+        await clients.store.remove(bucket, await clients.store.keys(bucket, f"{found.id}/"))
+    source = found.source
+    if source is not None and not await clients.db.requests.others_from_source(found):
+        await clients.store.remove(source.bucket, [source.key])
+    await clients.db.forget(found.id)
+    log.info("request %s deleted", found.id)
+    return Response(status_code=204)
 
 
 async def download(request: Request) -> Response:
@@ -233,6 +254,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/api/status/{request_id}", status),
             Route("/api/download/{request_id}", download),
             Route("/api/requests", list_requests),
+            Route("/api/requests/{request_id}", delete_request, methods=["DELETE"]),
             Route("/openapi.json", openapi),
             Route("/docs", docs),
             Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger"),

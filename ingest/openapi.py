@@ -87,6 +87,7 @@ def openapi_document(settings: Settings) -> Schema:
             "/api/status/{request_id}": {"get": _status(status_ref, error)},
             "/api/download/{request_id}": {"get": _download(error)},
             "/api/requests": {"get": _list(list_ref, error)},
+            "/api/requests/{request_id}": {"delete": _delete(error)},
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -243,6 +244,22 @@ def _status(view: Schema, error: Schema) -> Schema:
             "200": _json("The request", view),
             "304": {"description": "Unchanged since the ETag given"},
             **_errors(error, "400", "401", "404"),
+        },
+    }
+
+
+def _delete(error: Schema) -> Schema:
+    return {
+        "summary": "Delete a finished request",
+        "description": "Removes its originals, compressed copies and variants, its stored CSV "
+        "(unless another of your requests was made from the same inbox key) and every record "
+        "of it; its output links stop working. Asked again, or for another tenant's request, "
+        "it answers 404: nothing of it is left to delete. A request still processing, or whose "
+        "webhook is still being delivered, answers 409.",
+        "parameters": [_request_id()],
+        "responses": {
+            "204": {"description": "Deleted"},
+            **_errors(error, "401", "404", "409"),
         },
     }
 

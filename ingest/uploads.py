@@ -26,6 +26,10 @@ class UploadError(ValueError):
         self.status_code = status_code
 
 
+# Every option, and a few fields of a client's own that are ignored (the file is apart).
+MAX_FORM_FIELDS = len(FIELDS) + 5
+
+
 def form_options(form: FormData, settings: Settings) -> Options:
     """Validate the optional form fields (ingest/options.py FIELDS)."""
     given = {name: value for name in FIELDS if isinstance(value := form.get(name), str)}

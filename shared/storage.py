@@ -12,6 +12,7 @@ from typing import Protocol
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from shared.events import ObjectCreated, user_metadata
@@ -32,6 +33,7 @@ class ObjectStore(Protocol):
     def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]: ...
     async def describe(self, bucket: str, key: str) -> ObjectCreated | None: ...
     async def keys(self, bucket: str, prefix: str) -> list[str]: ...
+    async def remove(self, bucket: str, keys: list[str]) -> None: ...
     def public_url(self, bucket: str, key: str) -> str: ...
 
 
@@ -130,6 +132,17 @@ class MinioStore:
             ]
 
         return await asyncio.to_thread(listing)
+
+    async def remove(self, bucket: str, keys: list[str]) -> None:
+        """Delete the objects (a missing one is no error); raise on the first the store refuses."""
+
+        def removal() -> None:
+            deletes = (DeleteObject(key) for key in keys)
+            for failure in self._client.remove_objects(bucket, deletes):  # lazy: consume it
+                raise OSError(f"could not delete {bucket}/{failure.name}: {failure.message}")
+
+        if keys:
+            await asyncio.to_thread(removal)
 
     def public_url(self, bucket: str, key: str) -> str:
         """A presigned GET link on the public endpoint, valid for the configured expiry."""

@@ -48,6 +48,13 @@ class Database:
         await db["api_keys"].create_index([("tenant", ASCENDING)])
         await db["requests"].create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
 
+    async def forget(self, request_id: str) -> None:
+        """Every record of a request: images and rows, the keys bound to it, then the request
+        itself (last, so that a deletion cut short can be asked again)."""
+        await self.images.delete_of_request(request_id)
+        await self.keys.release_claims_of(request_id)
+        await self.requests.delete(request_id)
+
     async def ping(self) -> None:
         await self._client.admin.command("ping")
 

@@ -76,6 +76,11 @@ class Images:
         query = {"_id": image_id, "status": _PENDING}
         return await self._images.find_one(query, {"_id": 1}) is not None
 
+    async def delete_of_request(self, request_id: str) -> None:
+        """Every image and row of the request."""
+        await self._images.delete_many({"request_id": request_id})
+        await self._rows.delete_many({"request_id": request_id})
+
     async def any_pending(self, request_id: str) -> bool:
         query = {"request_id": request_id, "status": _PENDING}
         return await self._images.find_one(query, {"_id": 1}) is not None

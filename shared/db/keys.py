@@ -41,6 +41,10 @@ class ApiKeys:
         cursor = self._keys.find().sort("created_at", ASCENDING)
         return [record(doc, ApiKeyRecord) async for doc in cursor]
 
+    async def release_claims_of(self, request_id: str) -> None:
+        """Forget the Idempotency-Keys bound to a deleted request (a retry then makes anew)."""
+        await self._idempotency.delete_many({"request_id": request_id})
+
     async def claim_idempotency_key(
         self, key: str, request_id: str, fingerprint: str
     ) -> IdempotencyClaim:

@@ -49,6 +49,21 @@ class Requests:
         assert doc is not None  # upsert always returns a document
         return record(doc, RequestRecord)
 
+    async def delete(self, request_id: str) -> None:
+        await self._requests.delete_one({"_id": request_id})
+
+    async def others_from_source(self, request: RequestRecord) -> bool:
+        """Whether another of the tenant's requests was made from the same stored CSV (a CSV
+        dropped again at the same key makes a new request from the new version)."""
+        if request.source is None:
+            return False
+        query = {
+            "tenant": request.tenant,
+            "source.key": request.source.key,
+            "_id": {"$ne": request.id},
+        }
+        return await self._requests.find_one(query, {"_id": 1}) is not None
+
     async def get(self, request_id: str) -> RequestRecord | None:
         return maybe(await self._requests.find_one({"_id": request_id}), RequestRecord)
 

@@ -157,6 +157,23 @@ def test_a_retried_submit_reuses_the_request(cli: Cli, stack: Stack, folder: Pat
     assert request_id(forced) not in (request_id(first), request_id(other))
 
 
+def test_submit_passes_sizes_metadata_and_animation(cli: Cli, stack: Stack, folder: Path) -> None:
+    path = write_csv(
+        folder / "sized.csv", [["1", "Cat", image_url(stack, "cat_chelsea_451x300.jpg")]]
+    )
+    run = cli(
+        "submit", str(path), "--format", "webp", "--max-width", "200", "--widths", "100",
+        "--metadata", "copyright", "--animation", "keep", "--wait",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert re.search(
+        r"^file\s+sized\.csv \(webp, quality 50, effort balanced, within 200 × any px, "
+        r"widths 100, metadata copyright, animations kept\)$",
+        run.stderr,
+        re.M,
+    ), run.stderr
+
+
 def test_an_unfinished_request_is_watched_with_cheap_polls(
     cli: Cli, stack: Stack, held: Held, folder: Path, tmp_path: Path
 ) -> None:
@@ -213,6 +230,8 @@ def test_an_unknown_request_exits_2(cli: Cli) -> None:
         (["frobnicate"], "No such command 'frobnicate'"),
         (["submit", "no-such-file.csv"], "does not exist"),
         (["submit", "--quality", "0", "x.csv"], "quality must be from 1 to 95, got 0"),
+        (["submit", "--widths", "320,320", "x.csv"], "widths: 320 is given twice"),
+        (["submit", "--max-width", "0", "x.csv"], "max_width must be from 1 to 65500, got 0"),
         (["status"], "Missing argument 'REQUEST_ID'"),
         (["requests", "--limit", "0"], "0 is not in the range x>=1"),
     ],

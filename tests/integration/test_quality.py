@@ -6,6 +6,7 @@ SSIMULACRA2 against the source as the compressor prepares it (upright, 8-bit, sR
 
 import csv
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from PIL import Image
 from compressor.compress import decode, prepare
 from compressor.ssimulacra2 import score
 from deploy.local.stack import Stack
-from tests.integration.client import base, image_url, make_csv, upload, wait_final
+from shared.names import INBOX_BUCKET
+from tests.integration.client import base, image_url, make_csv, s3, upload, wait_final, wait_for
+from tests.integration.conftest import TENANT
 
 pytestmark = pytest.mark.integration
 LIMIT = 64_000_000
@@ -149,3 +152,55 @@ async def test_jpeg_xl_outputs_through_the_pipeline(
         with Image.open(io.BytesIO(output)) as out:
             assert out.format == "JXL" and image["output_url"].split("?")[0].endswith(".jxl")
         assert image["kept_source"] or measured(source, output) >= 70.0, source.name
+
+
+async def test_a_dropped_csv_names_sizes_metadata_and_animation_in_its_metadata(
+    stack: Stack, http: aiohttp.ClientSession, sample_data: Path
+) -> None:
+    rows = [["1", "Cat", image_url(stack, "cat_chelsea_451x300.jpg")]]
+    data = make_csv(rows)
+    key = f"{TENANT}/drops/sizes-{uuid.uuid4().hex}.csv"
+    meta = {"format": "webp", "max-width": "200", "widths": "100", "metadata": "copyright"}
+    s3(stack).put_object(
+        INBOX_BUCKET, key, io.BytesIO(data), len(data), metadata=meta | {"animation": "keep"}
+    )
+
+    async def dropped() -> list[dict[str, Any]]:
+        async with http.get(f"{base(stack)}/api/requests", params={"inbox_key": key}) as r:
+            return list((await r.json())["requests"])
+
+    request_id = (await wait_for(dropped, "the dropped CSV's request"))[0]["request_id"]
+    status = await wait_final(http, stack, request_id)
+    assert status["status"] == "completed", status
+    settings = [status[k] for k in ("format", "max_width", "widths", "metadata", "animation")]
+    assert settings == ["webp", 200, [100], "copyright", "keep"]
+    (image,) = status["products"][0]["images"]
+    assert (image["width"], [v["width"] for v in image["variants"]]) == (200, [100])
+
+
+async def test_an_upload_may_set_every_option_and_add_fields_of_its_own(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    every = {
+        "quality": "auto:low",
+        "format": "webp",
+        "effort": "fast",
+        "max_bytes": "500000",
+        "max_width": "300",
+        "max_height": "300",
+        "widths": "100,200",
+        "metadata": "copyright",
+        "animation": "keep",
+    }
+    extra = {f"client_note_{n}": "ignored" for n in range(5)}
+    rows = [["1", "Cat", image_url(stack, "cat_chelsea_451x300.jpg")]]
+    async with await upload(http, stack, make_csv(rows), **every, **extra) as response:
+        assert response.status == 202, await response.text()
+        request_id = (await response.json())["request_id"]
+    status = await wait_final(http, stack, request_id)
+    assert status["status"] == "completed", status
+    assert (status["quality"], status["widths"], status["animation"]) == (
+        "auto:low",
+        [100, 200],
+        "keep",
+    )

@@ -8,6 +8,7 @@ import pillow_jxl
 import pytest
 from PIL import Image, ImageChops, ImageStat, features
 
+from compressor import encoders
 from compressor.compress import FORMATS, Compressed, compress, decode, prepare, supported_formats
 from compressor.jpeg import without_metadata
 from shared.rules import Effort
@@ -242,3 +243,9 @@ def test_without_metadata_cuts_only_metadata_segments() -> None:
         assert not im.getexif()
     assert without_metadata(b"not a jpeg") is None
     assert without_metadata(source[:40]) is None  # cut before its first scan
+
+
+def test_jpeg_xl_takes_the_searchs_top_quality_as_lossless() -> None:
+    im = photo()
+    top = Image.open(io.BytesIO(encoders.fixed("jxl", "balanced")(im, 100)))
+    assert top.tobytes() == im.tobytes()  # libjxl's lossless mode: every pixel kept
