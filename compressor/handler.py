@@ -90,6 +90,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         width=result.width,
         height=result.height,
         frames=result.frames,
+        revalidated=original.revalidated,
         variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )

@@ -46,6 +46,25 @@ class TransientFetchError(Exception):
 
 
 @dataclass(frozen=True)
+class Validators:
+    """What an origin said identifies its answer: sent back to ask whether it changed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+
+@dataclass(frozen=True)
 class Downloaded:
     """A fetched image: its bytes, the type sniffed from them, and where it came from."""
 
@@ -53,6 +72,14 @@ class Downloaded:
     content_type: str  # e.g. "image/jpeg", from the bytes, never from the server's header
     extension: str  # e.g. "jpg"
     final_url: str  # after redirects
+    validators: Validators = Validators()  # the origin's ETag and Last-Modified, if any
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The origin answered 304 to a conditional request: what was stored is current."""
+
+    final_url: str
 
 
 @dataclass(frozen=True)
@@ -151,7 +178,8 @@ async def _receive(response: aiohttp.ClientResponse, max_bytes: int) -> Download
     kind = kind or sniff(bytes(body))
     if kind is None:
         raise ImageError(_not_an_image(bytes(body[:SNIFF_BYTES]), declared))
-    return Downloaded(bytes(body), kind[0], kind[1], str(response.url))
+    validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
+    return Downloaded(bytes(body), kind[0], kind[1], str(response.url), validators)
 
 
 def _translate(exc: aiohttp.ClientError, url: URL) -> Exception:
@@ -173,15 +201,20 @@ def _translate(exc: aiohttp.ClientError, url: URL) -> Exception:
 
 
 async def _follow(
-    session: aiohttp.ClientSession, url: str, max_bytes: int, allow: Allowlist
-) -> Downloaded:
+    session: aiohttp.ClientSession,
+    url: str,
+    max_bytes: int,
+    allow: Allowlist,
+    validators: Validators | None,
+) -> Downloaded | NotModified:
     current = check_url(url, allow)
+    headers = {**REQUEST_HEADERS, **(validators.headers() if validators else {})}
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            async with session.get(
-                current, headers=REQUEST_HEADERS, allow_redirects=False
-            ) as response:
+            async with session.get(current, headers=headers, allow_redirects=False) as response:
                 location = response.headers.get("Location")
+                if response.status == HTTPStatus.NOT_MODIFIED and validators:
+                    return NotModified(str(response.url))
                 if response.status not in _REDIRECT_STATUSES or not location:
                     _check_status(response)
                     return await _receive(response, max_bytes)
@@ -199,9 +232,18 @@ async def _follow(
 
 
 async def download(
-    session: aiohttp.ClientSession, url: str, *, max_bytes: int, allow: Allowlist
-) -> Downloaded:
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    max_bytes: int,
+    allow: Allowlist,
+    validators: Validators | None = None,
+) -> Downloaded | NotModified:
     """Fetch `url` through a `shared.netguard.make_session` session, following redirects.
+
+    With `validators` the request is conditional (If-None-Match, If-Modified-Since) and a 304
+    answers NotModified; a 304 to a request that was not conditional is an error like any
+    other 3xx without a body.
 
     The session's total timeout bounds the whole download, redirects included. `allow` lists
     networks and host names exempt from the address policy (settings.fetch_allow); it must
@@ -210,7 +252,7 @@ async def download(
     limit = session.timeout.total
     try:
         async with asyncio.timeout(limit):
-            return await _follow(session, url, max_bytes, allow)
+            return await _follow(session, url, max_bytes, allow, validators)
     except BlockedURL as exc:  # from check_url or the session's resolver
         raise ImageError(str(exc)) from exc
     except TimeoutError as exc:

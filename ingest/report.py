@@ -56,6 +56,7 @@ def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
         width=image.width,
         height=image.height,
         frames=image.frames,
+        revalidated=image.revalidated,
         variants=variants,
         srcset=srcset(variants, output_url, image.width),
         timeline={name: timeline.iso(ms) for name, ms in image.moments.items()},

@@ -35,6 +35,7 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         width=meta.width,
         height=meta.height,
         frames=meta.frames,
+        revalidated=meta.revalidated,
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )

@@ -66,6 +66,14 @@ class ImageView(View, frozen=True, kw_only=True):
     frames: Annotated[
         int | None, msgspec.Meta(description="An animated output's frames (animation=keep).")
     ]
+    revalidated: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="The origin answered 304 Not Modified to the fetcher's conditional "
+            "request (ETag / Last-Modified of an earlier request of yours): the original "
+            "stored then was used, not downloaded again."
+        ),
+    ]
     variants: Annotated[
         list[VariantView],
         msgspec.Meta(description="The variants asked for with `widths`, narrowest first."),

@@ -168,6 +168,7 @@ class FetchRequested(_Message):
     widths: str = ""  # "320,640" (as the form gives them): JSON has no tuple to check
     metadata: MetadataMode = "none"
     animation: Animation = "first"
+    tenant: str = ""  # whose validators and originals the fetcher may reuse ("": none)
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
@@ -189,6 +190,7 @@ class FetchRequested(_Message):
             widths=request.sizes.widths_text(),
             metadata=request.metadata,
             animation=request.animation,
+            tenant=request.tenant,
         )
 
 

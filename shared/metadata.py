@@ -134,6 +134,7 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     widths: str = ""  # "320,640" (shared/rules.py parse_widths)
     metadata: MetadataMode = "none"
     animation: Animation = "first"
+    revalidated: bool = False  # the origin answered 304: this is the stored original again
 
     @property
     def wanted(self) -> Quality:
@@ -172,6 +173,7 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     width: int | None = None
     height: int | None = None
     frames: int | None = None
+    revalidated: bool = False  # its original was revalidated (304), not downloaded
     # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
     # bytes), each at names.variant_key(this key, width).
     variants: str = ""

@@ -5,6 +5,7 @@ type on the way in); everything else sees frozen objects. Field names are the do
 own, so what an operator reads in the database is what the code calls it.
 """
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -154,6 +155,7 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     height: int | None = None
     frames: int | None = None  # an animation's (animation=keep)
     variants: tuple[StoredVariant, ...] = ()  # rising widths (a request's `widths`)
+    revalidated: bool = False  # the origin answered 304: the stored original was reused
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
 
@@ -181,8 +183,29 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     height: int | None = None
     frames: int | None = None
     variants: tuple[StoredVariant, ...] = ()
+    revalidated: bool | None = None
     moments: dict[str, int] = {}
     finished_at: datetime | None = None
+
+
+class SourceRecord(Record, frozen=True, kw_only=True):
+    """The original the fetcher last downloaded from one URL for one tenant, and the origin's
+    validators for it: the next fetch asks whether it changed (issue 14). Never shared
+    between tenants."""
+
+    id: str = msgspec.field(name="_id")  # source_id(tenant, url)
+    tenant: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    original_key: str  # in original-images
+    content_type: str
+    extension: str
+    stored_at: datetime
+
+
+def source_id(tenant: str, url: str) -> str:
+    return hashlib.sha256(f"{tenant}\0{url}".encode()).hexdigest()[:32]
 
 
 class ApiKeyRecord(Record, frozen=True, kw_only=True):

@@ -30,6 +30,7 @@ class ObjectStore(Protocol):
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> str: ...
     async def get(self, bucket: str, key: str) -> bytes: ...
+    async def get_if_exists(self, bucket: str, key: str) -> bytes | None: ...
     def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]: ...
     async def describe(self, bucket: str, key: str) -> ObjectCreated | None: ...
     async def keys(self, bucket: str, prefix: str) -> list[str]: ...
@@ -93,6 +94,15 @@ class MinioStore:
 
     async def get(self, bucket: str, key: str) -> bytes:
         return b"".join([chunk async for chunk in self.stream(bucket, key)])
+
+    async def get_if_exists(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, or None if there is no such object (deleted, expired)."""
+        try:
+            return await self.get(bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
 
     async def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]:
         """Yield an object's bytes in chunks, reading each chunk in a worker thread."""

@@ -21,6 +21,7 @@ from shared.db.images import Images
 from shared.db.keys import ApiKeys
 from shared.db.leases import Leases
 from shared.db.requests import Requests
+from shared.db.sources import Sources
 
 
 class Database:
@@ -35,6 +36,7 @@ class Database:
         self.images = Images(db["rows"], db["images"])
         self.keys = ApiKeys(db["api_keys"], db["idempotency_keys"])
         self.leases = Leases(db["leases"])
+        self.sources = Sources(db["sources"])
 
     async def ensure_indexes(self) -> None:
         db = self._db

@@ -128,6 +128,7 @@ class Origin:
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
         self.base = ""
+        self.versions: dict[str, int] = {}  # /etag/TAG/...: bump to change the image there
 
     def url(self, path: str) -> str:
         return f"{self.base}/{path}"
@@ -173,6 +174,23 @@ async def origin() -> AsyncIterator[Origin]:
         return image(request.match_info["name"])
 
     app.router.add_get("/slow/{ms}/{key}/{name}", slow)
+
+    async def etag(request: web.Request) -> web.Response:
+        """NAME (or, from version 2 on, NEXT) with ETag "TAG-VERSION"; 304 to a matching
+        If-None-Match. Counts "TAG 200" and "TAG 304"."""
+        tag = request.match_info["tag"]
+        version = server.versions.get(tag, 1)
+        current = f'"{tag}-{version}"'
+        status = 304 if request.headers.get("If-None-Match") == current else 200
+        server.hits[f"{tag} {status}"] = server.hits.get(f"{tag} {status}", 0) + 1
+        if status == 304:
+            return web.Response(status=304, headers={"ETag": current})
+        name = request.match_info["name" if version == 1 else "next"]
+        response = image(name)
+        response.headers["ETag"] = current
+        return response
+
+    app.router.add_get("/etag/{tag}/{name}/{next}", etag)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -21,7 +21,14 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 from yarl import URL
 
-from fetcher.download import Downloaded, TransientFetchError, download, sniff
+from fetcher.download import (
+    Downloaded,
+    NotModified,
+    TransientFetchError,
+    Validators,
+    download,
+    sniff,
+)
 from shared.errors import ImageError
 from shared.netguard import NO_EXEMPTIONS, make_session
 from shared.settings import Allowlist
@@ -120,8 +127,20 @@ def build_app(state: ServerState) -> web.Application:
         await asyncio.wait_for(state.release.wait(), 10)
         return response
 
+    async def validated(request: web.Request) -> web.Response:
+        """ETag "v1" and a Last-Modified; 304 when either validator matches."""
+        last = "Wed, 02 Dec 2026 10:00:00 GMT"
+        headers = {"ETag": '"v1"', "Last-Modified": last}
+        if request.headers.get("If-None-Match") == '"v1"' or (
+            "If-None-Match" not in request.headers
+            and request.headers.get("If-Modified-Since") == last
+        ):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=JPEG, content_type="image/jpeg", headers=headers)
+
     app = web.Application()
     app.router.add_get("/image.jpg", image)
+    app.router.add_get("/validated.jpg", validated)
     app.router.add_get("/mislabelled", mislabelled)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/redirect/{hops}", redirect)
@@ -177,7 +196,9 @@ async def session(requested: list[str]) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def fetch(session: aiohttp.ClientSession, url: str, max_bytes: int = CAP) -> Downloaded:
+async def fetch(
+    session: aiohttp.ClientSession, url: str, max_bytes: int = CAP
+) -> Downloaded | NotModified:
     return await download(session, url, max_bytes=max_bytes, allow=ALLOW)
 
 
@@ -196,6 +217,39 @@ async def transient_error(session: aiohttp.ClientSession, url: str) -> Transient
 async def test_downloads_jpeg(site: Site, session: aiohttp.ClientSession) -> None:
     url = site.url("/image.jpg")
     assert await fetch(session, url) == Downloaded(JPEG, "image/jpeg", "jpg", url)
+
+
+async def test_keeps_the_origins_validators(site: Site, session: aiohttp.ClientSession) -> None:
+    got = await fetch(session, site.url("/validated.jpg"))
+    assert isinstance(got, Downloaded)
+    assert got.validators == Validators('"v1"', "Wed, 02 Dec 2026 10:00:00 GMT")
+
+
+@pytest.mark.parametrize(
+    "validators",
+    [Validators('"v1"'), Validators(None, "Wed, 02 Dec 2026 10:00:00 GMT")],
+    ids=["etag", "last-modified"],
+)
+async def test_a_conditional_request_answered_304_is_not_modified(
+    site: Site, session: aiohttp.ClientSession, validators: Validators
+) -> None:
+    url = site.url("/validated.jpg")
+    got = await download(session, url, max_bytes=CAP, allow=ALLOW, validators=validators)
+    assert got == NotModified(url)
+
+
+async def test_a_changed_image_is_downloaded_despite_old_validators(
+    site: Site, session: aiohttp.ClientSession
+) -> None:
+    url = site.url("/validated.jpg")
+    got = await download(session, url, max_bytes=CAP, allow=ALLOW, validators=Validators('"v0"'))
+    assert isinstance(got, Downloaded) and got.data == JPEG
+
+
+async def test_a_304_to_a_request_that_was_not_conditional_is_an_error(
+    site: Site, session: aiohttp.ClientSession
+) -> None:
+    assert await image_error(session, site.url("/status/304")) == "HTTP 304 Not Modified"
 
 
 async def test_type_comes_from_bytes_not_header(site: Site, session: aiohttp.ClientSession) -> None:

@@ -163,6 +163,7 @@ def test_done_image_with_key_gets_a_link() -> None:
         "width": 640,
         "height": 480,
         "frames": None,
+        "revalidated": None,
         "variants": [],
         "srcset": None,
         "timeline": {
@@ -238,6 +239,7 @@ def test_failed_image_view() -> None:
         "width": None,
         "height": None,
         "frames": None,
+        "revalidated": None,
         "variants": [],
         "srcset": None,
         "timeline": {},

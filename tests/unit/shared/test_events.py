@@ -280,6 +280,7 @@ def test_fetch_requested_wire_shape() -> None:
         "widths": "",
         "metadata": "none",
         "animation": "first",
+        "tenant": "",
     }
 
 

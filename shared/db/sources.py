@@ -1,0 +1,17 @@
+"""What the fetcher last stored per URL and tenant, to ask the origin whether it changed."""
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.db.codec import Document, document, maybe
+from shared.records import SourceRecord, source_id
+
+
+class Sources:
+    def __init__(self, sources: AsyncCollection[Document]) -> None:
+        self._sources = sources
+
+    async def get(self, tenant: str, url: str) -> SourceRecord | None:
+        return maybe(await self._sources.find_one({"_id": source_id(tenant, url)}), SourceRecord)
+
+    async def remember(self, source: SourceRecord) -> None:
+        await self._sources.replace_one({"_id": source.id}, document(source), upsert=True)

@@ -1,0 +1,71 @@
+"""Conditional re-fetch on the real local stack (issue 14): a re-run asks the origin whether
+each image changed (If-None-Match) and reuses the stored original on a 304.
+
+The origin here sends an ETag; a changed image at the same URL gets a new one and is
+downloaded again; when the original stored then is gone (its request deleted), the 304 is
+not trusted and the image is downloaded again; another tenant never uses our validators.
+"""
+
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from deploy.local.stack import Stack
+from tests.integration.client import base, make_csv, upload, wait_final
+from tests.integration.conftest import Origin
+
+pytestmark = pytest.mark.integration
+
+
+async def run(http: aiohttp.ClientSession, stack: Stack, url: str) -> dict[str, Any]:
+    """One request of the one URL: its image, once the request finished."""
+    async with await upload(http, stack, make_csv([["1", "Cat", url]])) as response:
+        assert response.status == 202, await response.text()
+        request_id = (await response.json())["request_id"]
+    status = await wait_final(http, stack, request_id)
+    assert status["status"] == "completed", status
+    image: dict[str, Any] = status["products"][0]["images"][0]
+    return {**image, "request_id": request_id}
+
+
+async def test_a_rerun_revalidates_and_a_change_is_downloaded(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, origin: Origin
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    url = origin.url(f"etag/{tag}/cat_chelsea_451x300.jpg/camera_gray_512.jpg")
+    first = await run(http, stack, url)
+    assert not first["revalidated"] and origin.hits[f"{tag} 200"] == 1
+
+    again = await run(http, stack, url)
+    assert again["revalidated"] and origin.hits[f"{tag} 304"] == 1
+    assert origin.hits[f"{tag} 200"] == 1  # nothing downloaded the second time
+    assert (again["bytes_in"], again["bytes_out"]) == (first["bytes_in"], first["bytes_out"])
+    assert again["output_url"] != first["output_url"]  # its own copy, under its own request
+
+    origin.versions[tag] = 2  # another image at the same URL: a new ETag
+    changed = await run(http, stack, url)
+    assert not changed["revalidated"] and origin.hits[f"{tag} 200"] == 2
+    assert changed["bytes_in"] != first["bytes_in"]
+
+    # The original the validators point at goes with its request: the 304 is not trusted.
+    async with http.delete(f"{base(stack)}/api/requests/{changed['request_id']}") as r:
+        assert r.status == 204
+    after = await run(http, stack, url)
+    assert not after["revalidated"] and after["bytes_in"] == changed["bytes_in"]
+    assert origin.hits[f"{tag} 304"] == 2 and origin.hits[f"{tag} 200"] == 3
+
+
+async def test_another_tenant_never_revalidates_with_our_validators(
+    stack: Stack, http: aiohttp.ClientSession, origin: Origin
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    url = origin.url(f"etag/{tag}/cat_chelsea_451x300.jpg/camera_gray_512.jpg")
+    await run(http, stack, url)
+    other_key = stack.create_key("other tenant", f"other-{tag}")
+    headers = {"Authorization": f"Bearer {other_key}"}
+    async with aiohttp.ClientSession(headers=headers) as other:
+        theirs = await run(other, stack, url)
+    assert not theirs["revalidated"]
+    assert origin.hits.get(f"{tag} 304", 0) == 0 and origin.hits[f"{tag} 200"] == 2
