@@ -5,8 +5,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
 
+from compressor import reuse
 from compressor.budget import PixelBudget
-from compressor.compress import compress, memory_weight, pixel_count
+from compressor.compress import Compressed, compress, memory_weight, pixel_count
 from shared import logs, timeline
 from shared.cpus import available_cpus
 from shared.errors import ImageError
@@ -41,6 +42,57 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     if not await clients.db.images.is_pending(original.image_id):
         return  # finished already: a duplicate event
     data = await clients.store.get(event.bucket, event.key)
+    background = clients.settings.background
+    result_id = reuse.result_id(original.tenant, data, original, background)
+    known = await clients.db.results.get(result_id) if original.tenant else None
+    result = await reuse.recall(known, data, clients.store) if known else None
+    reused = result is not None
+    if result is None:
+        try:
+            result = await compressed(data, original, clients)
+        except ImageError as exc:
+            log.warning("image failed: %s", exc)
+            await record_failure(original, str(exc), clients)
+            return
+    key = image_key(original.image_id, result.extension)
+    # Variants first: the output's own event tells the notifier the image is done.
+    variant_keys = [variant_key(key, variant.width) for variant in result.variants]
+    for variant, at in zip(result.variants, variant_keys, strict=True):
+        meta = VariantMeta(
+            request_id=original.request_id, image_id=original.image_id, width=variant.width
+        )
+        await clients.store.put(
+            COMPRESSED_BUCKET, at, variant.data, result.content_type, meta.to_metadata()
+        )
+    stored = CompressedMeta(
+        request_id=original.request_id,
+        image_id=original.image_id,
+        source_bytes=len(data),
+        original_key=event.key,
+        format=result.format,
+        quality=result.quality,
+        kept_source=result.kept_source,
+        score=result.score,
+        score_whole=None if result.score is None else result.score_whole,
+        width=result.width,
+        height=result.height,
+        frames=result.frames,
+        revalidated=original.revalidated,
+        reused=reused,
+        variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
+        moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
+    )
+    await clients.store.put(
+        COMPRESSED_BUCKET, key, result.data, result.content_type, stored.to_metadata()
+    )
+    log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
+    if original.tenant and not reused:
+        record = reuse.record_of(result_id, original.tenant, data, result, key, variant_keys)
+        await clients.db.results.remember(record)
+
+
+async def compressed(data: bytes, original: OriginalMeta, clients: Clients) -> Compressed:
+    """compress() in a codec thread, once the pixel budget has room for the image."""
     settings = clients.settings
     work = partial(
         compress,
@@ -57,47 +109,8 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     )
     # Memory follows the pixels being worked on, so they are what is bounded.
     pixels = pixel_count(data, original.animation) * memory_weight(original.format)
-    try:
-        async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixels):
-            result = await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
-    except ImageError as exc:
-        log.warning("image failed: %s", exc)
-        await record_failure(original, str(exc), clients)
-        return
-    key = image_key(original.image_id, result.extension)
-    # Variants first: the output's own event tells the notifier the image is done.
-    for variant in result.variants:
-        meta = VariantMeta(
-            request_id=original.request_id, image_id=original.image_id, width=variant.width
-        )
-        await clients.store.put(
-            COMPRESSED_BUCKET,
-            variant_key(key, variant.width),
-            variant.data,
-            result.content_type,
-            meta.to_metadata(),
-        )
-    compressed = CompressedMeta(
-        request_id=original.request_id,
-        image_id=original.image_id,
-        source_bytes=len(data),
-        original_key=event.key,
-        format=result.format,
-        quality=result.quality,
-        kept_source=result.kept_source,
-        score=result.score,
-        score_whole=None if result.score is None else result.score_whole,
-        width=result.width,
-        height=result.height,
-        frames=result.frames,
-        revalidated=original.revalidated,
-        variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
-        moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
-    )
-    await clients.store.put(
-        COMPRESSED_BUCKET, key, result.data, result.content_type, compressed.to_metadata()
-    )
-    log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
+    async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixels):
+        return await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
 
 
 async def record_failure(original: OriginalMeta, reason: str, clients: Clients) -> None:

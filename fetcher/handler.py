@@ -51,6 +51,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         metadata=message.metadata,
         animation=message.animation,
         revalidated=revalidated,
+        tenant=message.tenant,
         moments=moments,
     )
     key = image_key(message.image_id, image.extension)

@@ -57,6 +57,7 @@ def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
         height=image.height,
         frames=image.frames,
         revalidated=image.revalidated,
+        reused=image.reused,
         variants=variants,
         srcset=srcset(variants, output_url, image.width),
         timeline={name: timeline.iso(ms) for name, ms in image.moments.items()},

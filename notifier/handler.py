@@ -36,6 +36,7 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         height=meta.height,
         frames=meta.frames,
         revalidated=meta.revalidated,
+        reused=meta.reused,
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )

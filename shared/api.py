@@ -74,6 +74,13 @@ class ImageView(View, frozen=True, kw_only=True):
             "stored then was used, not downloaded again."
         ),
     ]
+    reused: Annotated[
+        bool | None,
+        msgspec.Meta(
+            description="An earlier output of yours from the same source bytes (SHA-256) "
+            "with the same settings was copied: no codec work."
+        ),
+    ]
     variants: Annotated[
         list[VariantView],
         msgspec.Meta(description="The variants asked for with `widths`, narrowest first."),

@@ -135,6 +135,7 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     metadata: MetadataMode = "none"
     animation: Animation = "first"
     revalidated: bool = False  # the origin answered 304: this is the stored original again
+    tenant: str = ""  # whose earlier outputs the compressor may reuse ("": none)
 
     @property
     def wanted(self) -> Quality:
@@ -174,6 +175,7 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     height: int | None = None
     frames: int | None = None
     revalidated: bool = False  # its original was revalidated (304), not downloaded
+    reused: bool = False  # a stored output of the same source and settings, copied
     # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
     # bytes), each at names.variant_key(this key, width).
     variants: str = ""

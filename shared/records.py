@@ -156,6 +156,7 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     frames: int | None = None  # an animation's (animation=keep)
     variants: tuple[StoredVariant, ...] = ()  # rising widths (a request's `widths`)
     revalidated: bool = False  # the origin answered 304: the stored original was reused
+    reused: bool = False  # the output of the same source and settings was copied: no codec
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
 
@@ -184,6 +185,7 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     frames: int | None = None
     variants: tuple[StoredVariant, ...] = ()
     revalidated: bool | None = None
+    reused: bool | None = None
     moments: dict[str, int] = {}
     finished_at: datetime | None = None
 
@@ -201,6 +203,29 @@ class SourceRecord(Record, frozen=True, kw_only=True):
     original_key: str  # in original-images
     content_type: str
     extension: str
+    stored_at: datetime
+
+
+class ResultRecord(Record, frozen=True, kw_only=True):
+    """A compressed output stored for one tenant, by what it was made from and how (the
+    source bytes' SHA-256 and the output settings): the same again reuses it (issue 14)."""
+
+    id: str = msgspec.field(name="_id")  # compressor/reuse.py result_id()
+    tenant: str
+    source_sha256: str
+    source_bytes: int
+    compressed_key: str  # in compressed-images
+    variants: tuple[StoredVariant, ...] = ()
+    format: Format
+    content_type: str
+    source_format: str
+    quality: int
+    kept_source: bool = False
+    score: float | None = None
+    score_whole: bool = True
+    width: int
+    height: int
+    frames: int | None = None
     stored_at: datetime
 
 

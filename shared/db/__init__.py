@@ -21,6 +21,7 @@ from shared.db.images import Images
 from shared.db.keys import ApiKeys
 from shared.db.leases import Leases
 from shared.db.requests import Requests
+from shared.db.results import Results
 from shared.db.sources import Sources
 
 
@@ -37,6 +38,7 @@ class Database:
         self.keys = ApiKeys(db["api_keys"], db["idempotency_keys"])
         self.leases = Leases(db["leases"])
         self.sources = Sources(db["sources"])
+        self.results = Results(db["results"])
 
     async def ensure_indexes(self) -> None:
         db = self._db

@@ -18,7 +18,7 @@ def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     unknown = {"format": None, "quality": None, "kept_source": None}
     unknown |= {"score": None, "score_whole": None}
     unknown |= {"width": None, "height": None, "frames": None, "variants": [], "srcset": None}
-    unknown |= {"revalidated": None}
+    unknown |= {"revalidated": None, "reused": None}
     return {
         "bytes_in": None,
         "bytes_out": None,

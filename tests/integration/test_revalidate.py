@@ -1,5 +1,6 @@
-"""Conditional re-fetch on the real local stack (issue 14): a re-run asks the origin whether
-each image changed (If-None-Match) and reuses the stored original on a 304.
+"""Re-runs on the real local stack (issue 14): the fetcher asks the origin whether each image
+changed (If-None-Match) and reuses the stored original on a 304; the compressor reuses an
+earlier output of the same source bytes and settings.
 
 The origin here sends an ETag; a changed image at the same URL gets a new one and is
 downloaded again; when the original stored then is gone (its request deleted), the 304 is
@@ -19,9 +20,9 @@ from tests.integration.conftest import Origin
 pytestmark = pytest.mark.integration
 
 
-async def run(http: aiohttp.ClientSession, stack: Stack, url: str) -> dict[str, Any]:
+async def run(http: aiohttp.ClientSession, stack: Stack, url: str, **fields: str) -> dict[str, Any]:
     """One request of the one URL: its image, once the request finished."""
-    async with await upload(http, stack, make_csv([["1", "Cat", url]])) as response:
+    async with await upload(http, stack, make_csv([["1", "Cat", url]]), **fields) as response:
         assert response.status == 202, await response.text()
         request_id = (await response.json())["request_id"]
     status = await wait_final(http, stack, request_id)
@@ -67,5 +68,30 @@ async def test_another_tenant_never_revalidates_with_our_validators(
     headers = {"Authorization": f"Bearer {other_key}"}
     async with aiohttp.ClientSession(headers=headers) as other:
         theirs = await run(other, stack, url)
-    assert not theirs["revalidated"]
+    assert not theirs["revalidated"] and not theirs["reused"]  # neither crosses tenants
     assert origin.hits.get(f"{tag} 304", 0) == 0 and origin.hits[f"{tag} 200"] == 2
+
+
+async def test_the_same_source_and_settings_reuse_the_output_without_codec_work(
+    stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession, origin: Origin
+) -> None:
+    url = origin.url("ok/cat_chelsea_451x300.jpg")
+    widths = str(100 + uuid.uuid4().int % 300)  # settings no other test (or run) used
+    first = await run(http, stack, url, widths=widths)
+    again = await run(http, stack, url, widths=widths)
+    assert (first["reused"], again["reused"]) == (False, True)
+    for image in (first, again):
+        assert image["status"] == "done"
+    async with anonymous.get(first["output_url"]) as a, anonymous.get(again["output_url"]) as b:
+        assert await a.read() == await b.read()  # the same bytes, under each request's key
+    assert [v["bytes"] for v in again["variants"]] == [v["bytes"] for v in first["variants"]]
+    assert "compress_started" in again["timeline"]
+
+    other_settings = await run(http, stack, url, widths=widths, quality="60")
+    assert not other_settings["reused"]
+    # The output reused is the first request's: once it is deleted, the next run compresses.
+    async with http.delete(f"{base(stack)}/api/requests/{first['request_id']}") as r:
+        assert r.status == 204
+    after = await run(http, stack, url, widths=widths)
+    assert not after["reused"]
+    assert (await run(http, stack, url, widths=widths))["reused"]

@@ -164,6 +164,7 @@ def test_done_image_with_key_gets_a_link() -> None:
         "height": 480,
         "frames": None,
         "revalidated": None,
+        "reused": None,
         "variants": [],
         "srcset": None,
         "timeline": {
@@ -240,6 +241,7 @@ def test_failed_image_view() -> None:
         "height": None,
         "frames": None,
         "revalidated": None,
+        "reused": None,
         "variants": [],
         "srcset": None,
         "timeline": {},

@@ -1,0 +1,38 @@
+"""compressor/reuse.py without servers: what makes two outputs the same one."""
+
+import msgspec
+
+from compressor.reuse import result_id
+from shared.metadata import OriginalMeta
+
+WHITE = (255, 255, 255)
+
+
+def original(**fields: object) -> OriginalMeta:
+    base = {"request_id": "r", "image_id": "r.0.0", "quality": 50, "tenant": "acme"}
+    return msgspec.convert({**base, **fields}, OriginalMeta)
+
+
+def test_the_same_source_and_settings_are_one_result_whatever_the_request() -> None:
+    a = result_id("acme", b"bytes", original(), WHITE)
+    b = result_id("acme", b"bytes", original(request_id="other", image_id="other.3.1"), WHITE)
+    assert a == b and len(a) == 32
+
+
+def test_another_tenant_source_or_setting_is_another_result() -> None:
+    same = result_id("acme", b"bytes", original(), WHITE)
+    others = [
+        result_id("globex", b"bytes", original(), WHITE),
+        result_id("acme", b"bytez", original(), WHITE),
+        result_id("acme", b"bytes", original(quality=51), WHITE),
+        result_id("acme", b"bytes", original(level="medium"), WHITE),
+        result_id("acme", b"bytes", original(format="webp"), WHITE),
+        result_id("acme", b"bytes", original(effort="max"), WHITE),
+        result_id("acme", b"bytes", original(max_bytes=1000), WHITE),
+        result_id("acme", b"bytes", original(max_width=100), WHITE),
+        result_id("acme", b"bytes", original(widths="100"), WHITE),
+        result_id("acme", b"bytes", original(metadata="keep"), WHITE),
+        result_id("acme", b"bytes", original(animation="keep"), WHITE),
+        result_id("acme", b"bytes", original(), (0, 0, 0)),
+    ]
+    assert same not in others and len(set(others)) == len(others)
