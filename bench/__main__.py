@@ -27,6 +27,7 @@ from bench import (
     pipeline,
     quality,
     replicas,
+    rerun,
     scale,
     stackrun,
 )
@@ -35,7 +36,17 @@ from bench.results import Results
 from bench.servers import serve
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("codec", "quality", "perceptual", "pipeline", "profile", "latency", "replicas", "scale")
+NAMES = (
+    "codec",
+    "quality",
+    "perceptual",
+    "pipeline",
+    "profile",
+    "latency",
+    "replicas",
+    "rerun",
+    "scale",
+)
 STACK_NAMES = NAMES[3:]
 SAVED = ROOT / ".stack" / "bench-results.pickle"  # the last full run, for --render
 
@@ -48,14 +59,15 @@ class Sizes:
     latency_requests: int
     replica_images: int
     scale_urls: int
+    rerun_urls: int
     quality_max_mp: float  # the compression benchmark skips larger images (smoke only)
     check_qualities: tuple[int, ...]  # ours vs the seed's at these request qualities too
     generated_sets: bool  # the perceptual benchmark also scores the generated image sets
     cpu_rounds: int  # the perceptual benchmark's CPU rounds (best of)
 
 
-FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1e9, (30, 70, 85), True, 2)
-SMOKE = Sizes(1, 10, 5, 2, 4, 500, 0.5, (85,), False, 1)
+FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1_000, 1e9, (30, 70, 85), True, 2)
+SMOKE = Sizes(1, 10, 5, 2, 4, 500, 20, 0.5, (85,), False, 1)
 
 
 def main() -> None:
@@ -154,6 +166,10 @@ def _stack_benchmarks(
                 "replicas",
                 asyncio.run,
                 replicas.run(stack, servers, images, sizes.replica_images),
+            )
+        if "rerun" in only:
+            results.rerun = run(
+                "rerun", asyncio.run, rerun.run(stack, servers, images, sizes.rerun_urls)
             )
         if "scale" in only:  # last: it stops the fetcher and leaves a huge request behind
             scale_profile = (

@@ -132,7 +132,50 @@ def summary(r: Results) -> str:
     )
     if r.perceptual is not None:
         rows += report_perceptual.goal_rows(r.perceptual, _met)
+    if r.rerun is not None and len(r.rerun.steps) == 3:
+        first, again, changed = r.rerun.steps
+        faster = first.wall_s / again.wall_s if again.wall_s else None
+        rows.append(
+            [
+                f"14. the same {r.rerun.urls:,}-URL CSV again: first upload's time ÷ the second's",
+                "≥ 10",
+                _f(faster),
+                _met(faster, lambda v: v >= 10),
+            ]
+        )
+        rows.append(
+            [
+                "14. the second upload: images compressed (not reused)",
+                "0 (no codec CPU)",
+                f"{again.done - again.reused}; compressor CPU {again.compressor_cpu_s:.1f} s "
+                f"(first {first.compressor_cpu_s:.1f} s)",
+                _met(again.done - again.reused, lambda v: v == 0),
+            ]
+        )
+        recompressed = changed.done - changed.reused
+        rows.append(
+            [
+                "14. 10 % replaced at the same URLs: images compressed",
+                f"exactly those {r.rerun.changed}",
+                str(recompressed),
+                _met(recompressed, lambda v: v == r.rerun.changed if r.rerun else False),
+            ]
+        )
     return _table(["goal", "target", "measured", ""], rows)
+
+
+def rerun(r: Results) -> str:
+    if r.rerun is None:
+        return "Not run."
+    return _table(
+        ["upload", "done", "upload → webhook s", "compressor CPU s", "downloaded (200)",
+         "revalidated (304)", "outputs reused"],
+        [
+            [s.label, s.done, f"{s.wall_s:,.1f}", f"{s.compressor_cpu_s:,.1f}", s.downloaded,
+             s.not_modified, s.reused]
+            for s in r.rerun.steps
+        ],
+    )  # fmt: skip
 
 
 def machine(r: Results) -> str:
@@ -498,6 +541,10 @@ def render(r: Results, out: Path) -> str:
         "started with the stack's command and environment, first free to use every core, then each "
         "pinned to a core of its own (CPU affinity). Rate is taken between the first and "
         "the last compressed object.\n\n" + replicas(r),
+        "## 9. Re-runs\n\nOne CSV of "
+        f"{r.rerun.urls if r.rerun else 0:,} URLs, each serving its own bytes (a corpus JPEG made "
+        "unique) with an ETag, uploaded three times one after another: as is, as is again, and "
+        "with every tenth URL serving another image (another ETag).\n\n" + rerun(r),
         "## 5. Compression\n\nPer corpus image: bytes and luma SSIM (scikit-image, on Pillow's L) "
         "against the image as the compressor prepares it (upright, 8-bit, sRGB, on white). The "
         'seed is Pillow `save(format="JPEG", quality=50)` and nothing else.\n\n' + quality(r),

@@ -9,6 +9,7 @@ from bench.perceptual import PerceptualResult
 from bench.pipeline import PipelineResult
 from bench.quality import OURS, SEED, ImageRow
 from bench.replicas import ReplicaRun
+from bench.rerun import RerunResult
 from bench.scale import ScaleResult
 
 
@@ -28,6 +29,7 @@ class Results:
     latency: LatencyResult | None = None
     replicas: list[ReplicaRun] = field(default_factory=list)
     scale: ScaleResult | None = None
+    rerun: RerunResult | None = None
     durations_s: dict[str, float] = field(default_factory=dict)
     load_after: dict[str, str] = field(default_factory=dict)
     total_s: float = 0.0

@@ -20,12 +20,19 @@ from bench.corpus import CorpusImage
 @dataclass
 class Servers:
     """`/i/<n>/<name>` serves corpus image `name` (n only makes URLs distinct); POST `/hook`
-    records each webhook with the time it arrived."""
+    records each webhook with the time it arrived.
+
+    `/u/<n>/<name>` serves the same image made unique to n (a trailer after its end, which
+    decoders ignore: other bytes, the same picture), with an ETag, answering 304 to a
+    matching If-None-Match; while n is in `changed`, it is another version (other bytes,
+    another ETag): an image replaced at the same URL."""
 
     images: dict[str, CorpusImage]
     base: str = ""
     hooks: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     served: int = 0
+    not_modified: int = 0
+    changed: set[int] = field(default_factory=set)
 
     def url(self, n: int, name: str) -> str:
         return f"{self.base}/i/{n}/{name}"
@@ -52,12 +59,26 @@ def _handler(servers: Servers) -> type[BaseHTTPRequestHandler]:
             if image is None:
                 self.send_error(404)
                 return
+            data, etag = image.data, None
+            if parts[1] == "u":
+                version = 2 if int(parts[2]) in servers.changed else 1
+                data += f"\n{parts[2]}-{version}".encode()
+                etag = f'"{parts[2]}-{version}"'
+                if self.headers.get("If-None-Match") == etag:
+                    servers.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             servers.served += 1
             self.send_response(200)
             self.send_header("Content-Type", image.content_type)
-            self.send_header("Content-Length", str(len(image.data)))
+            self.send_header("Content-Length", str(len(data)))
+            if etag:
+                self.send_header("ETag", etag)
             self.end_headers()
-            self.wfile.write(image.data)
+            self.wfile.write(data)
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
