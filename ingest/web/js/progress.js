@@ -400,6 +400,7 @@ function imageCell(product, image, slot) {
           ),
       h("span", { class: "shot-quality", "data-testid": "image-quality" }, qualityText(image)),
       variantLinks(image),
+      reuseText(image),
     );
   } else {
     caption = h("p", { class: "shot-bytes muted" }, "Waiting for the image…");
@@ -419,6 +420,13 @@ function imageCell(product, image, slot) {
       ),
     ),
   );
+}
+
+/** " · reused" (an earlier output copied) or " · revalidated" (the origin answered 304). */
+function reuseText(image) {
+  if (image.reused) return h("span", { class: "shot-reuse" }, " · reused");
+  if (image.revalidated) return h("span", { class: "shot-reuse" }, " · revalidated");
+  return "";
 }
 
 /** The output's size and its srcset variants: "800 × 600 · 320 w (12 KB) · 640 w (30 KB)". */
