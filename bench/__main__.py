@@ -153,7 +153,9 @@ def _stack_benchmarks(
             results.profiled = run(
                 "profile",
                 asyncio.run,
-                pipeline.run(stack, servers, images, sizes.profiled_urls, profile_dir),
+                pipeline.run(
+                    stack, servers, images, sizes.profiled_urls, profile_dir, first=10_000
+                ),
             )
         if "latency" in only:
             results.latency = run(

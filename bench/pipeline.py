@@ -76,8 +76,9 @@ async def run(
     count: int,
     profile_dir: Path | None = None,
     within: float = 600.0,
+    first: int = 0,
 ) -> PipelineResult:
-    urls = corpus_urls(servers, images, count)
+    urls = corpus_urls(servers, images, count, first)
     for pid in stack.procs.values():
         procs.reset_peak_rss(pid)
     profiler = Profiler(stack, profile_dir) if profile_dir is not None else None

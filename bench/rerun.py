@@ -1,7 +1,7 @@
 """Benchmark 9, re-runs (issue 14): the same 1,000-URL CSV uploaded again, then with 10 % of
 its images replaced at the same URLs.
 
-Every URL serves its own bytes (a corpus JPEG made unique, bench/servers.py `/u/`), with an
+Every URL serves its own bytes (a corpus JPEG made unique, bench/servers.py), with an
 ETag. The first upload downloads and compresses everything; the second should revalidate every
 URL (304) and reuse every output (no codec work); the third should download and compress
 exactly the replaced tenth. Each run's wall time (upload → webhook) and the compressor's CPU
@@ -76,10 +76,7 @@ async def _one(stack: Stack, servers: Servers, urls: list[str], label: str) -> R
 async def run(stack: Stack, servers: Servers, images: list[CorpusImage], count: int) -> RerunResult:
     jpegs = [image for image in images if image.name.endswith(".jpg")]
     first = 1_000_000  # URL numbers no other benchmark used
-    urls = [
-        servers.url(first + n, jpegs[n % len(jpegs)].name).replace("/i/", "/u/")
-        for n in range(count)
-    ]
+    urls = [servers.url(first + n, jpegs[n % len(jpegs)].name) for n in range(count)]
     steps = [await _one(stack, servers, urls, "first upload")]
     steps.append(await _one(stack, servers, urls, "the same CSV again"))
     changed = set(range(first, first + count, 10))  # every tenth URL: another image there

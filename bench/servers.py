@@ -19,13 +19,11 @@ from bench.corpus import CorpusImage
 
 @dataclass
 class Servers:
-    """`/i/<n>/<name>` serves corpus image `name` (n only makes URLs distinct); POST `/hook`
-    records each webhook with the time it arrived.
-
-    `/u/<n>/<name>` serves the same image made unique to n (a trailer after its end, which
-    decoders ignore: other bytes, the same picture), with an ETag, answering 304 to a
-    matching If-None-Match; while n is in `changed`, it is another version (other bytes,
-    another ETag): an image replaced at the same URL."""
+    """`/u/<n>/<name>` serves corpus image `name` made unique to n (a trailer after its end,
+    which decoders ignore: other bytes, the same picture, so no URL's output is another's to
+    reuse), with an ETag, answering 304 to a matching If-None-Match; while n is in `changed`,
+    it is another version (other bytes, another ETag): an image replaced at the same URL.
+    POST `/hook` records each webhook with the time it arrived."""
 
     images: dict[str, CorpusImage]
     base: str = ""
@@ -35,7 +33,9 @@ class Servers:
     changed: set[int] = field(default_factory=set)
 
     def url(self, n: int, name: str) -> str:
-        return f"{self.base}/i/{n}/{name}"
+        """Image `name` as URL number n: distinct bytes for every n, so every benchmark
+        takes its own range of numbers."""
+        return f"{self.base}/u/{n}/{name}"
 
     @property
     def hook_url(self) -> str:
@@ -55,28 +55,25 @@ def _handler(servers: Servers) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = self.path.split("/")
-            image = servers.images.get(parts[-1]) if len(parts) == 4 else None
+            image = servers.images.get(parts[-1]) if len(parts) == 4 and parts[1] == "u" else None
             if image is None:
                 self.send_error(404)
                 return
-            data, etag = image.data, None
-            if parts[1] == "u":
-                version = 2 if int(parts[2]) in servers.changed else 1
-                data += f"\n{parts[2]}-{version}".encode()
-                etag = f'"{parts[2]}-{version}"'
-                if self.headers.get("If-None-Match") == etag:
-                    servers.not_modified += 1
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
+            version = 2 if int(parts[2]) in servers.changed else 1
+            data = image.data + f"\n{parts[2]}-{version}".encode()
+            etag = f'"{parts[2]}-{version}"'
+            if self.headers.get("If-None-Match") == etag:
+                servers.not_modified += 1
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             servers.served += 1
             self.send_response(200)
             self.send_header("Content-Type", image.content_type)
             self.send_header("Content-Length", str(len(data)))
-            if etag:
-                self.send_header("ETag", etag)
+            self.send_header("ETag", etag)
             self.end_headers()
             self.wfile.write(data)
 
