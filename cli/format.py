@@ -136,6 +136,9 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
         took = seconds_between(view.created_at, view.completed_at)
         fields.append(("finished", f"{when(view.completed_at)} ({took:.1f} s)"))
     fields.append(("images", f"{counts.total} in all, {counts.done} done, {counts.failed} failed"))
+    if counts.revalidated or counts.reused:
+        reuse = f"{counts.revalidated} revalidated (304), {counts.reused} outputs reused"
+        fields.append(("re-run", reuse))
     if measured := sizes(products):
         before, after = measured
         saved = 100 * (before - after) / before

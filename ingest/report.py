@@ -92,7 +92,13 @@ def request_view(request: RequestRecord) -> RequestView:
         animation=request.animation,
         created_at=request.created_at.isoformat(),
         completed_at=c.isoformat() if (c := request.completed_at) else None,
-        counts=Counts(total=request.total, done=request.done, failed=request.failed),
+        counts=Counts(
+            total=request.total,
+            done=request.done,
+            failed=request.failed,
+            revalidated=request.revalidated,
+            reused=request.reused,
+        ),
         timeline={k: timeline.iso(ms) for k, ms in request.moments.items()},
         webhook_state=request.webhook_state,
         webhook_attempts=[

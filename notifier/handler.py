@@ -42,7 +42,7 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
     )
     logs.bind(request_id=meta.request_id, image_id=meta.image_id)
     newly = await clients.db.images.finish_done(meta.image_id, output)
-    await _count(meta.request_id, ImageStatus.DONE, newly, clients)
+    await _count(meta.request_id, ImageStatus.DONE, newly, clients, output)
 
 
 async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
@@ -51,7 +51,13 @@ async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
     await _count(message.request_id, ImageStatus.FAILED, newly, clients)
 
 
-async def _count(request_id: str, status: ImageStatus, newly: bool, clients: Clients) -> None:
+async def _count(
+    request_id: str,
+    status: ImageStatus,
+    newly: bool,
+    clients: Clients,
+    output: Output | None = None,
+) -> None:
     """Count a finished image; close its request once the counts say every image finished.
 
     The counts decide when to look, so a 100,000-image request costs one counted write per
@@ -60,7 +66,7 @@ async def _count(request_id: str, status: ImageStatus, newly: bool, clients: Cli
     lost to a crash leaves the counts short until the reconciler re-derives them.
     """
     if newly:
-        request = await clients.db.requests.count_finished(request_id, status)
+        request = await clients.db.requests.count_finished(request_id, status, output)
     else:
         request = await clients.db.requests.get(request_id)
     if request is not None and request.done + request.failed >= request.total:
@@ -81,7 +87,8 @@ async def close_if_finished(request_id: str, clients: Clients) -> None:
     if await clients.db.images.any_pending(request_id):
         return
     counts = await clients.db.images.count(request_id)
-    closed = await clients.db.requests.close_finished(request_id, counts)
+    revalidated, reused = await clients.db.images.count_reuse(request_id)
+    closed = await clients.db.requests.close_finished(request_id, counts, revalidated, reused)
     if closed is not None:  # only the handler that closed the request calls the webhook
         log.info("request %s: %d done, %d failed", closed.status, closed.done, closed.failed)
         await call_webhook(closed, clients)

@@ -122,6 +122,10 @@ class Counts(View, frozen=True, kw_only=True):
     total: int
     done: int
     failed: int
+    revalidated: Annotated[
+        int, msgspec.Meta(description="Images whose original the origin confirmed (304).")
+    ]
+    reused: Annotated[int, msgspec.Meta(description="Images whose output was reused.")]
 
 
 class WebhookAttemptView(View, frozen=True, kw_only=True):

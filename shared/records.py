@@ -102,6 +102,8 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     rows: int = 0  # data rows (0 on documents written before it was recorded)
     done: int = 0
     failed: int = 0
+    revalidated: int = 0  # images whose original the origin confirmed (304)
+    reused: int = 0  # images whose output was an earlier one, copied
     created_at: datetime
     updated_at: datetime | None = None
     progress_at: datetime | None = None  # the last image finished (the reconciler's clock)

@@ -94,6 +94,15 @@ class Images:
         cursor = await self._images.aggregate(pipeline)
         return {ImageStatus(doc["_id"]): int(doc["n"]) async for doc in cursor}
 
+    async def count_reuse(self, request_id: str) -> tuple[int, int]:
+        """(revalidated, reused): how many of the request's images were revalidated (304) and
+        how many outputs were reused."""
+        revalidated = await self._images.count_documents(
+            {"request_id": request_id, "revalidated": True}
+        )
+        reused = await self._images.count_documents({"request_id": request_id, "reused": True})
+        return revalidated, reused
+
     async def finish_done(self, image_id: str, output: Output) -> bool:
         """Record an image's output once; True only for the call that finished it."""
         return await self._finish(image_id, ImageStatus.DONE, document(output))

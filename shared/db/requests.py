@@ -7,7 +7,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db.codec import Document, document, maybe, now, record
-from shared.records import Options, RequestRecord, Source, WebhookAttempt, WebhookState
+from shared.records import Options, Output, RequestRecord, Source, WebhookAttempt, WebhookState
 from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, final_status
 
 _OPEN = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
@@ -103,7 +103,9 @@ class Requests:
         )
         return result.modified_count == 1
 
-    async def count_finished(self, request_id: str, status: ImageStatus) -> RequestRecord | None:
+    async def count_finished(
+        self, request_id: str, status: ImageStatus, output: Output | None = None
+    ) -> RequestRecord | None:
         """Count one more finished image while the request is processing; returns the request
         as counted (None if it is not processing).
 
@@ -111,16 +113,19 @@ class Requests:
         until the reconciler re-derives them from the images; closing sets them exactly
         (close_finished).
         """
-        field = "done" if status is ImageStatus.DONE else "failed"
+        counted = {"done" if status is ImageStatus.DONE else "failed": 1}
+        if output is not None:  # in the same write: how it was made
+            counted |= {"revalidated": 1} if output.revalidated else {}
+            counted |= {"reused": 1} if output.reused else {}
         doc = await self._requests.find_one_and_update(
             {"_id": request_id, "status": RequestStatus.PROCESSING.value},
-            {"$inc": {field: 1}, "$set": {"updated_at": now(), "progress_at": now()}},
+            {"$inc": counted, "$set": {"updated_at": now(), "progress_at": now()}},
             return_document=ReturnDocument.AFTER,
         )
         return maybe(doc, RequestRecord)
 
     async def close_finished(
-        self, request_id: str, counts: dict[ImageStatus, int]
+        self, request_id: str, counts: dict[ImageStatus, int], revalidated: int, reused: int
     ) -> RequestRecord | None:
         """Close a processing request whose images all finished, with their exact `counts`.
 
@@ -136,6 +141,8 @@ class Requests:
                     "status": final.value,
                     "done": done,
                     "failed": failed,
+                    "revalidated": revalidated,
+                    "reused": reused,
                     "completed_at": now(),
                     "updated_at": now(),
                 }

@@ -22,7 +22,7 @@ from ingest.csvfile import ERRORS_COLUMN, OUTPUT_URLS_COLUMN
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
 from tests.bad_input.cases import HEADER, Outcome, csv_bytes
 from tests.bad_input.servers import Servers
-from tests.integration.client import base, status_of, upload, wait_final, wait_for
+from tests.integration.client import base, counted, status_of, upload, wait_final, wait_for
 
 UNFINISHED = ("pending", "processing")
 
@@ -132,7 +132,7 @@ async def assert_keeps_serving(stack: Stack, http: aiohttp.ClientSession, server
         [["1", "Good", servers.url("{origin}/img/good.jpg")]],
         webhook_url=f"{servers.webhooks.base}/hook/{tag}",
     )
-    assert (final["status"], final["counts"]) == ("completed", {"total": 1, "done": 1, "failed": 0})
+    assert (final["status"], counted(final)) == ("completed", {"total": 1, "done": 1, "failed": 0})
 
     async def delivered() -> bool:
         return bool(servers.webhooks.received(tag))
@@ -202,7 +202,7 @@ def check_completes_with_errors(batch: Batch, cases: Sequence[Outcome]) -> None:
     that should be done have a compressed object."""
     assert batch.final["status"] == "completed_with_errors"
     assert batch.final["error"] is None
-    assert batch.final["counts"] == expected_counts(cases)
+    assert counted(batch.final) == expected_counts(cases)
     done = {image_key_of(batch.request_id, batch.rows[c.id]) for c in cases if c.status == "done"}
     assert batch.compressed == done
 

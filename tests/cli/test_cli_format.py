@@ -50,6 +50,8 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
             "total": len(images),
             "done": sum(i["status"] == "done" for i in images),
             "failed": sum(i["status"] == "failed" for i in images),
+            "revalidated": sum(bool(i.get("revalidated")) for i in images),
+            "reused": sum(bool(i.get("reused")) for i in images),
         },
         "webhook_state": None,
         "webhook_attempts": [],

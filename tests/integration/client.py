@@ -26,6 +26,12 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, within: float
     pytest.fail(f"timed out after {within:.0f} s waiting for {what}")
 
 
+def counted(status: dict[str, Any]) -> dict[str, int]:
+    """A status's total, done and failed (how many were revalidated or reused depends on what
+    the suite's tenant stored before)."""
+    return {name: int(status["counts"][name]) for name in ("total", "done", "failed")}
+
+
 def base(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.config.ports.gateway}"
 

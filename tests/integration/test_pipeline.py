@@ -18,6 +18,7 @@ from shared.timeline import HOPS, IMAGE_MOMENTS
 from tests.integration.client import (
     CLASSIC_HEADER,
     base,
+    counted,
     image_url,
     make_csv,
     s3,
@@ -68,7 +69,7 @@ async def test_upload_to_webhook(
 
     status = await status_of(http, stack, request_id)
     assert status["status"] == "completed"
-    assert status["counts"] == {"total": len(names), "done": len(names), "failed": 0}
+    assert counted(status) == {"total": len(names), "done": len(names), "failed": 0}
     assert [p["product"] for p in status["products"]] == ["Café ☕ first", "Second", "Third"]
     inputs = [i["input_url"] for p in status["products"] for i in p["images"]]
     assert inputs == [image_url(stack, n) for n in names]
@@ -179,7 +180,7 @@ async def test_csv_dropped_into_inbox(
     requests = await wait_for(found, "the dropped CSV's request")
     status = await wait_final(http, stack, requests[0]["request_id"])
     assert status["status"] == "completed"
-    assert status["counts"] == {"total": 1, "done": 1, "failed": 0}
+    assert counted(status) == {"total": 1, "done": 1, "failed": 0}
 
 
 async def test_failed_images_complete_with_errors(
@@ -195,7 +196,7 @@ async def test_failed_images_complete_with_errors(
     request_id = (await response.json())["request_id"]
     status = await wait_final(http, stack, request_id)
     assert status["status"] == "completed_with_errors"
-    assert status["counts"] == {"total": 3, "done": 1, "failed": 2}
+    assert counted(status) == {"total": 3, "done": 1, "failed": 2}
     ok, missing, text = status["products"][0]["images"]
     assert ok["status"] == "done" and ok["output_url"]
     assert missing["status"] == "failed" and "404" in missing["error"]

@@ -19,6 +19,7 @@ from shared.names import (
 )
 from tests.integration.client import (
     base,
+    counted,
     image_url,
     make_csv,
     s3,
@@ -59,7 +60,7 @@ async def test_lost_bucket_events_are_announced_again(
 
     status = await wait_final(http, stack, request_id, within=60)
     assert status["status"] == "completed"
-    assert status["counts"] == {"total": 2, "done": 2, "failed": 0}
+    assert counted(status) == {"total": 2, "done": 2, "failed": 0}
     # The re-announced objects carry their metadata: format and the moments so far.
     for image in status["products"][0]["images"]:
         assert image["format"] == "webp" and image["output_url"].split("?")[0].endswith(".webp")

@@ -95,3 +95,23 @@ async def test_the_same_source_and_settings_reuse_the_output_without_codec_work(
     after = await run(http, stack, url, widths=widths)
     assert not after["reused"]
     assert (await run(http, stack, url, widths=widths))["reused"]
+
+
+async def test_a_request_counts_its_revalidated_and_reused_images(
+    stack: Stack, http: aiohttp.ClientSession, origin: Origin
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    urls = [
+        origin.url(f"etag/{tag}-{n}/cat_chelsea_451x300.jpg/camera_gray_512.jpg") for n in (1, 2)
+    ]
+    rows = [["1", "Two", ",".join(urls)]]
+    statuses = []
+    for _ in range(2):
+        async with await upload(http, stack, make_csv(rows), widths="77") as response:
+            request_id = (await response.json())["request_id"]
+        statuses.append(await wait_final(http, stack, request_id))
+    first, again = (s["counts"] for s in statuses)
+    assert (first["revalidated"], again["revalidated"], again["reused"]) == (0, 2, 2)
+    async with http.get(f"{base(stack)}/api/requests", params={"limit": "1"}) as r:
+        listed = (await r.json())["requests"][0]
+    assert listed["counts"] == again

@@ -211,6 +211,8 @@ function updateSummary(parts, body) {
     body.widths && body.widths.length ? ` · widths ${body.widths.join(", ")}` : "",
     body.metadata && body.metadata !== "none" ? ` · metadata ${body.metadata}` : "",
     body.animation === "keep" ? " · animations kept" : "",
+    body.counts.revalidated ? ` · ${body.counts.revalidated} revalidated` : "",
+    body.counts.reused ? ` · ${body.counts.reused} reused` : "",
   );
   parts.bar.setAttribute("aria-valuenow", String(pct));
   parts.bar.setAttribute("aria-valuetext", `${pct} %, ${finished} of ${total} images`);

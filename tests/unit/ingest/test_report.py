@@ -272,7 +272,7 @@ def test_pending_request_view() -> None:
         "animation": "first",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
-        "counts": {"total": 0, "done": 0, "failed": 0},
+        "counts": {"total": 0, "done": 0, "failed": 0, "revalidated": 0, "reused": 0},
         "timeline": {},
         "webhook_state": None,
         "webhook_attempts": [],
@@ -319,7 +319,7 @@ def test_finished_request_view() -> None:
         "animation": "first",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": "2025-06-03T09:16:25.087000+00:00",
-        "counts": {"total": 7, "done": 6, "failed": 1},
+        "counts": {"total": 7, "done": 6, "failed": 1, "revalidated": 0, "reused": 0},
         "timeline": {
             "csv_stored": "2025-06-03T09:14:25.087+00:00",
             "ingest_started": "2025-06-03T09:14:25.089+00:00",
