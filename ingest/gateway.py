@@ -38,6 +38,8 @@ from shared.status import FINAL_STATUSES, RequestStatus
 
 _DOCS_HTML = Path(__file__).with_name("docs.html")
 log = logging.getLogger(__name__)
+# What a 429 asks a client over its concurrency limit to wait: a short request's lifetime.
+RETRY_AFTER_LIMIT_S = 5
 
 
 class ViewResponse(Response):
@@ -49,8 +51,8 @@ class ViewResponse(Response):
         return msgspec.json.encode(content)
 
 
-def error(status_code: int, message: str) -> Response:
-    return ViewResponse(ErrorBody(error=message), status_code=status_code)
+def error(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return ViewResponse(ErrorBody(error=message), status_code=status_code, headers=headers)
 
 
 def clients_of(request: Request) -> Clients:
@@ -118,6 +120,11 @@ async def upload(request: Request) -> Response:
             replay = Accepted(request_id=earlier.id, status=earlier.status)
             return ViewResponse(replay, status_code=202, headers={"Idempotent-Replayed": "true"})
         request_id = claim.request_id  # claimed earlier, but never accepted: finish it
+    limit = (await clients.db.tenants.get(tenant)).max_concurrent
+    if limit is not None and await clients.db.requests.in_progress(tenant) >= limit:
+        message = f"tenant {tenant} has {limit} requests in progress, its limit (max_concurrent)"
+        retry = str(RETRY_AFTER_LIMIT_S)
+        return error(429, f"{message}; try again when one finishes", {"Retry-After": retry})
     filename = file.filename or "upload.csv"
     await uploads.accept(clients, tenant, request_id, filename, data, options)
     accepted = Accepted(request_id=request_id, status=RequestStatus.PENDING)

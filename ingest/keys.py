@@ -1,8 +1,9 @@
-"""Manage API keys: `python -m ingest.keys create|list|revoke`.
+"""Manage API keys and tenants' limits: `python -m ingest.keys create|list|revoke|limit`.
 
     python -m ingest.keys create --name ci-bot --tenant acme   # prints the key, once
     python -m ingest.keys list
     python -m ingest.keys revoke 1f2e3d4c5b6a                   # a key id from `list`
+    python -m ingest.keys limit acme --concurrent 3             # 0: no limit
 
 Reads MONGO_URL and MONGO_DB like the services (the other servers' settings are not needed).
 A tenant's keys see only that tenant's requests; a tenant exists while it has a key that is
@@ -35,6 +36,14 @@ async def main(argv: list[str]) -> int:
     commands.add_parser("list", help="list keys (ids, never the keys)")
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
+    limit = commands.add_parser("limit", help="set a tenant's limits")
+    limit.add_argument("tenant")
+    limit.add_argument(
+        "--concurrent",
+        type=int,
+        required=True,
+        help="requests pending or processing at once; more uploads answer 429 (0: no limit)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -49,6 +58,11 @@ async def main(argv: list[str]) -> int:
                 parser.error(f"tenant {tenant!r}: use {TENANT.description}")
             await db.ensure_indexes()
             print(await create(db, args.name, tenant))
+        elif args.command == "limit":
+            if not TENANT.matches(args.tenant) or args.concurrent < 0:
+                parser.error(f"give a tenant ({TENANT.description}) and --concurrent >= 0")
+            await db.tenants.set_max_concurrent(args.tenant, args.concurrent or None)
+            print(f"{args.tenant}: at most {args.concurrent or 'any number of'} requests at once")
         elif args.command == "list":
             for key in await db.keys.all():
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"

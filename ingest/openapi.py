@@ -224,6 +224,17 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
         "responses": {
             "202": _json("Accepted; processing continues asynchronously.", accepted),
             **_errors(error, "400", "401", "413", "422"),
+            "429": {
+                **error,
+                "description": "The tenant has as many requests pending or processing as its "
+                "limit allows (`python -m ingest.keys limit`); `error` names the limit.",
+                "headers": {
+                    "Retry-After": {
+                        "description": "Seconds to wait before trying again.",
+                        "schema": {"type": "integer"},
+                    }
+                },
+            },
         },
     }
 

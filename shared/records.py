@@ -235,6 +235,13 @@ def source_id(tenant: str, url: str) -> str:
     return hashlib.sha256(f"{tenant}\0{url}".encode()).hexdigest()[:32]
 
 
+class TenantRecord(Record, frozen=True, kw_only=True):
+    """A tenant's limits, set with `python -m ingest.keys limit` (none: no limit)."""
+
+    id: str = msgspec.field(name="_id")  # the tenant
+    max_concurrent: int | None = None  # requests pending or processing at once
+
+
 class ApiKeyRecord(Record, frozen=True, kw_only=True):
     """An API key, stored only as its SHA-256 (ingest/auth.py)."""
 

@@ -248,6 +248,17 @@ class Stack:
         )
         return done.stdout.strip()
 
+    def limit(self, tenant: str, concurrent: int) -> None:
+        """Set a tenant's concurrency limit with the admin CLI (0: none)."""
+        subprocess.run(
+            [sys.executable, "-m", "ingest.keys", "limit", tenant, "--concurrent", str(concurrent)],
+            cwd=ROOT,
+            env={**os.environ, **self.config.env()},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (SIGKILL: a crash, no clean-up) and reap it."""
         pid = self.procs.pop(name)

@@ -23,6 +23,7 @@ from shared.db.leases import Leases
 from shared.db.requests import Requests
 from shared.db.results import Results
 from shared.db.sources import Sources
+from shared.db.tenants import Tenants
 
 
 class Database:
@@ -39,6 +40,7 @@ class Database:
         self.leases = Leases(db["leases"])
         self.sources = Sources(db["sources"])
         self.results = Results(db["results"])
+        self.tenants = Tenants(db["tenants"])
 
     async def ensure_indexes(self) -> None:
         db = self._db

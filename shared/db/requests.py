@@ -79,6 +79,12 @@ class Requests:
         cursor = self._requests.find(query).sort("created_at", -1).limit(limit)
         return [record(doc, RequestRecord) async for doc in cursor]
 
+    async def in_progress(self, tenant: str) -> int:
+        """How many of the tenant's requests are pending or processing."""
+        unfinished = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
+        query = {"tenant": tenant, "status": {"$in": unfinished}}
+        return await self._requests.count_documents(query)
+
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
         await self._requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
 
