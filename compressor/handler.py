@@ -42,10 +42,10 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     if not await clients.db.images.is_pending(original.image_id):
         return  # finished already: a duplicate event
     data = await clients.store.get(event.bucket, event.key)
-    background = clients.settings.background
-    result_id = reuse.result_id(original.tenant, data, original, background)
+    digest = reuse.source_digest(data)
+    result_id = reuse.result_id(original.tenant, digest, original, clients.settings.background)
     known = await clients.db.results.get(result_id) if original.tenant else None
-    result = await reuse.recall(known, data, clients.store) if known else None
+    result = await reuse.recall(known, digest, len(data), clients.store) if known else None
     reused = result is not None
     if result is None:
         try:
@@ -87,7 +87,9 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     )
     log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
     if original.tenant and not reused:
-        record = reuse.record_of(result_id, original.tenant, data, result, key, variant_keys)
+        record = reuse.record_of(
+            result_id, original.tenant, digest, len(data), result, key, variant_keys
+        )
         await clients.db.results.remember(record)
 
 

@@ -20,8 +20,13 @@ from shared.records import ResultRecord, StoredVariant
 from shared.storage import ObjectStore
 
 
+def source_digest(source: bytes) -> str:
+    """The SHA-256 of the source bytes: hashed once per image, used for the id and the check."""
+    return hashlib.sha256(source).hexdigest()
+
+
 def result_id(
-    tenant: str, source: bytes, original: OriginalMeta, background: tuple[int, int, int]
+    tenant: str, digest: str, original: OriginalMeta, background: tuple[int, int, int]
 ) -> str:
     settings = {
         "quality": original.wanted,
@@ -33,14 +38,16 @@ def result_id(
         "animation": original.animation,
         "background": background,
     }
-    digest = hashlib.sha256(tenant.encode() + b"\0" + hashlib.sha256(source).digest())
-    digest.update(msgspec.json.encode(settings))
-    return digest.hexdigest()[:32]
+    key = hashlib.sha256(f"{tenant}\0{digest}".encode())
+    key.update(msgspec.json.encode(settings))
+    return key.hexdigest()[:32]
 
 
-async def recall(found: ResultRecord, source: bytes, store: ObjectStore) -> Compressed | None:
+async def recall(
+    found: ResultRecord, digest: str, size: int, store: ObjectStore
+) -> Compressed | None:
     """The stored output as compress() made it, or None when its objects are gone."""
-    if found.source_bytes != len(source) or found.source_sha256 != _sha256(source):
+    if found.source_bytes != size or found.source_sha256 != digest:
         return None
     data = await store.get_if_exists(COMPRESSED_BUCKET, found.compressed_key)
     variants = []
@@ -70,7 +77,8 @@ async def recall(found: ResultRecord, source: bytes, store: ObjectStore) -> Comp
 def record_of(
     result_id: str,
     tenant: str,
-    source: bytes,
+    digest: str,
+    size: int,
     result: Compressed,
     key: str,
     variant_keys: list[str],
@@ -79,8 +87,8 @@ def record_of(
     return ResultRecord(
         id=result_id,
         tenant=tenant,
-        source_sha256=_sha256(source),
-        source_bytes=len(source),
+        source_sha256=digest,
+        source_bytes=size,
         compressed_key=key,
         variants=tuple(
             StoredVariant(key=k, width=v.width, height=v.height, bytes=len(v.data))
@@ -98,7 +106,3 @@ def record_of(
         frames=result.frames,
         stored_at=datetime.now(UTC),
     )
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
