@@ -83,6 +83,8 @@ def main() -> None:
             saved = ""
             if image["bytes_out"]:
                 saved = f"{image['bytes_in']:>9,} → {image['bytes_out']:>9,} bytes"
+            if image.get("reused"):  # the same source and settings as an image before it
+                saved += " (output reused)"
             print(
                 f"  {product['product'][:32]:<32} {image['status']:<7} {saved}"
                 f"{image['error'] or ''}"
