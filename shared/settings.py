@@ -100,6 +100,17 @@ class Settings:
     reconcile_interval_s: float = 60.0
     stuck_after_s: float = 300.0
     request_deadline_s: float = 3600.0
+    # Retention (shared/retention.py): days originals, compressed copies and finished requests
+    # are kept; 0 keeps them forever. A request's stored CSV goes with the request.
+    retain_originals_days: int = 0
+    retain_compressed_days: int = 0
+    retain_requests_days: int = 0
+    # Whether the reconciler deletes expired originals and compressed copies itself: for a
+    # store without lifecycle rules (the local stack's SeaweedFS); MinIO's ILM does it in
+    # compose. Requests are swept either way (MongoDB has no rule that spans collections).
+    sweep_objects: bool = False
+    # How often the retention sweep runs (a pass with more left continues at the next round).
+    sweep_interval_s: float = 3600.0
     log_level: str = "INFO"
     # Prometheus metrics of a consumer function (port 0: none; the gateway serves /metrics).
     metrics_host: str = "127.0.0.1"
@@ -221,6 +232,11 @@ class Settings:
             reconcile_interval_s=seconds("RECONCILE_INTERVAL_S", cls.reconcile_interval_s),
             stuck_after_s=seconds("STUCK_AFTER_S", cls.stuck_after_s),
             request_deadline_s=seconds("REQUEST_DEADLINE_S", cls.request_deadline_s),
+            retain_originals_days=integer("RETAIN_ORIGINALS_DAYS", 0, low=0),
+            retain_compressed_days=integer("RETAIN_COMPRESSED_DAYS", 0, low=0),
+            retain_requests_days=integer("RETAIN_REQUESTS_DAYS", 0, low=0),
+            sweep_objects=flag("SWEEP_OBJECTS"),
+            sweep_interval_s=seconds("SWEEP_INTERVAL_S", cls.sweep_interval_s),
         )
 
 

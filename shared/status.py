@@ -9,6 +9,8 @@ class RequestStatus(StrEnum):
     COMPLETED = "completed"  # every image compressed
     COMPLETED_WITH_ERRORS = "completed_with_errors"  # every image finished, some failed
     FAILED = "failed"  # the request itself could not be processed (e.g. unreadable CSV)
+    # Kept past RETAIN_REQUESTS_DAYS: its images and rows are gone, a tombstone remains.
+    EXPIRED = "expired"
 
 
 class ImageStatus(StrEnum):
@@ -17,13 +19,16 @@ class ImageStatus(StrEnum):
     FAILED = "failed"
 
 
-FINAL_STATUSES = frozenset(
+# How a request's processing ends: what may later expire.
+FINISHED_STATUSES = frozenset(
     {RequestStatus.COMPLETED, RequestStatus.COMPLETED_WITH_ERRORS, RequestStatus.FAILED}
 )
+FINAL_STATUSES = FINISHED_STATUSES | {RequestStatus.EXPIRED}
 
+# Expiry is no move: the retention sweep replaces the whole document by a tombstone.
 _ALLOWED = {
     RequestStatus.PENDING: {RequestStatus.PROCESSING, RequestStatus.FAILED},
-    RequestStatus.PROCESSING: FINAL_STATUSES,
+    RequestStatus.PROCESSING: FINISHED_STATUSES,
 }
 
 

@@ -321,3 +321,50 @@ def test_compress_pixels_in_flight() -> None:
     assert settings(COMPRESS_PIXELS_IN_FLIGHT="5000000").compress_pixels_in_flight == 5_000_000
     with pytest.raises(SettingsError, match=r"^COMPRESS_PIXELS_IN_FLIGHT must be at least 1"):
         settings(COMPRESS_PIXELS_IN_FLIGHT="0")
+
+
+RETENTION_DAYS = ["RETAIN_ORIGINALS_DAYS", "RETAIN_COMPRESSED_DAYS", "RETAIN_REQUESTS_DAYS"]
+
+
+def test_retention_defaults_keep_everything_and_leave_objects_to_the_store() -> None:
+    s = settings()
+    assert (s.retain_originals_days, s.retain_compressed_days, s.retain_requests_days) == (0, 0, 0)
+    assert s.sweep_objects is False
+    assert s.sweep_interval_s == 3600.0
+
+
+def test_retention_settings_are_read() -> None:
+    s = settings(
+        RETAIN_ORIGINALS_DAYS="7",
+        RETAIN_COMPRESSED_DAYS=" 30 ",
+        RETAIN_REQUESTS_DAYS="90",
+        SWEEP_OBJECTS="true",
+        SWEEP_INTERVAL_S="600",
+    )
+    assert (s.retain_originals_days, s.retain_compressed_days, s.retain_requests_days) == (
+        7,
+        30,
+        90,
+    )
+    assert s.sweep_objects is True
+    assert s.sweep_interval_s == 600.0
+
+
+@pytest.mark.parametrize("name", RETENTION_DAYS)
+@pytest.mark.parametrize("raw", ["thirty", "1.5", "7d", "-"])
+def test_retention_days_must_be_whole_numbers(name: str, raw: str) -> None:
+    with pytest.raises(
+        SettingsError, match=rf"^{name} must be an integer, got '{re.escape(raw)}'$"
+    ):
+        settings(**{name: raw})
+
+
+@pytest.mark.parametrize("name", RETENTION_DAYS)
+def test_retention_days_may_not_be_negative(name: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name} must be at least 0, got -1$"):
+        settings(**{name: "-1"})
+
+
+def test_sweep_interval_must_be_positive() -> None:
+    with pytest.raises(SettingsError, match=r"^SWEEP_INTERVAL_S must be a positive number"):
+        settings(SWEEP_INTERVAL_S="0")

@@ -4,7 +4,14 @@ import itertools
 
 import pytest
 
-from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, can_move, final_status
+from shared.status import (
+    FINAL_STATUSES,
+    FINISHED_STATUSES,
+    ImageStatus,
+    RequestStatus,
+    can_move,
+    final_status,
+)
 
 S = RequestStatus
 
@@ -27,7 +34,7 @@ def test_can_move(current: RequestStatus, new: RequestStatus) -> None:
 
 
 def test_table_covers_every_pair() -> None:
-    assert len(ALL_PAIRS) == 25
+    assert len(ALL_PAIRS) == 36
 
 
 @pytest.mark.parametrize("final", sorted(FINAL_STATUSES))
@@ -36,7 +43,8 @@ def test_final_statuses_never_change(final: RequestStatus) -> None:
 
 
 def test_final_statuses() -> None:
-    assert {S.COMPLETED, S.COMPLETED_WITH_ERRORS, S.FAILED} == FINAL_STATUSES
+    assert {S.COMPLETED, S.COMPLETED_WITH_ERRORS, S.FAILED} == FINISHED_STATUSES
+    assert FINISHED_STATUSES | {S.EXPIRED} == FINAL_STATUSES
 
 
 def test_can_move_accepts_plain_strings_from_the_database() -> None:
@@ -74,6 +82,7 @@ def test_status_values_are_the_stored_strings() -> None:
         "completed",
         "completed_with_errors",
         "failed",
+        "expired",
     ]
     assert [s.value for s in ImageStatus] == ["pending", "done", "failed"]
     assert RequestStatus.COMPLETED == "completed"  # StrEnum: compares equal to stored text
