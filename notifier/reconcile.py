@@ -6,7 +6,8 @@ from the buckets, and re-issues the step that is missing: the compressed object'
 original's event, or the fetch itself. Every handler is idempotent, so re-issuing work that
 was merely slow costs time, never correctness. Counts are re-derived from the images (a crash
 between recording an image and counting it), and requests older than `request_deadline_s`
-are finished with their unfinished images failed and a clear reason.
+are finished with their unfinished images failed and a clear reason. The same replica then
+runs the retention sweep when it is due (notifier/sweep.py).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from notifier.handler import call_webhook, close_if_finished
+from notifier.sweep import Sweeper
 from shared.events import FetchRequested, ImageFailed, RequestFailed
 from shared.names import (
     COMPRESSED_BUCKET,
@@ -60,10 +62,12 @@ async def reconcile_forever(clients: Clients) -> None:
     """Run a pass every interval for as long as the process lives."""
     holder = uuid.uuid4().hex
     interval = clients.settings.reconcile_interval_s
+    sweeper = Sweeper()
     while True:
         try:
             if await clients.db.leases.acquire(LEASE, holder, interval * 2):
                 await reconcile_once(clients)
+                await sweeper.run_if_due(clients)
         except Exception:  # a broker or database hiccup: try again next round
             log.exception("reconciliation pass failed")
         await asyncio.sleep(interval)

@@ -115,6 +115,9 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     moments: dict[str, int] = {}  # shared/timeline.py: csv_stored, ingest_started, fanned_out
     webhook_state: WebhookState | None = None
     webhook_attempts: tuple[WebhookAttempt, ...] = ()
+    # A tombstone's (status expired): when it expired, and the RETAIN_REQUESTS_DAYS then.
+    expired_at: datetime | None = None
+    kept_days: int | None = None
 
 
 class RowRecord(Record, frozen=True, kw_only=True):

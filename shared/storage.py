@@ -6,8 +6,10 @@ heartbeat) keeps going. One client per process: urllib3's connection pool is thr
 
 import asyncio
 import io
+import itertools
 from collections.abc import AsyncGenerator, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import urllib3
@@ -22,6 +24,14 @@ from shared.settings import Settings
 _CHUNK = 64 * 1024
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as a bucket listing gives it: its key and when it was last written."""
+
+    key: str
+    modified: datetime
+
+
 class ObjectStore(Protocol):
     """What handlers may do with the object store (any S3 with the same semantics)."""
 
@@ -34,6 +44,7 @@ class ObjectStore(Protocol):
     def stream(self, bucket: str, key: str) -> AsyncGenerator[bytes, None]: ...
     async def describe(self, bucket: str, key: str) -> ObjectCreated | None: ...
     async def keys(self, bucket: str, prefix: str) -> list[str]: ...
+    async def listing(self, bucket: str, after: str, limit: int) -> list[StoredObject]: ...
     async def remove(self, bucket: str, keys: list[str]) -> None: ...
     def public_url(self, bucket: str, key: str) -> str: ...
 
@@ -142,6 +153,20 @@ class MinioStore:
             ]
 
         return await asyncio.to_thread(listing)
+
+    async def listing(self, bucket: str, after: str, limit: int) -> list[StoredObject]:
+        """Up to `limit` objects of the whole bucket in key order, from the first key after
+        `after` ("": from the start), with their last-modified times (the retention sweep)."""
+
+        def page() -> list[StoredObject]:
+            found = self._client.list_objects(bucket, recursive=True, start_after=after or None)
+            return [
+                StoredObject(o.object_name, o.last_modified)
+                for o in itertools.islice(found, limit)
+                if o.object_name is not None and o.last_modified is not None
+            ]
+
+        return await asyncio.to_thread(page)
 
     async def remove(self, bucket: str, keys: list[str]) -> None:
         """Delete the objects (a missing one is no error); raise on the first the store refuses."""

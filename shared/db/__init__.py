@@ -13,6 +13,8 @@ Collections: `requests` (one document per request), `rows` (`_id` "<request>:<ro
 deterministic id, so redelivered messages rewrite, never duplicate.
 """
 
+from datetime import datetime
+
 from pymongo import ASCENDING, AsyncMongoClient
 
 from shared.db.codec import Document
@@ -24,6 +26,7 @@ from shared.db.requests import Requests
 from shared.db.results import Results
 from shared.db.sources import Sources
 from shared.db.tenants import Tenants
+from shared.records import RequestRecord
 
 
 class Database:
@@ -53,6 +56,7 @@ class Database:
         await db["requests"].create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         await db["api_keys"].create_index([("tenant", ASCENDING)])
         await db["requests"].create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+        await db["requests"].create_index([("status", ASCENDING), ("completed_at", ASCENDING)])
 
     async def forget(self, request_id: str) -> None:
         """Every record of a request: images and rows, the keys bound to it, then the request
@@ -60,6 +64,13 @@ class Database:
         await self.images.delete_of_request(request_id)
         await self.keys.release_claims_of(request_id)
         await self.requests.delete(request_id)
+
+    async def expire(self, request: RequestRecord, at: datetime, kept_days: int) -> None:
+        """Like `forget`, but the request's document becomes a tombstone (status expired), so
+        its links can say what happened; replaced last, so an expiry cut short is redone."""
+        await self.images.delete_of_request(request.id)
+        await self.keys.release_claims_of(request.id)
+        await self.requests.tombstone(request, at, kept_days)
 
     async def ping(self) -> None:
         await self._client.admin.command("ping")

@@ -3,15 +3,23 @@
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db.codec import Document, document, maybe, now, record
 from shared.records import Options, Output, RequestRecord, Source, WebhookAttempt, WebhookState
-from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus, final_status
+from shared.status import (
+    FINAL_STATUSES,
+    FINISHED_STATUSES,
+    ImageStatus,
+    RequestStatus,
+    final_status,
+)
 
 _OPEN = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
 _FINAL = [s.value for s in FINAL_STATUSES]
+_FINISHED = [s.value for s in FINISHED_STATUSES]
 
 
 class Requests:
@@ -205,6 +213,40 @@ class Requests:
             }
         )
         return [record(doc, RequestRecord) async for doc in cursor.limit(limit)]
+
+    # --- the retention sweep (notifier/sweep.py) -----------------------------------------
+
+    async def finished_before(self, moment: datetime, limit: int) -> list[RequestRecord]:
+        """Requests that finished before `moment`, oldest first, but not those whose webhook
+        is still being delivered (the DELETE handler's rule: they wait for it too)."""
+        cursor = self._requests.find(
+            {
+                "status": {"$in": _FINISHED},
+                "completed_at": {"$lt": moment},
+                "$or": [{"webhook_url": None}, {"webhook_state": {"$ne": None}}],
+            }
+        )
+        cursor = cursor.sort("completed_at", ASCENDING).limit(limit)
+        return [record(doc, RequestRecord) async for doc in cursor]
+
+    async def tombstone(self, request: RequestRecord, at: datetime, kept_days: int) -> None:
+        """Replace a finished request's document by its tombstone: status expired, when, and
+        the days it was kept; its summary stays, not what it was made from (header, source,
+        timeline, webhook attempts), so no other request is taken for a user of its CSV."""
+        stone = msgspec.structs.replace(
+            request,
+            status=RequestStatus.EXPIRED,
+            expired_at=at,
+            kept_days=kept_days,
+            source=None,
+            header=(),
+            moments={},
+            webhook_attempts=(),
+            updated_at=at,
+        )
+        await self._requests.replace_one(
+            {"_id": request.id, "status": {"$in": _FINISHED}}, document(stone)
+        )
 
     async def raise_counts(self, request_id: str, done: int, failed: int) -> None:
         """Bring lagging progress counts up to what the images show (never down: concurrent
