@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -26,11 +27,20 @@ from ingest.auth import hash_key, presented_key
 from ingest.csvfile import CsvError, OutputCsv
 from ingest.openapi import LIST_LIMIT, OFFSET, STATUS_LIMIT, PageParam, openapi_document
 from ingest.ops import MetricsMiddleware, healthz, metrics_endpoint, readyz
-from ingest.report import LinkFor, etag, group_by_row, output_row, product_view, request_view
+from ingest.report import (
+    LinkFor,
+    OutputsKept,
+    etag,
+    group_by_row,
+    output_row,
+    product_view,
+    request_view,
+)
 from shared import logs
 from shared.api import Accepted, ErrorBody, ProductsPage, RequestList, StatusView, View
 from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
 from shared.records import RequestRecord
+from shared.retention import request_expired_message
 from shared.rules import REQUEST_ID, RuleError, date_time
 from shared.runtime import Clients, open_clients
 from shared.settings import Settings
@@ -77,7 +87,8 @@ async def authenticate(request: Request) -> str:
 
 
 async def find_request(request: Request) -> RequestRecord:
-    """The caller's request named in the path; another tenant's answers 404 like a missing one."""
+    """The caller's request named in the path; another tenant's answers 404 like a missing one,
+    an expired one (its tombstone) 410 saying when and why."""
     tenant = await authenticate(request)
     request_id = str(request.path_params.get("request_id", ""))
     found = None
@@ -85,7 +96,16 @@ async def find_request(request: Request) -> RequestRecord:
         found = await clients_of(request).db.requests.get(request_id)
     if found is None or found.tenant != tenant:
         raise HTTPException(404, f"no request with id {request_id!r}")
+    if found.status == RequestStatus.EXPIRED:
+        assert found.expired_at is not None and found.kept_days is not None  # a tombstone's
+        raise HTTPException(
+            410, request_expired_message(found.id, found.expired_at, found.kept_days)
+        )
     return found
+
+
+def outputs_kept(clients: Clients) -> OutputsKept:
+    return OutputsKept(datetime.now(UTC), clients.settings.retain_compressed_days)
 
 
 async def upload(request: Request) -> Response:
@@ -136,16 +156,17 @@ async def status(request: Request) -> Response:
     found = await find_request(request)
     offset = _int_param(request, OFFSET)
     limit = _int_param(request, STATUS_LIMIT)
-    tag = etag(found, offset, limit)
+    clients = clients_of(request)
+    kept = outputs_kept(clients)
+    tag = etag(found, offset, limit, kept)
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag})
-    clients = clients_of(request)
     images, link = clients.db.images, _linker(clients)
     pairs = group_by_row(
         images.rows(found.id, offset, limit),
         images.of_request(found.id, first_row=offset, row_count=limit),
     )
-    products = [product_view(row, imgs, link) async for row, imgs in pairs]
+    products = [product_view(row, imgs, link, kept) async for row, imgs in pairs]
     more = len(products) == limit and await images.has_row(found.id, offset + limit)
     page = ProductsPage(offset=offset, limit=limit, next_offset=offset + limit if more else None)
     summary = msgspec.structs.asdict(request_view(found))
@@ -186,14 +207,14 @@ async def download(request: Request) -> Response:
     if found.status == RequestStatus.FAILED:
         return error(409, f"request {found.id} failed: {found.error}")
     clients = clients_of(request)
-    images, link = clients.db.images, _linker(clients)
+    images, link, kept = clients.db.images, _linker(clients), outputs_kept(clients)
 
     async def lines() -> AsyncIterator[str]:
         """Row by row from the database: memory stays flat for any size of request."""
         out = OutputCsv(found.header, srcsets=bool(found.sizes.widths))
         yield out.header_line()
         async for row, slots in group_by_row(images.rows(found.id), images.of_request(found.id)):
-            yield out.line(output_row(row, slots, link))
+            yield out.line(output_row(row, slots, link, kept))
 
     filename = f"{found.id}-output.csv"
     return StreamingResponse(

@@ -73,6 +73,13 @@ def openapi_document(settings: Settings) -> Schema:
     )
     status_ref, list_ref, accepted_ref, error_ref = refs
     error = _json("An error; `error` says why.", error_ref)
+    gone = _json(
+        "The request expired: it finished more than RETAIN_REQUESTS_DAYS ago, and its "
+        'images, output CSV and records are deleted. `error` says when, e.g. "request … '
+        'expired on 2026-12-05: requests are kept 30 days (RETAIN_REQUESTS_DAYS)". '
+        "Another tenant's expired request answers 404.",
+        error_ref,
+    )
     return {
         "openapi": "3.0.3",
         "info": {
@@ -84,10 +91,10 @@ def openapi_document(settings: Settings) -> Schema:
         },
         "paths": {
             "/api/upload": {"post": _upload(settings, accepted_ref, error)},
-            "/api/status/{request_id}": {"get": _status(status_ref, error)},
-            "/api/download/{request_id}": {"get": _download(error)},
+            "/api/status/{request_id}": {"get": _status(status_ref, error, gone)},
+            "/api/download/{request_id}": {"get": _download(error, gone)},
             "/api/requests": {"get": _list(list_ref, error)},
-            "/api/requests/{request_id}": {"delete": _delete(error)},
+            "/api/requests/{request_id}": {"delete": _delete(error, gone)},
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -239,12 +246,14 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
     }
 
 
-def _status(view: Schema, error: Schema) -> Schema:
+def _status(view: Schema, error: Schema, gone: Schema) -> Schema:
     return {
         "summary": "A request's status, per product and image",
         "description": "Products come in pages of rows (`offset`, `limit`; "
         "`products_page.next_offset` is null on the last page). The ETag changes with "
-        "progress: poll with If-None-Match to get 304 while nothing moved.",
+        "progress: poll with If-None-Match to get 304 while nothing moved. An image whose "
+        "compressed copy outlived RETAIN_COMPRESSED_DAYS has `output_expired` true and no "
+        "links.",
         "parameters": [
             _request_id(),
             _query(OFFSET),
@@ -255,11 +264,12 @@ def _status(view: Schema, error: Schema) -> Schema:
             "200": _json("The request", view),
             "304": {"description": "Unchanged since the ETag given"},
             **_errors(error, "400", "401", "404"),
+            "410": gone,
         },
     }
 
 
-def _delete(error: Schema) -> Schema:
+def _delete(error: Schema, gone: Schema) -> Schema:
     return {
         "summary": "Delete a finished request",
         "description": "Removes its originals, compressed copies and variants, its stored CSV "
@@ -271,16 +281,18 @@ def _delete(error: Schema) -> Schema:
         "responses": {
             "204": {"description": "Deleted"},
             **_errors(error, "401", "404", "409"),
+            "410": gone,
         },
     }
 
 
-def _download(error: Schema) -> Schema:
+def _download(error: Schema, gone: Schema) -> Schema:
     return {
         "summary": "The output CSV of a finished request",
         "description": "The input rows in order with their original columns, plus "
-        "`Output Image Urls` (one slot per input URL; empty where the image failed) and "
-        f"`Errors`; with `widths`, `{SRCSETS_COLUMN}` last.",
+        "`Output Image Urls` (one slot per input URL; empty where the image failed or its "
+        "compressed copy expired) and `Errors` (why: the failure, or that the output outlived "
+        f"RETAIN_COMPRESSED_DAYS); with `widths`, `{SRCSETS_COLUMN}` last.",
         "parameters": [_request_id()],
         "responses": {
             "200": {
@@ -288,6 +300,7 @@ def _download(error: Schema) -> Schema:
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             },
             **_errors(error, "401", "404", "409"),
+            "410": gone,
         },
     }
 

@@ -2,6 +2,8 @@
 
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ingest.csvfile import OutputRow
 from shared import timeline
@@ -14,10 +16,27 @@ from shared.api import (
     WebhookAttemptView,
 )
 from shared.records import ImageRecord, RequestRecord, RowRecord
+from shared.retention import output_expired, output_expired_message
 from shared.status import ImageStatus
 
 LinkFor = Callable[[str], str]
 """Turns a compressed object's key into a link the user can open."""
+
+
+@dataclass(frozen=True)
+class OutputsKept:
+    """Compressed copies are kept `days` (RETAIN_COMPRESSED_DAYS; 0: forever), as of `now`."""
+
+    now: datetime
+    days: int = 0
+
+    def expired(self, image: ImageRecord) -> bool:
+        # An output is as old as its image's finish (a re-run's reused output is a new copy).
+        done = image.status == ImageStatus.DONE
+        return done and output_expired(image.finished_at, self.now, self.days)
+
+
+KEPT_FOREVER = OutputsKept(datetime.fromtimestamp(0, UTC))
 
 
 async def group_by_row(
@@ -33,9 +52,12 @@ async def group_by_row(
         yield row, slots
 
 
-def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
+def image_view(
+    image: ImageRecord, link_for: LinkFor, kept: OutputsKept = KEPT_FOREVER
+) -> ImageView:
     key = image.compressed_key
-    done = image.status == ImageStatus.DONE
+    expired = kept.expired(image)
+    done = image.status == ImageStatus.DONE and not expired  # links only to what is kept
     variants = [
         VariantView(width=v.width, height=v.height, bytes=v.bytes, url=link_for(v.key))
         for v in (image.variants if done else ())
@@ -45,6 +67,7 @@ def image_view(image: ImageRecord, link_for: LinkFor) -> ImageView:
         input_url=image.url,
         status=image.status,
         output_url=output_url,
+        output_expired=expired,
         error=image.error,
         bytes_in=image.bytes_in,
         bytes_out=image.bytes_out,
@@ -92,6 +115,7 @@ def request_view(request: RequestRecord) -> RequestView:
         animation=request.animation,
         created_at=request.created_at.isoformat(),
         completed_at=c.isoformat() if (c := request.completed_at) else None,
+        expired_at=e.isoformat() if (e := request.expired_at) else None,
         counts=Counts(
             total=request.total,
             done=request.done,
@@ -110,28 +134,41 @@ def request_view(request: RequestRecord) -> RequestView:
     )
 
 
-def product_view(row: RowRecord, images: Sequence[ImageRecord], link_for: LinkFor) -> ProductView:
+def product_view(
+    row: RowRecord,
+    images: Sequence[ImageRecord],
+    link_for: LinkFor,
+    kept: OutputsKept = KEPT_FOREVER,
+) -> ProductView:
     return ProductView(
         row=row.index,
         serial=row.serial,
         product=row.product,
-        images=[image_view(image, link_for) for image in images],
+        images=[image_view(image, link_for, kept) for image in images],
     )
 
 
-def output_row(row: RowRecord, images: Sequence[ImageRecord], link_for: LinkFor) -> OutputRow:
-    """One output CSV row: the input cells plus one output slot per input URL."""
-    views = [image_view(image, link_for) for image in images]
+def output_row(
+    row: RowRecord,
+    images: Sequence[ImageRecord],
+    link_for: LinkFor,
+    kept: OutputsKept = KEPT_FOREVER,
+) -> OutputRow:
+    """One output CSV row: the input cells plus one output slot per input URL (an expired
+    output's slot is empty and its Errors cell says why, as a failed image's does)."""
+    views = [image_view(image, link_for, kept) for image in images]
+    expired = output_expired_message(kept.days)
     return OutputRow(
         cells=row.cells,
         output_urls=[view.output_url for view in views],
-        errors=[view.error for view in views],
+        errors=[expired if view.output_expired else view.error for view in views],
         srcsets=[view.srcset for view in views],
     )
 
 
-def etag(request: RequestRecord, offset: int, limit: int) -> str:
-    """Changes whenever the status page would: progress, final status, webhook outcome."""
+def etag(request: RequestRecord, offset: int, limit: int, kept: OutputsKept = KEPT_FOREVER) -> str:
+    """Changes whenever the status page would: progress, final status, webhook outcome, and
+    (with RETAIN_COMPRESSED_DAYS) each minute, as outputs expire without any write."""
     parts = (
         request.updated_at or request.created_at,
         request.status.value,
@@ -141,6 +178,7 @@ def etag(request: RequestRecord, offset: int, limit: int) -> str:
         len(request.webhook_attempts),
         offset,
         limit,
+        kept.now.replace(second=0, microsecond=0) if kept.days else None,
     )
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
     return f'W/"{digest}"'

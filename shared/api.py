@@ -39,6 +39,14 @@ class ImageView(View, frozen=True, kw_only=True):
     output_url: Annotated[
         str | None, msgspec.Meta(description="A presigned link to the compressed image.")
     ]
+    output_expired: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The compressed image and its variants outlived "
+            "RETAIN_COMPRESSED_DAYS (counted from when the image finished) and are deleted: "
+            "no links, and the output CSV's Errors column says so."
+        ),
+    ]
     error: Annotated[str | None, msgspec.Meta(description="Why the image failed.")]
     bytes_in: int | None
     bytes_out: int | None
@@ -159,6 +167,13 @@ class RequestView(View, frozen=True, kw_only=True):
     animation: Animation
     created_at: Timestamp
     completed_at: Timestamp | None
+    expired_at: Annotated[
+        Timestamp | None,
+        msgspec.Meta(
+            description="When the request expired (status expired, kept RETAIN_REQUESTS_DAYS "
+            "after it finished): only its summary is left, and its own routes answer 410."
+        ),
+    ]
     counts: Counts
     timeline: Annotated[
         dict[str, Timestamp],

@@ -8,7 +8,15 @@ import msgspec
 import pytest
 
 from ingest.csvfile import OutputRow
-from ingest.report import group_by_row, image_view, output_row, product_view, request_view
+from ingest.report import (
+    OutputsKept,
+    etag,
+    group_by_row,
+    image_view,
+    output_row,
+    product_view,
+    request_view,
+)
 from shared.db.codec import record
 from shared.records import ImageRecord, RequestRecord, RowRecord
 from shared.status import ImageStatus
@@ -152,6 +160,7 @@ def test_done_image_with_key_gets_a_link() -> None:
         "input_url": "https://src.example.com/0-1.jpg",
         "status": "done",
         "output_url": link(f"{RID}/0-1.jpg"),
+        "output_expired": False,
         "error": None,
         "bytes_in": 59366,
         "bytes_out": 21873,
@@ -229,6 +238,7 @@ def test_failed_image_view() -> None:
         "input_url": "https://src.example.com/2-0.jpg",
         "status": "failed",
         "output_url": None,
+        "output_expired": False,
         "error": "not an image (text/html)",
         "bytes_in": None,
         "bytes_out": None,
@@ -272,6 +282,7 @@ def test_pending_request_view() -> None:
         "animation": "first",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": None,
+        "expired_at": None,
         "counts": {"total": 0, "done": 0, "failed": 0, "revalidated": 0, "reused": 0},
         "timeline": {},
         "webhook_state": None,
@@ -290,6 +301,7 @@ def test_finished_request_view() -> None:
         "format": "webp",
         "created_at": CREATED,
         "completed_at": completed,
+        "expired_at": None,
         "moments": {"csv_stored": T0, "ingest_started": T0 + 2, "fanned_out": T0 + 9},
         "total": 7,
         "done": 6,
@@ -319,6 +331,7 @@ def test_finished_request_view() -> None:
         "animation": "first",
         "created_at": "2025-06-03T09:14:25.087000+00:00",
         "completed_at": "2025-06-03T09:16:25.087000+00:00",
+        "expired_at": None,
         "counts": {"total": 7, "done": 6, "failed": 1, "revalidated": 0, "reused": 0},
         "timeline": {
             "csv_stored": "2025-06-03T09:14:25.087+00:00",
@@ -389,3 +402,64 @@ def test_output_row_without_images() -> None:
     assert output_row(row(1), [], link) == OutputRow(
         cells=("2", "Product 2", "urls…"), output_urls=[], errors=[], srcsets=[]
     )
+
+
+# --- expired outputs (RETAIN_COMPRESSED_DAYS) ------------------------------------------------
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def finished(days_ago: float, slot: int = 0, **fields: Any) -> ImageRecord:
+    return image(
+        0,
+        slot,
+        "done",
+        compressed_key=f"{RID}/0-{slot}.jpg",
+        finished_at=NOW - timedelta(days=days_ago),
+        **fields,
+    )
+
+
+def test_an_output_older_than_its_days_has_no_links_and_says_so() -> None:
+    variants = [{"key": f"{RID}/0-0-100w.jpg", "width": 100, "height": 67, "bytes": 900}]
+    old = finished(2, width=451, bytes_out=5000, variants=variants)
+    view = image_view(old, link, OutputsKept(NOW, 1))
+    assert view.output_expired is True
+    assert (view.output_url, view.variants, view.srcset) == (None, [], None)
+    assert view.status == ImageStatus.DONE  # it was compressed; only the copy is gone
+    assert view.bytes_out == 5000  # what it was is still told
+
+
+def test_a_younger_output_keeps_its_link() -> None:
+    view = image_view(finished(0.5), link, OutputsKept(NOW, 1))
+    assert view.output_expired is False
+    assert view.output_url == link(f"{RID}/0-0.jpg")
+
+
+def test_zero_days_keeps_every_output() -> None:
+    view = image_view(finished(10_000), link, OutputsKept(NOW, 0))
+    assert view.output_expired is False and view.output_url is not None
+
+
+def test_a_failed_image_has_no_output_to_expire() -> None:
+    old = image(0, 0, "failed", error="HTTP 404", finished_at=NOW - timedelta(days=9))
+    view = image_view(old, link, OutputsKept(NOW, 1))
+    assert view.output_expired is False and view.error == "HTTP 404"
+
+
+def test_output_row_says_an_output_expired_where_a_failure_gives_its_reason() -> None:
+    images = [finished(3, 0), image(0, 1, "failed", error="HTTP 404"), finished(0.1, 2)]
+    result = output_row(row(0), images, link, OutputsKept(NOW, 2))
+    assert result.output_urls == [None, None, link(f"{RID}/0-2.jpg")]
+    assert result.errors == [
+        "output expired: compressed copies are kept 2 days (RETAIN_COMPRESSED_DAYS)",
+        "HTTP 404",
+        None,
+    ]
+
+
+def test_status_etag_moves_with_the_clock_only_when_outputs_expire() -> None:
+    req = request({"_id": RID, "status": "completed", "created_at": NOW})
+    later = NOW + timedelta(minutes=1)
+    assert etag(req, 0, 10, OutputsKept(NOW, 0)) == etag(req, 0, 10, OutputsKept(later, 0))
+    assert etag(req, 0, 10, OutputsKept(NOW, 1)) != etag(req, 0, 10, OutputsKept(later, 1))
