@@ -12,6 +12,7 @@ EXIT_CODES = {
     RequestStatus.COMPLETED: 0,
     RequestStatus.COMPLETED_WITH_ERRORS: 1,
     RequestStatus.FAILED: 2,
+    RequestStatus.EXPIRED: 2,  # its own routes answer 410: an API error, like any other
 }
 STILL_RUNNING = 3  # `status` of a request that is pending or processing
 MAX_FAILURES_SHOWN = 50  # a summary stays readable; --json or the output CSV has them all

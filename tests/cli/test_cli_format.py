@@ -18,7 +18,7 @@ def image(status: str = "done", **fields: Any) -> dict[str, Any]:
     unknown = {"format": None, "quality": None, "kept_source": None}
     unknown |= {"score": None, "score_whole": None}
     unknown |= {"width": None, "height": None, "frames": None, "variants": [], "srcset": None}
-    unknown |= {"revalidated": None, "reused": None}
+    unknown |= {"revalidated": None, "reused": None, "output_expired": False}
     return {
         "bytes_in": None,
         "bytes_out": None,
@@ -46,6 +46,7 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "quality": 50,
         "created_at": CREATED,
         "completed_at": None,
+        "expired_at": None,
         "counts": {
             "total": len(images),
             "done": sum(i["status"] == "done" for i in images),
@@ -80,6 +81,7 @@ def product(serial: str, name: str, *images: dict[str, Any]) -> dict[str, Any]:
         ("completed", 0),
         ("completed_with_errors", 1),
         ("failed", 2),
+        ("expired", 2),
         ("pending", 3),
         ("processing", 3),
     ],

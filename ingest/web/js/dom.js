@@ -54,10 +54,11 @@ const STATUS_LABELS = {
   completed: "Completed",
   completed_with_errors: "Completed with errors",
   failed: "Failed",
+  expired: "Expired",
   done: "Compressed",
 };
 
-export const FINAL = new Set(["completed", "completed_with_errors", "failed"]);
+export const FINAL = new Set(["completed", "completed_with_errors", "failed", "expired"]);
 
 export function statusBadge(status) {
   return h("span", { class: `badge badge-${status}` }, STATUS_LABELS[status] || status);

@@ -78,6 +78,10 @@ export function progressView(requestId, { signal, onUnauthorized }) {
           root.replaceChildren(notFound());
           return;
         }
+        if (err instanceof ApiError && err.status === 410) {
+          root.replaceChildren(expired(err.message)); // kept past RETAIN_REQUESTS_DAYS
+          return;
+        }
         const where = built ? built.connection : root;
         where.replaceChildren(notice("error", `${err.message} Retrying…`));
         delay = Math.min(delay * 2, MAX_BACKOFF_MS);
@@ -98,6 +102,16 @@ export function progressView(requestId, { signal, onUnauthorized }) {
 
   poll();
   return root;
+}
+
+function expired(message) {
+  return h(
+    "div",
+    { class: "card" },
+    h("h1", {}, "Request expired"),
+    notice("info", message),
+    h("p", {}, h("a", { href: "#/requests" }, "See your requests")),
+  );
 }
 
 function notFound() {
@@ -374,6 +388,8 @@ function imageCell(product, image, slot) {
   let after;
   if (image.status === "done" && image.output_url) {
     after = thumb(image.output_url, `After: ${name}`, "after");
+  } else if (image.output_expired) {
+    after = h("div", { class: "thumb thumb-empty" }, "Output expired");
   } else if (image.status === "failed") {
     after = h("div", { class: "thumb thumb-empty thumb-failed" }, "Failed");
   } else {

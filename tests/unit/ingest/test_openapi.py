@@ -32,3 +32,17 @@ def test_every_api_route_is_documented_and_secured() -> None:
         for operation in OPENAPI["paths"][path].values():
             assert "security" not in operation, path  # none opts out of the global rule
             assert "401" in operation["responses"], path
+
+
+def test_every_route_naming_a_request_documents_410_for_an_expired_one() -> None:
+    for path, operations in OPENAPI["paths"].items():
+        for method, operation in operations.items():
+            names_one = any(p.get("name") == "request_id" for p in operation.get("parameters", []))
+            assert ("410" in operation["responses"]) is names_one, f"{method} {path}"
+
+
+def test_the_expired_status_is_in_the_request_status_enum() -> None:
+    schemas = OPENAPI["components"]["schemas"]
+    assert "expired" in schemas["RequestStatus"]["enum"]
+    assert "output_expired" in schemas["ImageView"]["required"]
+    assert "expired_at" in schemas["RequestView"]["properties"]
