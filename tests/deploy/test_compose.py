@@ -6,6 +6,7 @@ break at run time (an event routed nowhere, a function that cannot start, a secr
 
 import ast
 import importlib.util
+import json
 import os
 import re
 import stat
@@ -18,7 +19,14 @@ import pytest
 
 from deploy.local.filer_wire import Entry, MetadataEvent
 from deploy.local.translate import translate
-from shared.names import BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS, BUCKETS
+from shared.names import (
+    BUCKET_EVENTS_EXCHANGE,
+    BUCKET_ROUTING_KEYS,
+    BUCKETS,
+    COMPRESSED_BUCKET,
+    INBOX_BUCKET,
+    ORIGINALS_BUCKET,
+)
 from tests.deploy.helpers import (
     ROOT,
     compose_variable_uses,
@@ -147,43 +155,127 @@ def test_the_local_relay_routes_like_the_minio_targets(
         assert publication.routing_key == BUCKET_ROUTING_KEYS[bucket]
 
 
+# A stand-in for `mc` that answers like MinIO's: it logs each call, checks the policy
+# document, refuses a policy attached twice, and keeps each bucket's lifecycle rules in a file
+# (removing all of them from a bucket that has none fails as MinIO does).
+_FAKE_MC = """\
+import json, pathlib, sys
+args = sys.argv[1:]
+log = pathlib.Path(LOG)
+rules_file = pathlib.Path(RULES)
+seen = log.read_text().splitlines() if log.exists() else []
+with log.open('a') as f: f.write(' '.join(args) + '\\n')
+rules = json.loads(rules_file.read_text()) if rules_file.exists() else {}
+if args[:3] == ['admin', 'policy', 'create']:
+    json.loads(pathlib.Path(args[5]).read_text())  # a valid policy document
+if args[:3] == ['admin', 'policy', 'attach'] and ' '.join(args) in seen:
+    print('mc: <ERROR> The specified policy change is already in effect.')
+    sys.exit(1)
+if args[:3] == ['ilm', 'rule', 'rm']:
+    assert args[3:5] == ['--all', '--force'], args
+    if not rules.get(args[5]):
+        print('mc: <ERROR> Unable to fetch lifecycle rules. The lifecycle configuration does '
+              'not exist.')
+        sys.exit(1)
+    rules[args[5]] = []
+if args[:3] == ['ilm', 'rule', 'add']:
+    assert args[3] == '--expire-days' and int(args[4]) > 0, args
+    rules.setdefault(args[5], []).append(int(args[4]))
+rules_file.write_text(json.dumps(rules))
+"""
+
+
+def run_init_script(
+    services: dict[str, dict[str, Any]], tmp_path: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """minio-init's script against the fake `mc` (its state in tmp_path), with `env` added."""
+    fake_mc = tmp_path / "bin" / "mc"
+    fake_mc.parent.mkdir(exist_ok=True)
+    code = _FAKE_MC.replace("LOG", repr(str(tmp_path / "mc.log")))
+    fake_mc.write_text(
+        f"#!{sys.executable}\n" + code.replace("RULES", repr(str(tmp_path / "rules.json")))
+    )
+    fake_mc.chmod(fake_mc.stat().st_mode | stat.S_IXUSR)
+    full_env = {
+        **services["minio-init"]["environment"],
+        **env,
+        "PATH": f"{fake_mc.parent}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(tmp_path),
+    }
+    return subprocess.run(
+        ["/bin/sh", "-c", init_script(services)], env=full_env, capture_output=True, text=True
+    )
+
+
+def lifecycle_rules(tmp_path: Path) -> dict[str, list[int]]:
+    """Each bucket's expiry rules (days) as the fake `mc` was left with them."""
+    rules: dict[str, list[int]] = json.loads((tmp_path / "rules.json").read_text())
+    return {target.removeprefix("local/"): days for target, days in rules.items()}
+
+
 def test_init_script_runs_and_is_idempotent(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     """Run minio-init's script twice against a fake `mc` that answers like MinIO's."""
-    log = tmp_path / "mc.log"
-    fake_mc = tmp_path / "bin" / "mc"
-    fake_mc.parent.mkdir()
-    fake_mc.write_text(
-        f"#!{sys.executable}\n"
-        "import json, pathlib, sys\n"
-        "args = sys.argv[1:]\n"
-        f"log = pathlib.Path({str(log)!r})\n"
-        "seen = log.read_text().splitlines() if log.exists() else []\n"
-        "with log.open('a') as f: f.write(' '.join(args) + '\\n')\n"
-        "if args[:3] == ['admin', 'policy', 'create']:\n"
-        "    json.loads(pathlib.Path(args[5]).read_text())  # a valid policy document\n"
-        "if args[:3] == ['admin', 'policy', 'attach'] and ' '.join(args) in seen:\n"
-        "    print('mc: <ERROR> The specified policy change is already in effect.')\n"
-        "    sys.exit(1)\n"
-    )
-    fake_mc.chmod(fake_mc.stat().st_mode | stat.S_IXUSR)
-    env = {
-        **services["minio-init"]["environment"],
-        "PATH": f"{fake_mc.parent}{os.pathsep}{os.environ['PATH']}",
-        "TMPDIR": str(tmp_path),
-    }
     for _ in range(2):
-        done = subprocess.run(
-            ["/bin/sh", "-c", init_script(services)], env=env, capture_output=True, text=True
-        )
+        done = run_init_script(services, tmp_path)
         assert done.returncode == 0, done.stderr
-    calls = log.read_text().splitlines()
+    calls = (tmp_path / "mc.log").read_text().splitlines()
     for bucket in BUCKETS:
         assert f"mb --ignore-existing local/{bucket}" in calls
     sample = sample_env()
     assert f"admin user add local {sample['S3_ACCESS_KEY']} {sample['S3_SECRET_KEY']}" in calls
     assert sum(c.startswith("event add") for c in calls) == 2 * len(BUCKETS)
+    # Retention left at its default: no bucket gets an expiry rule.
+    assert lifecycle_rules(tmp_path) == {}
+    assert not any(c.startswith("ilm rule add") for c in calls)
+
+
+def test_init_script_sets_one_expiry_rule_per_bucket_from_the_retention_days(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    days = {
+        "RETAIN_ORIGINALS_DAYS": "7",
+        "RETAIN_COMPRESSED_DAYS": "30",
+        "RETAIN_REQUESTS_DAYS": "90",
+    }
+    for _ in range(2):  # every `up` runs it again: still one rule per bucket
+        done = run_init_script(services, tmp_path, **days)
+        assert done.returncode == 0, done.stderr
+    assert lifecycle_rules(tmp_path) == {
+        ORIGINALS_BUCKET: [7],
+        COMPRESSED_BUCKET: [30],
+        INBOX_BUCKET: [90],  # a request's stored CSV goes with the request
+    }
+    changed = {**days, "RETAIN_ORIGINALS_DAYS": "14", "RETAIN_COMPRESSED_DAYS": "0"}
+    done = run_init_script(services, tmp_path, **changed)
+    assert done.returncode == 0, done.stderr
+    assert lifecycle_rules(tmp_path) == {
+        ORIGINALS_BUCKET: [14],
+        COMPRESSED_BUCKET: [],  # 0 keeps forever: its rule is gone
+        INBOX_BUCKET: [90],
+    }
+
+
+@pytest.mark.parametrize("raw", ["thirty", "-1", "1.5"])
+def test_init_script_refuses_a_retention_that_is_not_whole_days(
+    services: dict[str, dict[str, Any]], tmp_path: Path, raw: str
+) -> None:
+    done = run_init_script(services, tmp_path, RETAIN_COMPRESSED_DAYS=raw)
+    assert done.returncode != 0
+    assert f"RETAIN_COMPRESSED_DAYS must be a whole number of days, got '{raw}'" in done.stderr
+
+
+def test_compose_deletes_objects_by_ilm_not_by_the_services_sweep(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, svc in app_services(services).items():
+        assert svc["environment"]["SWEEP_OBJECTS"] == "false", name
+        for variable in ("RETAIN_ORIGINALS_DAYS", "RETAIN_COMPRESSED_DAYS", "RETAIN_REQUESTS_DAYS"):
+            # The rules and the services' view of expiry come from the same value.
+            uses = {u.op for u in compose_variable_uses() if u.name == variable}
+            assert uses == {":-"}, variable
+            assert variable in services["minio-init"]["environment"]
 
 
 # --- functions and gateway ----------------------------------------------------------------
