@@ -92,6 +92,8 @@ class StackConfig:
             # The sample images and the tests' webhook receivers live on loopback, which the
             # fetcher and the notifier refuse by default (SSRF guard): allow it here only.
             "FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+            # SeaweedFS has no lifecycle rules: the notifier deletes expired objects itself.
+            "SWEEP_OBJECTS": "true",
             "WEBHOOK_SECRET": self.webhook_secret,
             **self.extra_env,
         }
