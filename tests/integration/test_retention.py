@@ -61,6 +61,15 @@ def objects(stack: Stack, bucket: str, prefix: str) -> dict[str, datetime]:
     return {o.object_name: o.last_modified for o in listed if o.object_name and o.last_modified}
 
 
+def stored(stack: Stack, request_id: str) -> dict[tuple[str, str], datetime]:
+    """(bucket, key) → last modified of the request's originals and compressed copies."""
+    return {
+        (bucket, key): modified
+        for bucket in (ORIGINALS_BUCKET, COMPRESSED_BUCKET)
+        for key, modified in objects(stack, bucket, f"{request_id}/").items()
+    }
+
+
 async def finished(http: aiohttp.ClientSession, stack: Stack, *names: str) -> dict[str, Any]:
     rows = [[str(n), f"Product {n}", image_url(stack, name)] for n, name in enumerate(names, 1)]
     async with await upload(http, stack, make_csv(rows)) as response:
@@ -114,14 +123,11 @@ async def test_the_sweep_expires_an_old_request_and_keeps_a_younger_one(
     old_doc = db["requests"].find_one({"_id": old})
     assert old_doc is not None
     csv_key = old_doc["source"]["key"]
-    stored = {
-        **objects(stack, ORIGINALS_BUCKET, f"{old}/"),
-        **objects(stack, COMPRESSED_BUCKET, f"{old}/"),
-    }
-    assert len(stored) == 2 and csv_key in objects(stack, INBOX_BUCKET, csv_key)
+    old_objects = stored(stack, old)
+    assert len(old_objects) == 2 and csv_key in objects(stack, INBOX_BUCKET, csv_key)
     # The cutoff falls after everything of the old request and before the young one; the store
     # may list times in whole seconds, so the young one starts in a later second.
-    point = max([old_doc["completed_at"], *stored.values()]) + timedelta(milliseconds=1)
+    point = max([old_doc["completed_at"], *old_objects.values()]) + timedelta(milliseconds=1)
 
     async def next_second() -> bool:
         return time.time() >= int(point.timestamp()) + 1
@@ -129,10 +135,7 @@ async def test_the_sweep_expires_an_old_request_and_keeps_a_younger_one(
     await wait_for(next_second, "the clock's next second")
     young_status = await finished(http, stack, "camera_gray_512.jpg")
     young = young_status["request_id"]
-    young_objects = {
-        **objects(stack, ORIGINALS_BUCKET, f"{young}/"),
-        **objects(stack, COMPRESSED_BUCKET, f"{young}/"),
-    }
+    young_objects = stored(stack, young)
     assert min(young_objects.values()) > point  # the setup, not the rule under test
 
     # A day after the point, with everything kept one day: the point is the cutoff.
@@ -143,8 +146,7 @@ async def test_the_sweep_expires_an_old_request_and_keeps_a_younger_one(
         sweeper = Sweeper()
         assert await sweeper.sweep(clients, now) is False  # a small store: one pass does all
 
-    assert objects(stack, ORIGINALS_BUCKET, f"{old}/") == {}
-    assert objects(stack, COMPRESSED_BUCKET, f"{old}/") == {}
+    assert stored(stack, old) == {}
     assert objects(stack, INBOX_BUCKET, csv_key) == {}
     stone = db["requests"].find_one({"_id": old})
     assert stone is not None
@@ -174,10 +176,7 @@ async def test_the_sweep_expires_an_old_request_and_keeps_a_younger_one(
     assert listed[old]["expired_at"] is not None
 
     # The young request: untouched, its output still served.
-    assert {
-        **objects(stack, ORIGINALS_BUCKET, f"{young}/"),
-        **objects(stack, COMPRESSED_BUCKET, f"{young}/"),
-    } == young_objects
+    assert stored(stack, young) == young_objects
     async with http.get(f"{base(stack)}/api/status/{young}") as response:
         assert response.status == 200
         (image,) = (await response.json())["products"][0]["images"]
