@@ -23,6 +23,7 @@ from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
 from shared.records import RequestRecord
 from shared.retention import cutoff, is_expired
 from shared.runtime import Clients
+from shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 LEASE = "retention-sweep"
@@ -56,7 +57,7 @@ class Sweeper:
                 (ORIGINALS_BUCKET, settings.retain_originals_days),
                 (COMPRESSED_BUCKET, settings.retain_compressed_days),
             ):
-                more = await self._objects(clients, bucket, days, now) or more
+                more = await self.objects(clients.store, bucket, days, now) or more
         return more
 
     async def _requests(self, clients: Clients, now: datetime) -> bool:
@@ -71,12 +72,14 @@ class Sweeper:
             log.info("request %s expired: finished %s", request.id, request.completed_at)
         return len(found) == REQUESTS_PER_PASS
 
-    async def _objects(self, clients: Clients, bucket: str, days: int, now: datetime) -> bool:
+    async def objects(self, store: ObjectStore, bucket: str, days: int, now: datetime) -> bool:
+        """Delete the bucket's objects older than `days` among the next OBJECTS_PER_PASS of
+        its scan; True if the scan has more (the next pass goes on from there)."""
         if cutoff(now, days) is None:
             return False
-        page = await clients.store.listing(bucket, self.after.get(bucket, ""), OBJECTS_PER_PASS)
+        page = await store.listing(bucket, self.after.get(bucket, ""), OBJECTS_PER_PASS)
         expired = [obj.key for obj in page if is_expired(obj.modified, now, days)]
-        await clients.store.remove(bucket, expired)
+        await store.remove(bucket, expired)
         if expired:
             log.info("%s: %d objects older than %d days deleted", bucket, len(expired), days)
         more = len(page) == OBJECTS_PER_PASS
