@@ -9,11 +9,14 @@ from shared.api import (
     Counts,
     ImageView,
     ProductView,
+    QuotaView,
     RequestView,
+    UsageView,
     VariantView,
     WebhookAttemptView,
 )
-from shared.records import ImageRecord, RequestRecord, RowRecord
+from shared.quotas import BYTES_STORED, CONCURRENT, IMAGES_PER_DAY, Usage
+from shared.records import ImageRecord, RequestRecord, RowRecord, TenantRecord
 from shared.status import ImageStatus
 
 LinkFor = Callable[[str], str]
@@ -110,6 +113,15 @@ def request_view(request: RequestRecord) -> RequestView:
     )
 
 
+def usage_view(usage: Usage, limits: TenantRecord) -> UsageView:
+    """The tenant's usage next to its limits (null where it has none)."""
+    return UsageView(
+        requests_in_progress=QuotaView(used=usage.in_progress, limit=CONCURRENT.of(limits)),
+        images_today=QuotaView(used=usage.images_today, limit=IMAGES_PER_DAY.of(limits)),
+        bytes_stored=QuotaView(used=usage.bytes_stored, limit=BYTES_STORED.of(limits)),
+    )
+
+
 def product_view(row: RowRecord, images: Sequence[ImageRecord], link_for: LinkFor) -> ProductView:
     return ProductView(
         row=row.index,
@@ -130,9 +142,11 @@ def output_row(row: RowRecord, images: Sequence[ImageRecord], link_for: LinkFor)
     )
 
 
-def etag(request: RequestRecord, offset: int, limit: int) -> str:
-    """Changes whenever the status page would: progress, final status, webhook outcome."""
+def etag(request: RequestRecord, offset: int, limit: int, usage: UsageView) -> str:
+    """Changes whenever the status page would: progress, final status, webhook outcome, and
+    the tenant's usage (its other requests move it too)."""
     parts = (
+        usage,
         request.updated_at or request.created_at,
         request.status.value,
         request.done,

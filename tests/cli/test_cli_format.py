@@ -11,6 +11,8 @@ from cli.main import idempotency_key
 from shared.status import RequestStatus
 
 CREATED = "2026-11-20T10:00:01.250000+00:00"
+NO_LIMITS = {"used": 0, "limit": None}
+USAGE = {name: NO_LIMITS for name in ("requests_in_progress", "images_today", "bytes_stored")}
 
 
 def image(status: str = "done", **fields: Any) -> dict[str, Any]:
@@ -65,6 +67,7 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "animation": "first",
         "timeline": {},
         "products": products,
+        "usage": USAGE,
         **fields,
     }
     return msgspec.convert(body, MergedStatus)
