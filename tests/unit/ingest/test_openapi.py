@@ -32,3 +32,29 @@ def test_every_api_route_is_documented_and_secured() -> None:
         for operation in OPENAPI["paths"][path].values():
             assert "security" not in operation, path  # none opts out of the global rule
             assert "401" in operation["responses"], path
+
+
+def test_the_quota_answers_and_usage_are_documented() -> None:
+    responses = OPENAPI["paths"]["/api/upload"]["post"]["responses"]
+    over = responses["429"]
+    for name in ("max_concurrent", "max_images_per_day", "max_bytes_stored"):
+        assert name in over["description"], name
+    retry = over["headers"]["Retry-After"]["description"]
+    assert "5 for max_concurrent" in retry and "3600 for max_bytes_stored" in retry
+    assert "midnight UTC for max_images_per_day" in retry
+    assert "max_images_per_day" in responses["413"]["description"]
+    schemas = OPENAPI["components"]["schemas"]
+    usage = {"$ref": "#/components/schemas/UsageView"}
+    assert schemas["StatusView"]["properties"]["usage"] == usage
+    assert schemas["RequestList"]["properties"]["usage"] == usage
+    assert "usage" in schemas["StatusView"]["required"]
+    assert set(schemas["UsageView"]["required"]) == {
+        "requests_in_progress",
+        "images_today",
+        "bytes_stored",
+    }
+    quota = {"$ref": "#/components/schemas/QuotaView"}
+    for name, described in schemas["UsageView"]["properties"].items():
+        assert described["allOf"] == [quota] and described["description"], name
+    limit = schemas["QuotaView"]["properties"]["limit"]
+    assert limit["type"] == "integer" and limit["nullable"] is True
