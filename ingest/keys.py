@@ -80,11 +80,11 @@ async def main(argv: list[str]) -> int:
             print(await create(db, args.name, tenant))
         elif args.command == "limit":
             if not TENANT.matches(args.tenant):
-                parser.error(f"tenant {args.tenant!r}: use {TENANT.description}")
+                limit.error(f"tenant {args.tenant!r}: use {TENANT.description}")
             given = {r.name: getattr(args, r.name) for r in LIMITS}
             changes = {name: value for name, value in given.items() if value is not None}
             if not changes:
-                parser.error(f"give at least one of {', '.join(r.option for r in LIMITS)}")
+                limit.error(f"give at least one of {', '.join(r.option for r in LIMITS)}")
             print(limits_line(await db.tenants.set_limits(args.tenant, changes)))
         elif args.command == "list":
             for key in await db.keys.all():
