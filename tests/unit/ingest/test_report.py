@@ -8,9 +8,18 @@ import msgspec
 import pytest
 
 from ingest.csvfile import OutputRow
-from ingest.report import group_by_row, image_view, output_row, product_view, request_view
+from ingest.report import (
+    etag,
+    group_by_row,
+    image_view,
+    output_row,
+    product_view,
+    request_view,
+    usage_view,
+)
 from shared.db.codec import record
-from shared.records import ImageRecord, RequestRecord, RowRecord
+from shared.quotas import Usage
+from shared.records import ImageRecord, RequestRecord, RowRecord, TenantRecord
 from shared.status import ImageStatus
 
 RID = "e6ffb05b235749b081bb556eda014c40"
@@ -389,3 +398,27 @@ def test_output_row_without_images() -> None:
     assert output_row(row(1), [], link) == OutputRow(
         cells=("2", "Product 2", "urls…"), output_urls=[], errors=[], srcsets=[]
     )
+
+
+def test_usage_view_puts_each_limit_next_to_its_usage() -> None:
+    usage = Usage(in_progress=2, images_today=40, bytes_stored=123_456)
+    limits = TenantRecord(id="acme", max_concurrent=3, max_bytes_stored=10**9)
+    assert plain(usage_view(usage, limits)) == {
+        "requests_in_progress": {"used": 2, "limit": 3},
+        "images_today": {"used": 40, "limit": None},
+        "bytes_stored": {"used": 123_456, "limit": 10**9},
+    }
+
+
+def test_the_status_etag_changes_with_the_tenants_usage() -> None:
+    """Another request of the tenant moves its usage: a poll must not get a stale 304."""
+    finished = request({"_id": RID, "status": "completed", "created_at": CREATED})
+    limits = TenantRecord(id="acme")
+    idle = usage_view(Usage(in_progress=0, images_today=6, bytes_stored=1000), limits)
+    busier = usage_view(Usage(in_progress=1, images_today=6, bytes_stored=1000), limits)
+    limited = usage_view(
+        Usage(in_progress=0, images_today=6, bytes_stored=1000),
+        TenantRecord(id="acme", max_images_per_day=10),
+    )
+    assert etag(finished, 0, 10, idle) == etag(finished, 0, 10, idle)
+    assert len({etag(finished, 0, 10, u) for u in (idle, busier, limited)}) == 3
