@@ -1,10 +1,10 @@
 """What `imgpipe` prints: summaries, progress lines and tables from the API's views (pure)."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.api import ProductView, RequestView
+from shared.api import ProductView, QuotaView, RequestView, UsageView
 from shared.records import WebhookState
 from shared.status import FINAL_STATUSES, ImageStatus, RequestStatus
 
@@ -113,8 +113,29 @@ def webhook_line(view: RequestView) -> str | None:
     return f"retrying after {tries}: {last}"
 
 
-def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
-    """A person's view of a request: status, counts, sizes, webhook, failed images."""
+def quota(used: QuotaView, what: str, show: Callable[[int], str] = str) -> str:
+    """ "1 of 3 requests in progress", or "6 images today (no limit)"."""
+    if used.limit is None:
+        return f"{show(used.used)} {what} (no limit)"
+    return f"{show(used.used)} of {show(used.limit)} {what}"
+
+
+def usage_line(usage: UsageView) -> str:
+    """The tenant's usage next to its limits, on one line."""
+    return ", ".join(
+        [
+            quota(usage.requests_in_progress, "requests in progress"),
+            quota(usage.images_today, "images today"),
+            quota(usage.bytes_stored, "stored", human_bytes),
+        ]
+    )
+
+
+def summary(
+    view: RequestView, products: Sequence[ProductView] = (), usage: UsageView | None = None
+) -> str:
+    """A person's view of a request: status, counts, sizes, webhook, the tenant's usage,
+    failed images."""
     counts = view.counts
     fields = [("request", view.request_id), ("status", str(view.status))]
     if view.error:
@@ -150,6 +171,8 @@ def summary(view: RequestView, products: Sequence[ProductView] = ()) -> str:
         fields.append(("scores", scored))
     if hook := webhook_line(view):
         fields.append(("webhook", hook))
+    if usage is not None:
+        fields.append(("usage", usage_line(usage)))
     lines = [f"{name:<9} {value}" for name, value in fields]
     failed = list(failures(products))
     if failed:

@@ -7,7 +7,15 @@ from typing import BinaryIO, TypeVar
 import aiohttp
 import msgspec
 
-from shared.api import Accepted, ErrorBody, ProductView, RequestList, RequestView, StatusView
+from shared.api import (
+    Accepted,
+    ErrorBody,
+    ProductView,
+    RequestList,
+    RequestView,
+    StatusView,
+    UsageView,
+)
 
 V = TypeVar("V")
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -15,9 +23,11 @@ STATUS_PAGE = 5000  # the gateway's largest page of products: fewest round trips
 
 
 class MergedStatus(RequestView, frozen=True, kw_only=True):
-    """A request with every page of its products, merged (`imgpipe status --json`)."""
+    """A request with every page of its products, merged (`imgpipe status --json`), and the
+    tenant's usage as of the last page."""
 
     products: list[ProductView]
+    usage: UsageView
 
 
 class ApiError(Exception):
@@ -69,7 +79,7 @@ class Gateway:
             offset, last = page.products_page.next_offset, page
         assert last is not None
         summary = msgspec.structs.asdict(last)
-        del summary["products"], summary["products_page"]
+        del summary["products"], summary["products_page"]  # usage stays: the last page's
         return MergedStatus(**summary, products=products)
 
     async def download(self, request_id: str, out: BinaryIO) -> None:

@@ -322,7 +322,8 @@ def follow(request_id: str, url: str, key: str) -> int:
             return await gw.status(request_id)
 
     doc = run(watch, f"stopped watching; the request goes on: imgpipe status {request_id}")
-    console.print(fmt.summary(doc, doc.products), highlight=False, markup=False, soft_wrap=True)
+    text = fmt.summary(doc, doc.products, doc.usage)
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
     return fmt.exit_code(doc.status)
 
 
@@ -345,7 +346,7 @@ def status(request_id: str, as_json: bool, url: str, key: str | None) -> None:
             return await gw.status(request_id)
 
     doc = run(fetch)
-    click.echo(as_text(doc) if as_json else fmt.summary(doc, doc.products))
+    click.echo(as_text(doc) if as_json else fmt.summary(doc, doc.products, doc.usage))
     raise SystemExit(fmt.exit_code(doc.status))
 
 
@@ -412,31 +413,33 @@ def delete(request_id: str, url: str, key: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
 @connection
 def list_requests(limit: int, before: str | None, as_json: bool, url: str, key: str | None) -> None:
-    """List your requests, newest first."""
+    """List your requests, newest first, and your usage next to your limits."""
     api_key = need(key)
 
-    async def fetch() -> tuple[list[RequestView], str | None]:
+    async def fetch() -> RequestList:
         found: list[RequestView] = []
         following = before
         async with gateway(url, api_key) as gw:
-            while len(found) < limit:  # the gateway answers at most 100 a page
+            while True:  # the gateway answers at most 100 a page
                 page = await gw.requests(min(limit - len(found), 100), following)
                 found += page.requests
                 following = page.next_before
-                if following is None:
+                if following is None or len(found) >= limit:
                     break
-        return found, following
+        # The tenant's usage as of the last page.
+        return RequestList(requests=found, next_before=following, usage=page.usage)
 
-    found, following = run(fetch)
+    listed = run(fetch)
     if as_json:
-        click.echo(as_text(RequestList(requests=found, next_before=following)))
+        click.echo(as_text(listed))
         return
-    if found:
-        click.echo(fmt.requests_table(found))
+    if listed.requests:
+        click.echo(fmt.requests_table(listed.requests))
     else:
         click.echo("no requests yet", err=True)
-    if following:
-        click.echo(f"more: imgpipe requests --before {following}", err=True)
+    if listed.next_before:
+        click.echo(f"more: imgpipe requests --before {listed.next_before}", err=True)
+    click.echo(f"usage: {fmt.usage_line(listed.usage)}", err=True)
 
 
 def as_text(view: msgspec.Struct) -> str:

@@ -35,9 +35,18 @@ from ingest.report import (
     output_row,
     product_view,
     request_view,
+    usage_view,
 )
-from shared import logs
-from shared.api import Accepted, ErrorBody, ProductsPage, RequestList, StatusView, View
+from shared import logs, quotas
+from shared.api import (
+    Accepted,
+    ErrorBody,
+    ProductsPage,
+    RequestList,
+    StatusView,
+    UsageView,
+    View,
+)
 from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
 from shared.records import RequestRecord
 from shared.retention import request_expired_message
@@ -48,8 +57,6 @@ from shared.status import FINAL_STATUSES, RequestStatus
 
 _DOCS_HTML = Path(__file__).with_name("docs.html")
 log = logging.getLogger(__name__)
-# What a 429 asks a client over its concurrency limit to wait: a short request's lifetime.
-RETRY_AFTER_LIMIT_S = 5
 
 
 class ViewResponse(Response):
@@ -123,7 +130,7 @@ async def upload(request: Request) -> Response:
         except uploads.UploadError as exc:
             return error(exc.status_code, str(exc))
     try:
-        uploads.check_csv(data, settings)
+        images = uploads.check_csv(data, settings)
         key = uploads.idempotency_key(request.headers.get("Idempotency-Key"))
     except (CsvError, uploads.UploadError) as exc:
         return error(400, str(exc))
@@ -140,11 +147,15 @@ async def upload(request: Request) -> Response:
             replay = Accepted(request_id=earlier.id, status=earlier.status)
             return ViewResponse(replay, status_code=202, headers={"Idempotent-Replayed": "true"})
         request_id = claim.request_id  # claimed earlier, but never accepted: finish it
-    limit = (await clients.db.tenants.get(tenant)).max_concurrent
-    if limit is not None and await clients.db.requests.in_progress(tenant) >= limit:
-        message = f"tenant {tenant} has {limit} requests in progress, its limit (max_concurrent)"
-        retry = str(RETRY_AFTER_LIMIT_S)
-        return error(429, f"{message}; try again when one finishes", {"Retry-After": retry})
+    # A first look, not a reservation: ingest counts the images once it accepts the request,
+    # and refuses it then if another CSV took the day's last images meanwhile.
+    moment = datetime.now(UTC)
+    limits = await clients.db.tenants.get(tenant)
+    usage = await clients.db.usage(tenant, moment)
+    if (refused := quotas.refusal(tenant, limits, usage, images, moment)) is not None:
+        if refused.retry_after_s is None:  # waiting cannot make it fit
+            return error(413, refused.message)
+        return error(429, refused.message, {"Retry-After": str(refused.retry_after_s)})
     filename = file.filename or "upload.csv"
     await uploads.accept(clients, tenant, request_id, filename, data, options)
     accepted = Accepted(request_id=request_id, status=RequestStatus.PENDING)
@@ -158,7 +169,8 @@ async def status(request: Request) -> Response:
     limit = _int_param(request, STATUS_LIMIT)
     clients = clients_of(request)
     kept = outputs_kept(clients)
-    tag = etag(found, offset, limit, kept)
+    usage = await _usage(clients, found.tenant)
+    tag = etag(found, offset, limit, usage, kept)
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag})
     images, link = clients.db.images, _linker(clients)
@@ -170,8 +182,13 @@ async def status(request: Request) -> Response:
     more = len(products) == limit and await images.has_row(found.id, offset + limit)
     page = ProductsPage(offset=offset, limit=limit, next_offset=offset + limit if more else None)
     summary = msgspec.structs.asdict(request_view(found))
-    body = StatusView(**summary, products=products, products_page=page)
+    body = StatusView(**summary, products=products, products_page=page, usage=usage)
     return ViewResponse(body, headers={"ETag": tag, "Cache-Control": "no-cache"})
+
+
+async def _usage(clients: Clients, tenant: str) -> UsageView:
+    limits = await clients.db.tenants.get(tenant)
+    return usage_view(await clients.db.usage(tenant, datetime.now(UTC)), limits)
 
 
 def _int_param(request: Request, param: PageParam) -> int:
@@ -236,10 +253,12 @@ async def list_requests(request: Request) -> Response:
         except RuleError as exc:
             raise HTTPException(400, str(exc)) from None
     key = request.query_params.get("inbox_key", "")
-    found = await clients_of(request).db.requests.of_tenant(tenant, limit, before, key)
+    clients = clients_of(request)
+    found = await clients.db.requests.of_tenant(tenant, limit, before, key)
     views = [request_view(r) for r in found]
     following = views[-1].created_at if len(views) == limit else None
-    return ViewResponse(RequestList(requests=views, next_before=following))
+    usage = await _usage(clients, tenant)
+    return ViewResponse(RequestList(requests=views, next_before=following, usage=usage))
 
 
 async def docs(request: Request) -> Response:

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
@@ -16,7 +17,7 @@ import msgspec
 from ingest.csvfile import CsvError, Row
 from ingest.csvfile import parse_rows as parse_csv
 from ingest.options import parse_options
-from shared import logs, timeline
+from shared import logs, quotas, timeline
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.metadata import CsvMeta
@@ -38,6 +39,10 @@ FANOUT_LEASE_S = 5.0
 IN_FLIGHT = 500  # fetch messages awaiting their broker confirms at once
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
+
+
+class OverQuota(Exception):
+    """The request would break one of its tenant's limits (shared/quotas.py): it fails."""
 
 
 def request_id_for(event: ObjectCreated) -> str:
@@ -156,13 +161,15 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
             raise CsvError(inbox.problem)
         if event.size > settings.max_csv_bytes:
             raise CsvError(f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes")
-        total, rows = await _save_rows(request_id, event, clients)
-    except CsvError as exc:
+        header, total, rows = await _check_rows(event, clients)
+        await _admit(request, total, clients)
+    except (CsvError, OverQuota) as exc:
         log.warning("request refused: %s", exc)
         await clients.publisher.publish(
             REQUEST_FAILED_ROUTING_KEY, RequestFailed(request_id, str(exc))
         )
         return
+    await _save_rows(request_id, event, clients, header, total)
     if not await clients.db.requests.start_processing(request_id, total, rows):
         return  # a duplicate delivery of this CSV got there first: it fans out
     started_request = msgspec.structs.replace(request, total=total, rows=rows)
@@ -170,16 +177,15 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     log.info("request accepted: %d images sent to be fetched", total)
 
 
-async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) -> tuple[int, int]:
-    """Check the whole CSV, then save its rows and images in batches; returns how many images
-    and rows it has.
+async def _check_rows(event: ObjectCreated, clients: Clients) -> tuple[list[str], int, int]:
+    """Check the whole CSV; returns its header and how many images and rows it has.
 
-    Two passes, each streaming the object (parsing is cheap next to the database), so that a
-    bad row near the end fails the request before anything of it is written, and memory holds
-    one batch of rows whatever the CSV's size.
+    The first of two passes, each streaming the object (parsing is cheap next to the
+    database), so that a bad row near the end, or a limit of the tenant's it would break,
+    fails the request before anything of it is written, and memory holds one batch of rows
+    whatever the CSV's size.
     """
     limits = csv_limits(clients.settings)
-    loop = asyncio.get_running_loop()
 
     def check(chunks: Iterable[bytes]) -> tuple[list[str], int, int]:
         header, rows = parse_csv(chunks, **limits)
@@ -187,6 +193,47 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
         for row in rows:
             images, count = images + len(row.urls), count + 1
         return header, images, count
+
+    header, total, rows = await _parse_object(clients.store, event, check)
+    if total == 0:
+        raise CsvError("the CSV lists no image URLs")
+    return header, total, rows
+
+
+async def _admit(request: RequestRecord, images: int, clients: Clients) -> None:
+    """Count the request's images in its tenant's day, or raise OverQuota naming the limit.
+
+    Concurrency counts the tenant's other requests processing (a pending one is not accepted
+    yet); the images are counted by one conditional increment, so two CSVs admitted at once
+    cannot both take the day's last images. Counted once: a redelivery after a crash skips it.
+    """
+    if request.images_counted:
+        return
+    db, day = clients.db, quotas.day_of(request.created_at)
+    while True:  # a failed count means the day's count grew: the next look refuses, or fits
+        limits = await db.tenants.get(request.tenant)
+        usage = quotas.Usage(
+            in_progress=await db.requests.processing_besides(request.tenant, request.id),
+            images_today=await db.tenants.images_on(request.tenant, day),
+            bytes_stored=await db.requests.bytes_stored(request.tenant),
+        )
+        refused = quotas.refusal(request.tenant, limits, usage, images, datetime.now(UTC))
+        if refused is not None:
+            raise OverQuota(refused.message)
+        per_day = quotas.IMAGES_PER_DAY.of(limits)
+        if await db.tenants.count_images(request.tenant, day, images, per_day):
+            break
+    # A crash just before this line counts the images again on redelivery: the tenant loses
+    # up to one request's share of the day, never gains one.
+    await db.requests.mark_images_counted(request.id)
+
+
+async def _save_rows(
+    request_id: str, event: ObjectCreated, clients: Clients, header: list[str], total: int
+) -> None:
+    """Save the checked CSV's rows and images in batches (the second pass)."""
+    limits = csv_limits(clients.settings)
+    loop = asyncio.get_running_loop()
 
     def save(chunks: Iterable[bytes]) -> int:
         saved = 0
@@ -196,14 +243,10 @@ async def _save_rows(request_id: str, event: ObjectCreated, clients: Clients) ->
             saved += sum(len(row.urls) for row in batch)
         return saved
 
-    header, total, rows = await _parse_object(clients.store, event, check)
-    if total == 0:
-        raise CsvError("the CSV lists no image URLs")
     await clients.db.requests.set_header(request_id, header)
     if await _parse_object(clients.store, event, save) != total:
         # Overwritten between the passes: what was saved may mix two versions; start over.
         raise RuntimeError(f"{event.key} changed while it was being read")
-    return total, rows
 
 
 async def _parse_object(

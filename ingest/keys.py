@@ -3,7 +3,8 @@
     python -m ingest.keys create --name ci-bot --tenant acme   # prints the key, once
     python -m ingest.keys list
     python -m ingest.keys revoke 1f2e3d4c5b6a                   # a key id from `list`
-    python -m ingest.keys limit acme --concurrent 3             # 0: no limit
+    python -m ingest.keys limit acme --concurrent 3             # 0 removes a limit
+    python -m ingest.keys limit acme --images-per-day 10000 --bytes-stored 5000000000
 
 Reads MONGO_URL and MONGO_DB like the services (the other servers' settings are not needed).
 A tenant's keys see only that tenant's requests; a tenant exists while it has a key that is
@@ -17,6 +18,8 @@ import sys
 
 from ingest.auth import hash_key, key_id, new_key
 from shared.db import Database
+from shared.quotas import LIMITS
+from shared.records import TenantRecord
 from shared.rules import KEY_ID, TENANT
 from shared.settings import Settings, SettingsError
 
@@ -25,6 +28,23 @@ async def create(db: Database, name: str, tenant: str) -> str:
     key = new_key()
     await db.keys.add(hash_key(key), name, tenant)
     return key
+
+
+def limit_value(raw: str) -> int:
+    """A limit as the command line gives it: a whole number, 0 for none."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value
+
+
+def limits_line(limits: TenantRecord) -> str:
+    """The tenant's limits after a change, one `name=value` each (`none`: no limit)."""
+    shown = (f"{limit.name}={limit.of(limits) or 'none'}" for limit in LIMITS)
+    return f"{limits.id}: {' '.join(shown)}"
 
 
 async def main(argv: list[str]) -> int:
@@ -36,14 +56,14 @@ async def main(argv: list[str]) -> int:
     commands.add_parser("list", help="list keys (ids, never the keys)")
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
-    limit = commands.add_parser("limit", help="set a tenant's limits")
-    limit.add_argument("tenant")
-    limit.add_argument(
-        "--concurrent",
-        type=int,
-        required=True,
-        help="requests pending or processing at once; more uploads answer 429 (0: no limit)",
+    limit = commands.add_parser(
+        "limit", help="set a tenant's limits (those not given are left as they are)"
     )
+    limit.add_argument("tenant")
+    for rule in LIMITS:
+        limit.add_argument(
+            rule.option, dest=rule.name, type=limit_value, metavar="N", help=rule.help
+        )
     args = parser.parse_args(argv)
 
     try:
@@ -59,10 +79,13 @@ async def main(argv: list[str]) -> int:
             await db.ensure_indexes()
             print(await create(db, args.name, tenant))
         elif args.command == "limit":
-            if not TENANT.matches(args.tenant) or args.concurrent < 0:
-                parser.error(f"give a tenant ({TENANT.description}) and --concurrent >= 0")
-            await db.tenants.set_max_concurrent(args.tenant, args.concurrent or None)
-            print(f"{args.tenant}: at most {args.concurrent or 'any number of'} requests at once")
+            if not TENANT.matches(args.tenant):
+                limit.error(f"tenant {args.tenant!r}: use {TENANT.description}")
+            given = {r.name: getattr(args, r.name) for r in LIMITS}
+            changes = {name: value for name, value in given.items() if value is not None}
+            if not changes:
+                limit.error(f"give at least one of {', '.join(r.option for r in LIMITS)}")
+            print(limits_line(await db.tenants.set_limits(args.tenant, changes)))
         elif args.command == "list":
             for key in await db.keys.all():
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"

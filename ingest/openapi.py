@@ -13,6 +13,13 @@ import msgspec
 
 from ingest.csvfile import SRCSET_SEPARATOR, SRCSETS_COLUMN
 from shared.api import Accepted, ErrorBody, RequestList, StatusView
+from shared.quotas import (
+    BYTES_STORED,
+    CONCURRENT,
+    IMAGES_PER_DAY,
+    RETRY_AFTER_CONCURRENT_S,
+    RETRY_AFTER_STORED_S,
+)
 from shared.rules import (
     ANIMATED_FORMATS,
     ANIMATION,
@@ -230,14 +237,28 @@ def _upload(settings: Settings, accepted: Schema, error: Schema) -> Schema:
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
         "responses": {
             "202": _json("Accepted; processing continues asynchronously.", accepted),
-            **_errors(error, "400", "401", "413", "422"),
+            **_errors(error, "400", "401", "422"),
+            "413": {
+                **error,
+                "description": "The CSV is larger than the limit of "
+                f"{settings.max_csv_bytes} bytes, or lists more images than the tenant may "
+                f"have in a day ({IMAGES_PER_DAY.name}): split it.",
+            },
             "429": {
                 **error,
-                "description": "The tenant has as many requests pending or processing as its "
-                "limit allows (`python -m ingest.keys limit`); `error` names the limit.",
+                "description": "The upload would break one of the tenant's limits (`python -m "
+                f"ingest.keys limit`): {CONCURRENT.name} (requests pending or processing), "
+                f"{IMAGES_PER_DAY.name} (images of the requests created this UTC day, this "
+                f"CSV's included) or {BYTES_STORED.name} (bytes its requests keep stored). "
+                "`error` names the limit and the usage; nothing is stored for the upload. "
+                "The status and the request list show the usage next to the limits.",
                 "headers": {
                     "Retry-After": {
-                        "description": "Seconds to wait before trying again.",
+                        "description": "Seconds to wait before trying again: "
+                        f"{RETRY_AFTER_CONCURRENT_S} for {CONCURRENT.name}, until the next "
+                        f"midnight UTC for {IMAGES_PER_DAY.name}, {RETRY_AFTER_STORED_S} for "
+                        f"{BYTES_STORED.name} (space comes back when requests are deleted, at "
+                        "once, or expire). When several limits are reached, the longest wait.",
                         "schema": {"type": "integer"},
                     }
                 },
@@ -250,8 +271,9 @@ def _status(view: Schema, error: Schema, gone: Schema) -> Schema:
     return {
         "summary": "A request's status, per product and image",
         "description": "Products come in pages of rows (`offset`, `limit`; "
-        "`products_page.next_offset` is null on the last page). The ETag changes with "
-        "progress: poll with If-None-Match to get 304 while nothing moved. An image whose "
+        "`products_page.next_offset` is null on the last page); `usage` is your tenant's "
+        "usage next to its limits. The ETag changes with progress and usage: poll with "
+        "If-None-Match to get 304 while nothing moved. An image whose "
         "compressed copy outlived RETAIN_COMPRESSED_DAYS has `output_expired` true and no "
         "links.",
         "parameters": [
@@ -322,7 +344,7 @@ def _list(view: Schema, error: Schema) -> Schema:
         "description": "The next page: `next_before` of the previous one",
     }
     return {
-        "summary": "Your requests, newest first",
+        "summary": "Your requests, newest first, and your usage next to your limits",
         "parameters": [inbox_key, _query(LIST_LIMIT), before],
         "responses": {
             "200": _json("Matching requests, newest first", view),
@@ -355,7 +377,7 @@ def _errors(error: Schema, *codes: str) -> dict[str, Schema]:
 
 def to_openapi_30(schema: Any) -> Any:
     """msgspec's JSON Schema (2020-12) in OpenAPI 3.0's dialect: `nullable` for a union with
-    null, a `type` on every enum, no titles."""
+    null, a `type` on every enum, a $ref with a description wrapped in allOf, no titles."""
     if isinstance(schema, list):
         return [to_openapi_30(item) for item in schema]
     if not isinstance(schema, dict):
@@ -373,4 +395,6 @@ def to_openapi_30(schema: Any) -> Any:
             out["enum"] = [*out["enum"], None]
     if "enum" in out and "type" not in out:
         out["type"] = "string"
+    if "$ref" in out and len(out) > 1:  # a described $ref: its siblings would be ignored
+        out = {"allOf": [{"$ref": out.pop("$ref")}], **out}
     return out

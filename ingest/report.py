@@ -11,11 +11,14 @@ from shared.api import (
     Counts,
     ImageView,
     ProductView,
+    QuotaView,
     RequestView,
+    UsageView,
     VariantView,
     WebhookAttemptView,
 )
-from shared.records import ImageRecord, RequestRecord, RowRecord
+from shared.quotas import BYTES_STORED, CONCURRENT, IMAGES_PER_DAY, Usage
+from shared.records import ImageRecord, RequestRecord, RowRecord, TenantRecord
 from shared.retention import output_expired, output_expired_message
 from shared.status import ImageStatus
 
@@ -134,6 +137,15 @@ def request_view(request: RequestRecord) -> RequestView:
     )
 
 
+def usage_view(usage: Usage, limits: TenantRecord) -> UsageView:
+    """The tenant's usage next to its limits (null where it has none)."""
+    return UsageView(
+        requests_in_progress=QuotaView(used=usage.in_progress, limit=CONCURRENT.of(limits)),
+        images_today=QuotaView(used=usage.images_today, limit=IMAGES_PER_DAY.of(limits)),
+        bytes_stored=QuotaView(used=usage.bytes_stored, limit=BYTES_STORED.of(limits)),
+    )
+
+
 def product_view(
     row: RowRecord,
     images: Sequence[ImageRecord],
@@ -166,10 +178,18 @@ def output_row(
     )
 
 
-def etag(request: RequestRecord, offset: int, limit: int, kept: OutputsKept = KEPT_FOREVER) -> str:
-    """Changes whenever the status page would: progress, final status, webhook outcome, and
-    (with RETAIN_COMPRESSED_DAYS) each minute, as outputs expire without any write."""
+def etag(
+    request: RequestRecord,
+    offset: int,
+    limit: int,
+    usage: UsageView,
+    kept: OutputsKept = KEPT_FOREVER,
+) -> str:
+    """Changes whenever the status page would: progress, final status, webhook outcome, the
+    tenant's usage (its other requests move it too), and (with RETAIN_COMPRESSED_DAYS) each
+    minute, as outputs expire without any write."""
     parts = (
+        usage,
         request.updated_at or request.created_at,
         request.status.value,
         request.done,

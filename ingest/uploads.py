@@ -49,15 +49,18 @@ async def read_capped(file: UploadFile, limit: int) -> bytes:
     return data
 
 
-def check_csv(data: bytes, settings: Settings) -> None:
-    """Reject a CSV that cannot be processed now, rather than after it is queued.
+def check_csv(data: bytes, settings: Settings) -> int:
+    """Reject a CSV that cannot be processed now, rather than after it is queued; returns how
+    many images it lists (for the tenant's images per day).
 
     Parses every row (then drops them): a bad row or a limit answers 400 naming the line.
     """
     check_header(data[:_HEADER_BYTES], whole_file=len(data) <= _HEADER_BYTES)
     _, rows = parse_rows(data, **csv_limits(settings))
-    if not sum(len(row.urls) for row in rows):
+    images = sum(len(row.urls) for row in rows)
+    if not images:
         raise CsvError("the CSV lists no image URLs")
+    return images
 
 
 async def accept(

@@ -183,6 +183,36 @@ class RequestView(View, frozen=True, kw_only=True):
     webhook_attempts: list[WebhookAttemptView]
 
 
+class QuotaView(View, frozen=True, kw_only=True):
+    used: int
+    limit: Annotated[int | None, msgspec.Meta(description="The tenant's limit; null: no limit.")]
+
+
+class UsageView(View, frozen=True, kw_only=True):
+    """Your tenant's usage next to its limits (`python -m ingest.keys limit`): an upload that
+    would go over one answers 429 (413 when the CSV alone is over the images a day)."""
+
+    requests_in_progress: Annotated[
+        QuotaView,
+        msgspec.Meta(description="Requests pending or processing (limit max_concurrent)."),
+    ]
+    images_today: Annotated[
+        QuotaView,
+        msgspec.Meta(
+            description="Images of the requests created this UTC day and accepted (limit "
+            "max_images_per_day); deleting a request does not give them back."
+        ),
+    ]
+    bytes_stored: Annotated[
+        QuotaView,
+        msgspec.Meta(
+            description="Bytes of the originals, compressed copies and variants your requests "
+            "stored and still keep; an original revalidated or an output reused is an earlier "
+            "one, not counted again (limit max_bytes_stored)."
+        ),
+    ]
+
+
 class ProductsPage(View, frozen=True, kw_only=True):
     offset: int
     limit: int
@@ -194,6 +224,7 @@ class StatusView(RequestView, frozen=True, kw_only=True):
 
     products: list[ProductView]
     products_page: ProductsPage
+    usage: UsageView
 
 
 class RequestList(View, frozen=True, kw_only=True):
@@ -204,6 +235,7 @@ class RequestList(View, frozen=True, kw_only=True):
         Timestamp | None,
         msgspec.Meta(description="`before` for the next page; null on the last page."),
     ]
+    usage: UsageView
 
 
 class Accepted(View, frozen=True, kw_only=True):

@@ -104,6 +104,10 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     failed: int = 0
     revalidated: int = 0  # images whose original the origin confirmed (304)
     reused: int = 0  # images whose output was an earlier one, copied
+    # Bytes its images added to the store (shared/quotas.py stored_bytes): the tenant's usage.
+    bytes_stored: int = 0
+    # Its images are in the tenant's count of the day it was created (ingest, once).
+    images_counted: bool = False
     created_at: datetime
     updated_at: datetime | None = None
     progress_at: datetime | None = None  # the last image finished (the reconciler's clock)
@@ -243,6 +247,8 @@ class TenantRecord(Record, frozen=True, kw_only=True):
 
     id: str = msgspec.field(name="_id")  # the tenant
     max_concurrent: int | None = None  # requests pending or processing at once
+    max_images_per_day: int | None = None  # images in the requests created in one UTC day
+    max_bytes_stored: int | None = None  # bytes its requests' objects keep in the store
 
 
 class ApiKeyRecord(Record, frozen=True, kw_only=True):

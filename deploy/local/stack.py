@@ -250,16 +250,30 @@ class Stack:
         )
         return done.stdout.strip()
 
-    def limit(self, tenant: str, concurrent: int) -> None:
-        """Set a tenant's concurrency limit with the admin CLI (0: none)."""
-        subprocess.run(
-            [sys.executable, "-m", "ingest.keys", "limit", tenant, "--concurrent", str(concurrent)],
+    def limit(
+        self,
+        tenant: str,
+        concurrent: int | None = None,
+        images_per_day: int | None = None,
+        bytes_stored: int | None = None,
+    ) -> str:
+        """Set a tenant's limits with the admin CLI (0: none; None: left as it is); returns
+        what it printed (the limits after)."""
+        given = {
+            "--concurrent": concurrent,
+            "--images-per-day": images_per_day,
+            "--bytes-stored": bytes_stored,
+        }
+        options = [part for o, n in given.items() if n is not None for part in (o, str(n))]
+        done = subprocess.run(
+            [sys.executable, "-m", "ingest.keys", "limit", tenant, *options],
             cwd=ROOT,
             env={**os.environ, **self.config.env()},
             capture_output=True,
             text=True,
             check=True,
         )
+        return done.stdout.strip()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one process (SIGKILL: a crash, no clean-up) and reap it."""

@@ -5,10 +5,12 @@ One repository per concern, each a short module:
 - `fanout` (fanout.py): ingest's claim on a request's fan-out, and its bulk fetch lane;
 - `images` (images.py): the rows of a request's CSV and its images (one per URL slot);
 - `keys` (keys.py): API keys and uploads' idempotency keys;
-- `leases` (leases.py): named leases (one reconciler at a time).
+- `leases` (leases.py): named leases (one reconciler at a time);
+- `tenants` (tenants.py): each tenant's limits and its images per day.
 
 Collections: `requests` (one document per request), `rows` (`_id` "<request>:<row>"),
-`images` (`_id` "<request>.<row>.<slot>"), `api_keys`, `idempotency_keys`, `leases`. A
+`images` (`_id` "<request>.<row>.<slot>"), `api_keys`, `idempotency_keys`, `leases`,
+`tenants`, `tenant_days` (`_id` "<tenant>:<YYYY-MM-DD>"). A
 100,000-image request never has to fit in one document, and every write is keyed by a
 deterministic id, so redelivered messages rewrite, never duplicate.
 """
@@ -26,6 +28,7 @@ from shared.db.requests import Requests
 from shared.db.results import Results
 from shared.db.sources import Sources
 from shared.db.tenants import Tenants
+from shared.quotas import Usage, day_of
 from shared.records import RequestRecord
 
 
@@ -43,7 +46,7 @@ class Database:
         self.leases = Leases(db["leases"])
         self.sources = Sources(db["sources"])
         self.results = Results(db["results"])
-        self.tenants = Tenants(db["tenants"])
+        self.tenants = Tenants(db["tenants"], db["tenant_days"])
 
     async def ensure_indexes(self) -> None:
         db = self._db
@@ -71,6 +74,14 @@ class Database:
         await self.images.delete_of_request(request.id)
         await self.keys.release_claims_of(request.id)
         await self.requests.tombstone(request, at, kept_days)
+
+    async def usage(self, tenant: str, moment: datetime) -> Usage:
+        """What counts against the tenant's limits at `moment` (shared/quotas.py)."""
+        return Usage(
+            in_progress=await self.requests.in_progress(tenant),
+            images_today=await self.tenants.images_on(tenant, day_of(moment)),
+            bytes_stored=await self.requests.bytes_stored(tenant),
+        )
 
     async def ping(self) -> None:
         await self._client.admin.command("ping")

@@ -8,6 +8,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db.codec import Document, document, maybe, now, record
+from shared.quotas import stored_bytes
 from shared.records import Options, Output, RequestRecord, Source, WebhookAttempt, WebhookState
 from shared.status import (
     FINAL_STATUSES,
@@ -89,9 +90,31 @@ class Requests:
 
     async def in_progress(self, tenant: str) -> int:
         """How many of the tenant's requests are pending or processing."""
-        unfinished = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
-        query = {"tenant": tenant, "status": {"$in": unfinished}}
+        return await self._requests.count_documents({"tenant": tenant, "status": {"$in": _OPEN}})
+
+    async def processing_besides(self, tenant: str, request_id: str) -> int:
+        """How many of the tenant's other requests ingest has accepted and not finished."""
+        query = {
+            "tenant": tenant,
+            "status": RequestStatus.PROCESSING.value,
+            "_id": {"$ne": request_id},
+        }
         return await self._requests.count_documents(query)
+
+    async def bytes_stored(self, tenant: str) -> int:
+        """What the tenant's requests stored and still keep (a deleted one is gone with its
+        document)."""
+        pipeline: list[Document] = [
+            {"$match": {"tenant": tenant}},
+            {"$group": {"_id": None, "bytes": {"$sum": "$bytes_stored"}}},
+        ]
+        cursor = await self._requests.aggregate(pipeline)
+        totals = [int(doc["bytes"]) async for doc in cursor]
+        return totals[0] if totals else 0
+
+    async def mark_images_counted(self, request_id: str) -> None:
+        """Its images are in its tenant's day (shared/db/tenants.py): never count them again."""
+        await self._requests.update_one({"_id": request_id}, {"$set": {"images_counted": True}})
 
     async def set_header(self, request_id: str, header: Sequence[str]) -> None:
         await self._requests.update_one({"_id": request_id}, {"$set": {"header": list(header)}})
@@ -128,9 +151,10 @@ class Requests:
         (close_finished).
         """
         counted = {"done" if status is ImageStatus.DONE else "failed": 1}
-        if output is not None:  # in the same write: how it was made
+        if output is not None:  # in the same write: how it was made, what it stored
             counted |= {"revalidated": 1} if output.revalidated else {}
             counted |= {"reused": 1} if output.reused else {}
+            counted |= {"bytes_stored": stored_bytes(output)}
         doc = await self._requests.find_one_and_update(
             {"_id": request_id, "status": RequestStatus.PROCESSING.value},
             {"$inc": counted, "$set": {"updated_at": now(), "progress_at": now()}},

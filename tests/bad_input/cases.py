@@ -8,6 +8,7 @@ internal service the guard must keep the fetcher away from.
 
 import csv
 import io
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -430,6 +431,61 @@ AUTH: tuple[Auth, ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class BadLimit:
+    """`python -m ingest.keys limit` given a bad limit: exit 2, the error on stderr after the
+    command's usage, and the tenant's limits as they were."""
+
+    id: str
+    what: str
+    argv: tuple[str, ...]  # after `limit`; {tenant} is the suite's tenant
+    error: str
+
+
+BAD_LIMITS: tuple[BadLimit, ...] = (
+    BadLimit("limit-negative", "a negative limit", ("{tenant}", "--concurrent", "-1"),
+             "argument --concurrent: must be 0 (no limit) or more, got -1"),
+    BadLimit("limit-not-a-number", "a word for a limit", ("{tenant}", "--images-per-day", "ten"),
+             "argument --images-per-day: not a whole number: 'ten'"),
+    BadLimit("limit-decimal", "a decimal number of bytes",
+             ("{tenant}", "--bytes-stored", "1.5e9"),
+             "argument --bytes-stored: not a whole number: '1.5e9'"),
+    BadLimit("limit-empty", "an empty limit", ("{tenant}", "--bytes-stored", ""),
+             "argument --bytes-stored: not a whole number: ''"),
+    BadLimit("limit-missing-value", "an option without its number",
+             ("{tenant}", "--images-per-day"), "argument --images-per-day: expected one argument"),
+    BadLimit("limit-none-given", "no limit named", ("{tenant}",),
+             "give at least one of --concurrent, --images-per-day, --bytes-stored"),
+    BadLimit("limit-bad-tenant", "a tenant name with capitals and a space",
+             ("Acme Corp", "--concurrent", "2"),
+             "tenant 'Acme Corp': use lower-case letters, digits and dashes (1 to 63)"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OverQuota:
+    """A CSV over its tenant's images a day on its own ({tenant}: one made for the case, with
+    `--images-per-day` set): the upload answers `status`, or the dropped CSV's request fails;
+    nothing is counted."""
+
+    id: str
+    what: str
+    per_day: int
+    images: int
+    status: int | None  # the upload's answer; None: the CSV is dropped, its request fails
+    error: str
+
+
+_SPLIT_IT = "the CSV has 3 images, more than tenant {tenant} may have in a day (2, max_images_per_day): split it"  # noqa: E501
+
+OVER_QUOTA: tuple[OverQuota, ...] = (
+    OverQuota("quota-upload-over-a-day", "upload of 3 images, 2 a day allowed", 2, 3, 413,
+              _SPLIT_IT),
+    OverQuota("quota-drop-over-a-day", "dropped CSV of 3 images, 2 a day allowed", 2, 3, None,
+              _SPLIT_IT),
+)  # fmt: skip
+
+
 def count() -> int:
     return (
         len(REFUSED)
@@ -439,6 +495,8 @@ def count() -> int:
         + len(UNMET)
         + len(DROPPED)
         + len(AUTH)
+        + len(BAD_LIMITS)
+        + len(OVER_QUOTA)
     )
 
 
@@ -538,6 +596,23 @@ def render() -> str:
             f"| {n} | {c.id} | {_cell(c.what)}: {_cell(_code(call))} | "
             f"{c.status} {_cell(_code(c.error))} |"
         )
+    out += [
+        "",
+        "## Limits: `python -m ingest.keys limit` refused (exit 2; nothing changes), and CSVs "
+        "over a tenant's limit",
+        "",
+        "| # | case | input | answer |",
+        "|---|---|---|---|",
+    ]
+    for b in BAD_LIMITS:
+        n += 1
+        command = shlex.join(["limit", *b.argv]).replace("'{tenant}'", "{tenant}")
+        out.append(f"| {n} | {b.id} | {_cell(b.what)}: {_cell(_code(command))} | "
+                   f"exit 2 {_cell(_code(b.error))} |")  # fmt: skip
+    for q in OVER_QUOTA:
+        n += 1
+        answer = f"failed: {_code(q.error)}" if q.status is None else f"{q.status} {_code(q.error)}"
+        out.append(f"| {n} | {q.id} | {_cell(q.what)} | {_cell(answer)} |")
     bugs = [case for case in (*URLS, *IMAGES) if case.bug]
     if bugs:
         out += ["", "## Known product bugs (strict xfail until fixed)", ""]

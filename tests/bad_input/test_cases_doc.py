@@ -24,6 +24,8 @@ def test_at_least_40_distinct_cases() -> None:
             cases.UNMET,
             cases.DROPPED,
             cases.AUTH,
+            cases.BAD_LIMITS,
+            cases.OVER_QUOTA,
         )
         for c in group
     ]

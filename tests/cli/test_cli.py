@@ -49,6 +49,13 @@ def with_errors(cli: Cli, stack: Stack, folder: Path) -> Run:
     return cli("submit", str(path), "--wait")
 
 
+# The tenant's usage, as `status` and `requests` print it (the suite's tenant has no limits).
+USAGE_LINE = (
+    r"^\d+ requests in progress \(no limit\), \d+ images today \(no limit\), "
+    r"[\d.]+ [KMG]?i?B stored \(no limit\)$"
+)
+
+
 def request_id(run: Run) -> str:
     return run.stdout.strip()
 
@@ -78,6 +85,7 @@ def test_status_summarises_and_its_exit_code_is_the_outcome(
     ok = cli("status", request_id(completed))
     assert ok.returncode == 0, ok.stderr
     assert re.search(r"^size\s+[\d.]+ KiB → [\d.]+ KiB \(\d+ % saved\)$", ok.stdout, re.M)
+    assert re.search(USAGE_LINE.replace("^", "^usage +"), ok.stdout, re.M)
     assert "failed images" not in ok.stdout
 
     deadline = time.monotonic() + 30  # the webhook is called once the request is closed
@@ -146,6 +154,10 @@ def test_requests_lists_newest_first(cli: Cli, completed: Run, with_errors: Run)
     assert "more: imgpipe requests --before " in one.stderr
     listed = json.loads(cli("requests", "--limit", "2", "--json").stdout)
     assert [r["request_id"] for r in listed["requests"]] == ids[:2]
+    assert re.search(USAGE_LINE.replace("^", "^usage: "), run.stderr, re.M)
+    used = listed["usage"]  # the suite's tenant has no limits
+    assert used["images_today"]["used"] >= 5 and used["bytes_stored"]["used"] > 0
+    assert {q["limit"] for q in used.values()} == {None}
 
 
 def test_a_retried_submit_reuses_the_request(cli: Cli, stack: Stack, folder: Path) -> None:

@@ -8,9 +8,12 @@ import pytest
 from cli import format as fmt
 from cli.gateway import MergedStatus
 from cli.main import idempotency_key
+from shared.api import UsageView
 from shared.status import RequestStatus
 
 CREATED = "2026-11-20T10:00:01.250000+00:00"
+NO_LIMITS = {"used": 0, "limit": None}
+USAGE = {name: NO_LIMITS for name in ("requests_in_progress", "images_today", "bytes_stored")}
 
 
 def image(status: str = "done", **fields: Any) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def doc(status: str = "completed", products: list[Any] | None = None, **fields: 
         "animation": "first",
         "timeline": {},
         "products": products,
+        "usage": USAGE,
         **fields,
     }
     return msgspec.convert(body, MergedStatus)
@@ -228,3 +232,19 @@ def test_summary_names_the_sizes_and_metadata_asked_for() -> None:
         "file      products.csv (webp, quality 50, effort balanced, within 800 × any px, "
         "widths 320,640, metadata keep)"
     )
+
+
+def test_the_usage_line_shows_each_limit_or_none() -> None:
+    usage = msgspec.convert(
+        {
+            "requests_in_progress": {"used": 1, "limit": 3},
+            "images_today": {"used": 6, "limit": None},
+            "bytes_stored": {"used": 1536, "limit": 10 * 2**20},
+        },
+        UsageView,
+    )
+    line = "1 of 3 requests in progress, 6 images today (no limit), 1.5 KiB of 10.0 MiB stored"
+    assert fmt.usage_line(usage) == line
+    done = doc("completed", [product("1", "Cat", image(bytes_in=4096, bytes_out=1024))])
+    assert fmt.summary(done, done.products, usage).splitlines()[-1] == f"usage     {line}"
+    assert not any(s.startswith("usage") for s in fmt.summary(done, done.products).splitlines())

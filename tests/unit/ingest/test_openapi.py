@@ -46,3 +46,29 @@ def test_the_expired_status_is_in_the_request_status_enum() -> None:
     assert "expired" in schemas["RequestStatus"]["enum"]
     assert "output_expired" in schemas["ImageView"]["required"]
     assert "expired_at" in schemas["RequestView"]["properties"]
+
+
+def test_the_quota_answers_and_usage_are_documented() -> None:
+    responses = OPENAPI["paths"]["/api/upload"]["post"]["responses"]
+    over = responses["429"]
+    for name in ("max_concurrent", "max_images_per_day", "max_bytes_stored"):
+        assert name in over["description"], name
+    retry = over["headers"]["Retry-After"]["description"]
+    assert "5 for max_concurrent" in retry and "3600 for max_bytes_stored" in retry
+    assert "midnight UTC for max_images_per_day" in retry
+    assert "max_images_per_day" in responses["413"]["description"]
+    schemas = OPENAPI["components"]["schemas"]
+    usage = {"$ref": "#/components/schemas/UsageView"}
+    assert schemas["StatusView"]["properties"]["usage"] == usage
+    assert schemas["RequestList"]["properties"]["usage"] == usage
+    assert "usage" in schemas["StatusView"]["required"]
+    assert set(schemas["UsageView"]["required"]) == {
+        "requests_in_progress",
+        "images_today",
+        "bytes_stored",
+    }
+    quota = {"$ref": "#/components/schemas/QuotaView"}
+    for name, described in schemas["UsageView"]["properties"].items():
+        assert described["allOf"] == [quota] and described["description"], name
+    limit = schemas["QuotaView"]["properties"]["limit"]
+    assert limit["type"] == "integer" and limit["nullable"] is True

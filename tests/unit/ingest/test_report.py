@@ -16,9 +16,11 @@ from ingest.report import (
     output_row,
     product_view,
     request_view,
+    usage_view,
 )
 from shared.db.codec import record
-from shared.records import ImageRecord, RequestRecord, RowRecord
+from shared.quotas import Usage
+from shared.records import ImageRecord, RequestRecord, RowRecord, TenantRecord
 from shared.status import ImageStatus
 
 RID = "e6ffb05b235749b081bb556eda014c40"
@@ -461,5 +463,32 @@ def test_output_row_says_an_output_expired_where_a_failure_gives_its_reason() ->
 def test_status_etag_moves_with_the_clock_only_when_outputs_expire() -> None:
     req = request({"_id": RID, "status": "completed", "created_at": NOW})
     later = NOW + timedelta(minutes=1)
-    assert etag(req, 0, 10, OutputsKept(NOW, 0)) == etag(req, 0, 10, OutputsKept(later, 0))
-    assert etag(req, 0, 10, OutputsKept(NOW, 1)) != etag(req, 0, 10, OutputsKept(later, 1))
+    usage = usage_view(Usage(in_progress=0, images_today=0, bytes_stored=0), TenantRecord(id="a"))
+    same = etag(req, 0, 10, usage, OutputsKept(NOW, 0))
+    assert same == etag(req, 0, 10, usage, OutputsKept(later, 0))
+    moved = etag(req, 0, 10, usage, OutputsKept(NOW, 1))
+    assert moved != etag(req, 0, 10, usage, OutputsKept(later, 1))
+
+
+def test_usage_view_puts_each_limit_next_to_its_usage() -> None:
+    usage = Usage(in_progress=2, images_today=40, bytes_stored=123_456)
+    limits = TenantRecord(id="acme", max_concurrent=3, max_bytes_stored=10**9)
+    assert plain(usage_view(usage, limits)) == {
+        "requests_in_progress": {"used": 2, "limit": 3},
+        "images_today": {"used": 40, "limit": None},
+        "bytes_stored": {"used": 123_456, "limit": 10**9},
+    }
+
+
+def test_the_status_etag_changes_with_the_tenants_usage() -> None:
+    """Another request of the tenant moves its usage: a poll must not get a stale 304."""
+    completed = request({"_id": RID, "status": "completed", "created_at": CREATED})
+    limits = TenantRecord(id="acme")
+    idle = usage_view(Usage(in_progress=0, images_today=6, bytes_stored=1000), limits)
+    busier = usage_view(Usage(in_progress=1, images_today=6, bytes_stored=1000), limits)
+    limited = usage_view(
+        Usage(in_progress=0, images_today=6, bytes_stored=1000),
+        TenantRecord(id="acme", max_images_per_day=10),
+    )
+    assert etag(completed, 0, 10, idle) == etag(completed, 0, 10, idle)
+    assert len({etag(completed, 0, 10, u) for u in (idle, busier, limited)}) == 3
