@@ -40,43 +40,46 @@ def holds(depth: int | None, bound: int, held_s: float) -> bool:
     return depth is not None and depth > bound and held_s < LONGEST_HOLD_S
 
 
-class CachedDepth:
-    """`probe`'s answer, asked again only when DEPTH_TTL_S old; None when the probe failed."""
+class Gate:
+    """Holds bulk-lane fetches while the compressor's queue is deeper than `bound`.
+
+    The depth is `probe`'s answer, asked again only when DEPTH_TTL_S old, plus the fetches let
+    through since (each will add an original, and fast fetches would otherwise all pass on a
+    stale answer); None while the probe fails.
+    """
 
     def __init__(
         self,
         probe: Callable[[], Awaitable[int]],
-        ttl_s: float = DEPTH_TTL_S,
+        bound: int,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._probe, self._ttl_s, self._clock = probe, ttl_s, clock
-        self._depth: int | None = None
+        self._probe, self._bound, self._clock, self._sleep = probe, bound, clock, sleep
+        self._probed: int | None = None
+        self._passed = 0  # fetches let through since the last probe
         self._at = -math.inf
         self._lock = asyncio.Lock()  # fetches waiting together share one probe
 
-    async def __call__(self) -> int | None:
+    async def depth(self) -> int | None:
         async with self._lock:
-            if self._clock() - self._at >= self._ttl_s:
+            if self._clock() - self._at >= DEPTH_TTL_S:
                 try:
-                    self._depth = await self._probe()
+                    self._probed = await self._probe()
                 except Exception as exc:  # the broker is away: the robust connection recovers
                     log.warning("cannot read the compressor's queue depth: %s", exc)
-                    self._depth = None
+                    self._probed = None
+                self._passed = 0
                 self._at = self._clock()
-            return self._depth
+            return None if self._probed is None else self._probed + self._passed
 
-
-async def hold(
-    depth: Callable[[], Awaitable[int | None]],
-    bound: int,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> float:
-    """Wait while `holds` says so; returns the seconds waited."""
-    start = clock()
-    while holds(await depth(), bound, clock() - start):
-        await sleep(POLL_S)
-    return clock() - start
+    async def wait(self) -> float:
+        """Wait while `holds` says so, then let one fetch through; returns the seconds waited."""
+        start = self._clock()
+        while holds(await self.depth(), self._bound, self._clock() - start):
+            await self._sleep(POLL_S)
+        self._passed += 1
+        return self._clock() - start
 
 
 class CompressorBacklog:
@@ -86,14 +89,14 @@ class CompressorBacklog:
     def __init__(self, queue: str) -> None:
         self._queue = queue
         self._channel: AbstractRobustChannel | None = None
-        self._depth: CachedDepth | None = None
+        self._gate: Gate | None = None
 
     async def hold(self, clients: Clients) -> None:
         """Wait before a bulk-lane fetch while the compressor's queue is deeper than the bound."""
-        if self._depth is None:
+        if self._gate is None:
             connection = clients.connection
-            self._depth = CachedDepth(lambda: self._ready(connection))
-        held = await hold(self._depth, clients.settings.bulk_pause_backlog)
+            self._gate = Gate(lambda: self._ready(connection), clients.settings.bulk_pause_backlog)
+        held = await self._gate.wait()
         if held >= LONGEST_HOLD_S:
             log.warning("released a bulk-lane fetch after %.0f s: the compressor is behind", held)
 

@@ -1,10 +1,11 @@
 """Bulk-lane fetches wait while the compressor's queue is deeper than the bound, and only then."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from fetcher.backpressure import DEPTH_TTL_S, LONGEST_HOLD_S, POLL_S, CachedDepth, hold, holds
+from fetcher.backpressure import DEPTH_TTL_S, LONGEST_HOLD_S, POLL_S, Gate, holds
 from shared.settings import Settings
 from tests.unit.shared.test_settings import REQUIRED
 
@@ -37,37 +38,67 @@ class Clock:
         self.now += seconds
 
 
-async def test_hold_waits_until_the_queue_drains_to_the_bound() -> None:
+def fixed(*depths: int) -> Callable[[], Awaitable[int]]:
+    """A probe answering `depths` in turn, then the last one for ever."""
+    answers = list(depths)
+
+    async def probe() -> int:
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    return probe
+
+
+async def test_a_fetch_waits_until_the_queue_drains_to_the_bound() -> None:
     clock = Clock()
-    depths = iter([100, 60, 33, 32, 0])
-
-    async def depth() -> int | None:
-        return next(depths)
-
-    assert await hold(depth, 32, clock, clock.sleep) == pytest.approx(3 * POLL_S)
-    assert next(depths) == 0  # looked no further once under the bound
+    gate = Gate(fixed(100, 60, 33, 32), 32, clock, clock.sleep)
+    # Each look is a poll later, and the probe is asked again once its answer is a TTL old.
+    waited = await gate.wait()
+    assert waited >= 3 * DEPTH_TTL_S
+    assert await gate.depth() == 33  # its own original counted until the next probe
 
 
-async def test_hold_does_not_wait_below_the_bound_nor_when_the_depth_is_unknown() -> None:
+async def test_a_fetch_does_not_wait_below_the_bound() -> None:
     clock = Clock()
-
-    async def unknown() -> int | None:
-        return None
-
-    async def shallow() -> int | None:
-        return 5
-
-    assert await hold(unknown, 32, clock, clock.sleep) == 0
-    assert await hold(shallow, 32, clock, clock.sleep) == 0
+    assert await Gate(fixed(5), 32, clock, clock.sleep).wait() == 0
 
 
-async def test_hold_gives_up_waiting_on_a_stopped_compressor() -> None:
+async def test_fetches_let_through_count_until_the_next_probe() -> None:
+    # Fetches faster than the TTL would all pass on one stale answer: each one passed counts.
+    async def held(_: float) -> None:
+        await asyncio.Event().wait()  # the clock stands still: no new probe
+
+    gate = Gate(fixed(30), 32, Clock(), held)
+    waits = [asyncio.create_task(gate.wait()) for _ in range(10)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # 30, 31 and 32 were at most the bound; the other seven wait for a new probe.
+    assert sum(w.done() for w in waits) == 3
+    assert await gate.depth() == 33
+    for w in waits:
+        w.cancel()
+
+
+async def test_an_unknown_depth_holds_nothing_and_is_asked_again_after_the_ttl() -> None:
     clock = Clock()
+    answers: list[int | Exception] = [ConnectionError("broker gone"), 7]
 
-    async def deep() -> int | None:
-        return 1_000
+    async def probe() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
-    assert LONGEST_HOLD_S <= await hold(deep, 32, clock, clock.sleep) <= LONGEST_HOLD_S + POLL_S
+    gate = Gate(probe, 32, clock, clock.sleep)
+    assert await gate.wait() == 0
+    assert await gate.depth() is None
+    clock.now += DEPTH_TTL_S
+    assert await gate.depth() == 7
+
+
+async def test_a_fetch_goes_ahead_after_the_longest_hold_on_a_stopped_compressor() -> None:
+    clock = Clock()
+    waited = await Gate(fixed(1_000), 32, clock, clock.sleep).wait()
+    assert LONGEST_HOLD_S <= waited <= LONGEST_HOLD_S + POLL_S
 
 
 async def test_the_depth_is_asked_once_per_ttl_however_many_fetches_wait() -> None:
@@ -80,29 +111,13 @@ async def test_the_depth_is_asked_once_per_ttl_however_many_fetches_wait() -> No
         await asyncio.sleep(0)  # others arrive while the broker answers
         return 40 + asked
 
-    depth = CachedDepth(probe, clock=clock)
-    assert await asyncio.gather(*(depth() for _ in range(10))) == [41] * 10
+    gate = Gate(probe, 32, clock, clock.sleep)
+    assert await asyncio.gather(*(gate.depth() for _ in range(10))) == [41] * 10
     clock.now += DEPTH_TTL_S / 2
-    assert await depth() == 41
+    assert await gate.depth() == 41
     clock.now += DEPTH_TTL_S / 2
-    assert await depth() == 42
+    assert await gate.depth() == 42
     assert asked == 2
-
-
-async def test_a_failed_probe_gives_an_unknown_depth_and_is_retried_after_the_ttl() -> None:
-    clock = Clock()
-    answers: list[int | Exception] = [ConnectionError("broker gone"), 7]
-
-    async def probe() -> int:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    depth = CachedDepth(probe, clock=clock)
-    assert await depth() is None
-    clock.now += DEPTH_TTL_S
-    assert await depth() == 7
 
 
 def test_the_bound_defaults_to_two_prefetch_windows() -> None:
