@@ -21,6 +21,7 @@ from typing import Any
 from bench import (
     codec,
     corpus,
+    fairness,
     latency,
     machine,
     perceptual,
@@ -45,6 +46,7 @@ NAMES = (
     "latency",
     "replicas",
     "rerun",
+    "fairness",
     "scale",
 )
 STACK_NAMES = NAMES[3:]
@@ -60,14 +62,16 @@ class Sizes:
     replica_images: int
     scale_urls: int
     rerun_urls: int
+    fairness_small: int  # images of the small request timed beside a big one
+    fairness_big: int  # images of the big one (another tenant's)
     quality_max_mp: float  # the compression benchmark skips larger images (smoke only)
     check_qualities: tuple[int, ...]  # ours vs the seed's at these request qualities too
     generated_sets: bool  # the perceptual benchmark also scores the generated image sets
     cpu_rounds: int  # the perceptual benchmark's CPU rounds (best of)
 
 
-FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1_000, 1e9, (30, 70, 85), True, 2)
-SMOKE = Sizes(1, 10, 5, 2, 4, 500, 20, 0.5, (85,), False, 1)
+FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1_000, 5, 3_000, 1e9, (30, 70, 85), True, 2)
+SMOKE = Sizes(1, 10, 5, 2, 4, 500, 20, 2, 20, 0.5, (85,), False, 1)
 
 
 def main() -> None:
@@ -172,6 +176,12 @@ def _stack_benchmarks(
         if "rerun" in only:
             results.rerun = run(
                 "rerun", asyncio.run, rerun.run(stack, servers, images, sizes.rerun_urls)
+            )
+        if "fairness" in only:
+            results.fairness = run(
+                "fairness",
+                asyncio.run,
+                fairness.run(stack, servers, images, sizes.fairness_small, sizes.fairness_big),
             )
         if "scale" in only:  # last: it stops the fetcher and leaves a huge request behind
             scale_profile = (

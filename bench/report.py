@@ -15,7 +15,8 @@ COMMANDS = """## Commands
 make bench          # everything below; writes this file and its plots
 make bench-smoke    # a tiny run of every benchmark (CI runs it); asserts no timings
 .venv/bin/python -m bench --only codec,perceptual   # a subset, any of:
-                    # codec, quality, perceptual, pipeline, profile, latency, replicas, scale
+                    # codec, quality, perceptual, pipeline, profile, latency, replicas,
+                    # rerun, fairness, scale
 ```"""
 
 
@@ -161,7 +162,35 @@ def summary(r: Results) -> str:
                 _met(recompressed, lambda v: v == r.rerun.changed if r.rerun else False),
             ]
         )
+    if r.fairness is not None:
+        f = r.fairness
+        rows.append(
+            [
+                f"14. a {f.small_images}-image request beside another tenant's "
+                f"{f.big_images:,}-image one: its time ÷ its time alone",
+                "≤ 2",
+                _f(f.ratio),
+                _met(f.ratio, lambda v: v <= 2),
+            ]
+        )
     return _table(["goal", "target", "measured", ""], rows)
+
+
+def fairness(r: Results) -> str:
+    if r.fairness is None:
+        return "Not run."
+    f = r.fairness
+    return _table(
+        ["small request", "upload → webhook s", "originals queued for the compressor at its upload",
+         f"the big request's images finished (of {f.big_images:,})"],
+        [
+            ["alone (idle stack)", f"{f.idle_s:,.2f}", "–", "–"],
+            ["beside the big request", f"{f.contended_s:,.2f}", f"{f.compressor_queue:,}",
+             f"{f.big_finished_before:,} at its upload, {f.big_finished_after:,} at its webhook"],
+        ],
+    ) + (
+        f"\n\nRatio {_f(f.ratio)}; the big request took {f.big_s:,.1f} s upload → webhook."
+    )  # fmt: skip
 
 
 def rerun(r: Results) -> str:
@@ -545,6 +574,11 @@ def render(r: Results, out: Path) -> str:
         f"{r.rerun.urls if r.rerun else 0:,} URLs, each serving its own bytes (a corpus JPEG made "
         "unique) with an ETag, uploaded three times one after another: as is, as is again, and "
         "with every tenth URL serving another image (another ETag).\n\n" + rerun(r),
+        "## 10. Fairness\n\nA small request (tenant `bench`) timed upload → webhook on an idle "
+        "stack, then again, on new URLs, while another tenant's big request runs (uploaded "
+        "first; the small one follows once a tenth of it is finished). Every URL serves its own "
+        "bytes, so nothing is revalidated or reused. The compressor's queue depth is a passive "
+        "declare as the small request is uploaded.\n\n" + fairness(r),
         "## 5. Compression\n\nPer corpus image: bytes and luma SSIM (scikit-image, on Pillow's L) "
         "against the image as the compressor prepares it (upright, 8-bit, sRGB, on white). The "
         'seed is Pillow `save(format="JPEG", quality=50)` and nothing else.\n\n' + quality(r),

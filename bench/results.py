@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from bench import procs
 from bench.codec import CodecResult
+from bench.fairness import FairnessResult
 from bench.latency import LatencyResult
 from bench.perceptual import PerceptualResult
 from bench.pipeline import PipelineResult
@@ -30,6 +31,7 @@ class Results:
     replicas: list[ReplicaRun] = field(default_factory=list)
     scale: ScaleResult | None = None
     rerun: RerunResult | None = None
+    fairness: FairnessResult | None = None
     durations_s: dict[str, float] = field(default_factory=dict)
     load_after: dict[str, str] = field(default_factory=dict)
     total_s: float = 0.0

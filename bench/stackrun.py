@@ -23,7 +23,8 @@ from deploy.local.stack import Stack
 from deploy.local.testing import running_stack
 from shared.names import BUCKET_EVENTS_EXCHANGE, BUCKETS, FETCH_ROUTING_KEY, WORK_EXCHANGE
 
-_KEYS: dict[int, str] = {}  # id(stack) → the benchmark's API key on it
+_KEYS: dict[tuple[int, str], str] = {}  # (id(stack), tenant) → the benchmark's API key
+TENANT = "bench"  # the tenant every benchmark's requests belong to, unless it names another
 
 
 @contextmanager
@@ -35,7 +36,7 @@ def local_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         tempfile.TemporaryDirectory(prefix="imgpipe-bench-") as tmp,
         running_stack(Path(tmp), "imgpipe-bench", env) as stack,
     ):
-        _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")  # before any timing
+        api_key(stack)  # before any timing
         yield stack
 
 
@@ -43,11 +44,16 @@ def gateway(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.config.ports.gateway}"
 
 
-def session(stack: Stack) -> aiohttp.ClientSession:
-    """An HTTP client of the gateway, authenticated with an API key of the benchmark's own."""
-    if id(stack) not in _KEYS:
-        _KEYS[id(stack)] = stack.create_key("benchmarks", "bench")
-    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {_KEYS[id(stack)]}"})
+def api_key(stack: Stack, tenant: str = TENANT) -> str:
+    """The benchmark's API key for `tenant`, made on first use (call it before timing)."""
+    if (id(stack), tenant) not in _KEYS:
+        _KEYS[id(stack), tenant] = stack.create_key("benchmarks", tenant)
+    return _KEYS[id(stack), tenant]
+
+
+def session(stack: Stack, tenant: str = TENANT) -> aiohttp.ClientSession:
+    """An HTTP client of the gateway, authenticated with the benchmark's key for `tenant`."""
+    return aiohttp.ClientSession(headers={"Authorization": f"Bearer {api_key(stack, tenant)}"})
 
 
 def mongo(stack: Stack) -> MongoClient[dict[str, Any]]:

@@ -83,6 +83,9 @@ class Settings:
     max_url_length: int = 2048
     # Requests with at least this many images are fetched in a bulk lane (shared/names.py).
     bulk_request_images: int = 1000
+    # Bulk-lane fetches wait while the compressor's queue holds more originals than this
+    # (fetcher/backpressure.py); from_env makes it 2 × prefetch unless set.
+    bulk_pause_backlog: int = 32
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     # Pixels the compressor works on at once (its memory: ~7 bytes a pixel at the peak): a
@@ -179,6 +182,7 @@ class Settings:
 
         s3_endpoint = text("S3_ENDPOINT")
         s3_secure = flag("S3_SECURE")
+        prefetch = integer("PREFETCH", cls.prefetch)
         try:
             cidrs = tuple(
                 ipaddress.ip_network(c.strip(), strict=False)
@@ -204,7 +208,7 @@ class Settings:
             ),
             gateway_host=env.get("GATEWAY_HOST", "").strip() or cls.gateway_host,
             gateway_port=integer("GATEWAY_PORT", cls.gateway_port, high=65535),
-            prefetch=integer("PREFETCH", cls.prefetch),
+            prefetch=prefetch,
             default_quality=integer(
                 "DEFAULT_QUALITY", cls.default_quality, QUALITY.low, QUALITY.high
             ),
@@ -215,6 +219,9 @@ class Settings:
             max_urls_per_row=integer("MAX_URLS_PER_ROW", cls.max_urls_per_row),
             max_url_length=integer("MAX_URL_LENGTH", cls.max_url_length),
             bulk_request_images=integer("BULK_REQUEST_IMAGES", cls.bulk_request_images),
+            # Two compressor windows: enough that the compressors never wait while held fetches
+            # resume, few enough that a small request's originals queue behind little.
+            bulk_pause_backlog=integer("BULK_PAUSE_BACKLOG", 2 * prefetch),
             max_image_bytes=integer("MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_image_pixels=integer("MAX_IMAGE_PIXELS", cls.max_image_pixels),
             compress_pixels_in_flight=integer(

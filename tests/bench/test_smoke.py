@@ -19,6 +19,7 @@ SECTIONS = (
     "## 3. Hop latency",
     "## 4. Scale",
     "### Compressor replicas",
+    "## 10. Fairness",
     "## 5. Compression",
     "## 6. Perceptual quality",
 )

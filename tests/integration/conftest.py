@@ -120,9 +120,10 @@ def sample_data() -> Path:
 class Origin:
     """A local image server that misbehaves on request, for retry and failure tests.
 
-    /ok/NAME serves a sample image; /fail/N/KEY/NAME answers 503 the first N times for KEY,
-    then serves NAME; /always/STATUS/NAME always answers STATUS; /retry-after/S/KEY/NAME
-    answers 429 with Retry-After: S once, then serves NAME.
+    /ok/NAME serves a sample image (/unique/KEY/NAME: with bytes of its own for each KEY);
+    /fail/N/KEY/NAME answers 503 the first N times for KEY, then serves NAME;
+    /always/STATUS/NAME always answers STATUS; /retry-after/S/KEY/NAME answers 429 with
+    Retry-After: S once, then serves NAME.
     """
 
     def __init__(self) -> None:
@@ -174,6 +175,15 @@ async def origin() -> AsyncIterator[Origin]:
         return image(request.match_info["name"])
 
     app.router.add_get("/slow/{ms}/{key}/{name}", slow)
+
+    async def unique(request: web.Request) -> web.Response:
+        """NAME with a trailer of KEY after its end (decoders ignore it): other bytes for
+        every KEY, the same picture, so no image's output is another's to reuse."""
+        data = (SAMPLE_IMAGES / request.match_info["name"]).read_bytes()
+        trailer = b"\n" + request.match_info["key"].encode()
+        return web.Response(body=data + trailer, content_type="image/jpeg")
+
+    app.router.add_get("/unique/{key}/{name}", unique)
 
     async def etag(request: web.Request) -> web.Response:
         """NAME (or, from version 2 on, NEXT) with ETag "TAG-VERSION"; 304 to a matching

@@ -76,3 +76,40 @@ async def test_big_requests_are_fetched_side_by_side(
         for doc in mongo["requests"].find({"_id": {"$in": [a_id, b_id]}})
     }
     assert lanes[a_id] != lanes[b_id], lanes
+
+
+async def test_small_request_overtakes_a_big_ones_compression_backlog(
+    stack: Stack, http: aiohttp.ClientSession, origin: Origin
+) -> None:
+    # Another tenant's big request whose originals are fetched far faster than they can be
+    # compressed (AVIF at effort max: a tenth of a second or more each; every URL its own
+    # bytes, so nothing is reused). Without backpressure its whole backlog would be in the
+    # compressor's queue within seconds, and a small request's original would land behind it.
+    # With it, the backlog waits in its fetch lane, which the small request overtakes.
+    big = [
+        ["1", f"Big {n}", origin.url(f"unique/backlog-{n}/cat_chelsea_451x300.jpg")]
+        for n in range(6 * BULK_REQUEST_IMAGES)
+    ]
+    key = stack.create_key("fairness tests, the big tenant", "tests-big")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as other:
+        response = await upload(other, stack, make_csv(big), format="avif", effort="max")
+        big_id = (await response.json())["request_id"]
+
+        async def finished() -> int:
+            counts = (await status_of(other, stack, big_id))["counts"]
+            return int(counts["done"] + counts["failed"])
+
+        async def a_quarter_finished() -> bool:
+            return await finished() >= len(big) // 4
+
+        # By then the fetcher, far faster, would have queued every original for the
+        # compressor without backpressure.
+        await wait_for(a_quarter_finished, "a quarter of the big request", within=120)
+        small = [["1", "Quick", origin.url("unique/backlog-small/camera_gray_512.jpg")]]
+        small_id = (await (await upload(http, stack, make_csv(small))).json())["request_id"]
+        assert (await wait_final(http, stack, small_id, within=120))["status"] == "completed"
+        # What the small request waited behind: at most about the bound (32 originals), the
+        # compressor's window and the lane's fetches in flight; not the rest of the backlog.
+        overtaken = len(big) - await finished()
+        assert overtaken >= len(big) // 4, f"it waited for the backlog: {overtaken} left of it"
+        assert (await wait_final(other, stack, big_id, within=180))["status"] == "completed"
