@@ -3,17 +3,24 @@
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import cache, partial
 
-from compressor import reuse
 from compressor.budget import PixelBudget
 from compressor.compress import Compressed, compress, memory_weight, pixel_count
-from shared import logs, timeline
+from compressor.reuse import record_of
+from shared import logs, reuse, timeline
 from shared.cpus import available_cpus
 from shared.errors import ImageError
-from shared.events import ImageFailed, ObjectCreated
+from shared.events import ImageFailed, ImageReused, ObjectCreated
 from shared.metadata import CompressedMeta, OriginalMeta, VariantMeta
-from shared.names import COMPRESSED_BUCKET, FAILED_ROUTING_KEY, image_key, variant_key
+from shared.names import (
+    COMPRESSED_BUCKET,
+    FAILED_ROUTING_KEY,
+    REUSED_ROUTING_KEY,
+    image_key,
+    variant_key,
+)
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
@@ -44,16 +51,16 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     data = await clients.store.get(event.bucket, event.key)
     digest = reuse.source_digest(data)
     result_id = reuse.result_id(original.tenant, digest, original, clients.settings.background)
-    known = await clients.db.results.get(result_id) if original.tenant else None
-    result = await reuse.recall(known, digest, len(data), clients.store) if known else None
-    reused = result is not None
-    if result is None:
-        try:
-            result = await compressed(data, original, clients)
-        except ImageError as exc:
-            log.warning("image failed: %s", exc)
-            await record_failure(original, str(exc), clients)
-            return
+    if original.tenant and await reuse_output(
+        original, event.key, result_id, digest, len(data), clients
+    ):
+        return  # the same bytes with the same settings were compressed before
+    try:
+        result = await compressed(data, original, clients)
+    except ImageError as exc:
+        log.warning("image failed: %s", exc)
+        await record_failure(original, str(exc), clients)
+        return
     key = image_key(original.image_id, result.extension)
     # Variants first: the output's own event tells the notifier the image is done.
     variant_keys = [variant_key(key, variant.width) for variant in result.variants]
@@ -78,7 +85,6 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         height=result.height,
         frames=result.frames,
         revalidated=original.revalidated,
-        reused=reused,
         variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )
@@ -86,11 +92,31 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         COMPRESSED_BUCKET, key, result.data, result.content_type, stored.to_metadata()
     )
     log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
-    if original.tenant and not reused:
-        record = reuse.record_of(
-            result_id, original.tenant, digest, len(data), result, key, variant_keys
-        )
+    if original.tenant:
+        record = record_of(result_id, original.tenant, digest, len(data), result, key, variant_keys)
         await clients.db.results.remember(record)
+
+
+async def reuse_output(
+    original: OriginalMeta, key: str, result_id: str, digest: str, size: int, clients: Clients
+) -> bool:
+    """Record the image as an earlier output of the same bytes and settings, if one is stored
+    (the same image at another URL, or one whose origin sends no validators)."""
+    found = await clients.db.results.get(result_id)
+    now = datetime.now(UTC)
+    days = clients.settings.retain_compressed_days
+    if found is None or not reuse.reusable(found, digest, size, now, days):
+        return False
+    moments = {**original.moments, "compress_started": timeline.now_ms()}
+    output = await reuse.stored_output(
+        found, key, clients.store, revalidated=original.revalidated, moments=moments
+    )
+    if output is None:
+        return False
+    reused = ImageReused.of(original.request_id, original.image_id, output)
+    await clients.publisher.publish(REUSED_ROUTING_KEY, reused)
+    log.info("same source and settings as before: output %s reused", found.compressed_key)
+    return True
 
 
 async def compressed(data: bytes, original: OriginalMeta, clients: Clients) -> Compressed:

@@ -1,19 +1,21 @@
 """fetcher: download one image URL and store the original in original-images.
 
 A URL this tenant fetched before, whose origin gave an ETag or Last-Modified, is fetched
-conditionally: a 304 reuses the original stored then (unless it is gone: then it is
-downloaded again), and nothing is downloaded.
+conditionally. On a 304 nothing is downloaded: if the output made from that original with
+these settings is still stored, it is the image's output (the notifier is told; no original
+is written, no codec runs); else the original stored then is handed to the compressor again
+(or, if it is gone too, the image is downloaded again).
 """
 
 import logging
 from datetime import UTC, datetime
 
 from fetcher.download import Downloaded, NotModified, TransientFetchError, Validators, download
-from shared import logs, timeline
+from shared import logs, reuse, timeline
 from shared.errors import ImageError, RetryLater
-from shared.events import FetchRequested, ImageFailed
+from shared.events import FetchRequested, ImageFailed, ImageReused
 from shared.metadata import OriginalMeta
-from shared.names import FAILED_ROUTING_KEY, ORIGINALS_BUCKET, image_key
+from shared.names import FAILED_ROUTING_KEY, ORIGINALS_BUCKET, REUSED_ROUTING_KEY, image_key
 from shared.records import SourceRecord, source_id
 from shared.runtime import Clients
 
@@ -26,18 +28,43 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
     if not await clients.db.images.is_pending(message.image_id):
         return  # finished already: a duplicate, or work the reconciler re-issued meanwhile
     known = await clients.db.sources.get(message.tenant, message.url) if message.tenant else None
+    moments = {"fetch_started": started}
+    if message.published_at:
+        moments["published"] = message.published_at
+    revalidated = False  # the stored original stands for the image (the origin said 304)
     try:
-        image, revalidated = await fetch(message.url, known, clients)
+        answer: Downloaded | NotModified | None = await ask(message.url, known, clients)
+        if isinstance(answer, NotModified):
+            assert known is not None  # only a conditional request is answered 304
+            moments["fetched"] = timeline.now_ms()
+            if await reuse_output(message, known, moments, clients):
+                return  # unchanged, and its output is stored: nothing to download or compress
+            answer = await stored_original(known, message.url, clients)
+            revalidated = answer is not None
+        if answer is None:  # the original stored then is gone: download it again
+            answer = await ask(message.url, None, clients)
     except ImageError as exc:  # 404, not an image, too large, blocked address…
         log.warning("image failed: %s", exc)
         await record_failure(message, str(exc), clients)
         return
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
         raise RetryLater(str(exc), exc.retry_after) from exc
-    moments = {"fetch_started": started, "fetched": timeline.now_ms()}
-    if message.published_at:
-        moments["published"] = message.published_at
-    meta = OriginalMeta(
+    assert isinstance(answer, Downloaded)  # an unconditional request never answers 304
+    meta = original_meta(message, revalidated, {**moments, "fetched": timeline.now_ms()})
+    key = image_key(message.image_id, answer.extension)
+    await clients.store.put(
+        ORIGINALS_BUCKET, key, answer.data, answer.content_type, meta.to_metadata()
+    )
+    log.info("original stored: %d bytes of %s", len(answer.data), answer.content_type)
+    if message.tenant and not revalidated and answer.validators:
+        await clients.db.sources.remember(source_of(message, answer, key))
+
+
+def original_meta(
+    message: FetchRequested, revalidated: bool, moments: dict[str, int]
+) -> OriginalMeta:
+    """What the compressor is asked to make of this image (its settings travel with it)."""
+    return OriginalMeta(
         request_id=message.request_id,
         image_id=message.image_id,
         quality=message.quality,
@@ -54,50 +81,76 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
         tenant=message.tenant,
         moments=moments,
     )
-    key = image_key(message.image_id, image.extension)
-    await clients.store.put(
-        ORIGINALS_BUCKET, key, image.data, image.content_type, meta.to_metadata()
+
+
+def source_of(message: FetchRequested, image: Downloaded, key: str) -> SourceRecord:
+    """What to remember of a URL just downloaded, to ask next time whether it changed."""
+    assert image.validators is not None
+    return SourceRecord(
+        id=source_id(message.tenant, message.url),
+        tenant=message.tenant,
+        url=message.url,
+        etag=image.validators.etag,
+        last_modified=image.validators.last_modified,
+        original_key=key,
+        content_type=image.content_type,
+        extension=image.extension,
+        sha256=reuse.source_digest(image.data),
+        bytes=len(image.data),
+        stored_at=datetime.now(UTC),
     )
-    log.info("original stored: %d bytes of %s", len(image.data), image.content_type)
-    if message.tenant and not revalidated and image.validators:
-        source = SourceRecord(
-            id=source_id(message.tenant, message.url),
-            tenant=message.tenant,
-            url=message.url,
-            etag=image.validators.etag,
-            last_modified=image.validators.last_modified,
-            original_key=key,
-            content_type=image.content_type,
-            extension=image.extension,
-            stored_at=datetime.now(UTC),
-        )
-        await clients.db.sources.remember(source)
 
 
-async def fetch(url: str, known: SourceRecord | None, clients: Clients) -> tuple[Downloaded, bool]:
-    """The image, and whether it is the stored original revalidated (304) or downloaded."""
+async def reuse_output(
+    message: FetchRequested, known: SourceRecord, moments: dict[str, int], clients: Clients
+) -> bool:
+    """After a 304: record the image as its earlier output, if that is stored (shared/reuse.py).
+
+    The source record holds the bytes' hash, so nothing is read but the result's record and
+    its objects' existence; the notifier records the image as it does a compressed one.
+    """
+    if known.sha256 is None or known.bytes is None:
+        return False  # recorded before hashes were: the compressor will hash it
     settings = clients.settings
+    wanted = original_meta(message, True, moments)
+    found = await clients.db.results.get(
+        reuse.result_id(message.tenant, known.sha256, wanted, settings.background)
+    )
+    now = datetime.now(UTC)
+    if found is None or not reuse.reusable(
+        found, known.sha256, known.bytes, now, settings.retain_compressed_days
+    ):
+        return False
+    output = await reuse.stored_output(
+        found, known.original_key, clients.store, revalidated=True, moments=moments
+    )
+    if output is None:
+        return False
+    reused = ImageReused.of(message.request_id, message.image_id, output)
+    await clients.publisher.publish(REUSED_ROUTING_KEY, reused)
+    log.info("unchanged (304): output %s reused", found.compressed_key)
+    return True
 
-    async def get(validators: Validators | None) -> Downloaded | NotModified:
-        return await download(
-            clients.http,
-            url,
-            max_bytes=settings.max_image_bytes,
-            allow=settings.fetch_allow,
-            validators=validators,
-        )
 
-    validators = Validators(known.etag, known.last_modified) if known else None
-    answer = await get(validators)
-    if isinstance(answer, NotModified):
-        assert known is not None and validators is not None
-        stored = await clients.store.get_if_exists(ORIGINALS_BUCKET, known.original_key)
-        if stored is not None:
-            found = Downloaded(stored, known.content_type, known.extension, url, validators)
-            return found, True
-        answer = await get(None)  # the original stored then is gone: download it again
-    assert isinstance(answer, Downloaded)  # an unconditional request never answers 304
-    return answer, False
+async def ask(url: str, known: SourceRecord | None, clients: Clients) -> Downloaded | NotModified:
+    """The image, or NotModified when `known`'s validators still hold (a conditional GET)."""
+    settings = clients.settings
+    return await download(
+        clients.http,
+        url,
+        max_bytes=settings.max_image_bytes,
+        allow=settings.fetch_allow,
+        validators=Validators(known.etag, known.last_modified) if known else None,
+    )
+
+
+async def stored_original(known: SourceRecord, url: str, clients: Clients) -> Downloaded | None:
+    """The original stored when the URL was last downloaded, or None if it is gone."""
+    stored = await clients.store.get_if_exists(ORIGINALS_BUCKET, known.original_key)
+    if stored is None:
+        return None
+    validators = Validators(known.etag, known.last_modified)
+    return Downloaded(stored, known.content_type, known.extension, url, validators)
 
 
 async def record_failure(message: FetchRequested, reason: str, clients: Clients) -> None:

@@ -47,8 +47,9 @@ from shared.api import (
     UsageView,
     View,
 )
-from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
+from shared.names import COMPRESSED_BUCKET
 from shared.records import RequestRecord
+from shared.removal import remove_objects
 from shared.retention import request_expired_message
 from shared.rules import REQUEST_ID, RuleError, date_time
 from shared.runtime import Clients, open_clients
@@ -207,11 +208,7 @@ async def delete_request(request: Request) -> Response:
     if found.webhook_url is not None and found.webhook_state is None:
         return error(409, f"request {found.id}: its webhook is still being delivered")
     clients = clients_of(request)
-    for bucket in (COMPRESSED_BUCKET, ORIGINALS_BUCKET):  # outputs and variants, originals
-        await clients.store.remove(bucket, await clients.store.keys(bucket, f"{found.id}/"))
-    source = found.source
-    if source is not None and not await clients.db.requests.others_from_source(found):
-        await clients.store.remove(source.bucket, [source.key])
+    await remove_objects(found, clients)
     await clients.db.forget(found.id)
     log.info("request %s deleted", found.id)
     return Response(status_code=204)

@@ -34,9 +34,11 @@ class OutputsKept:
     days: int = 0
 
     def expired(self, image: ImageRecord) -> bool:
-        # An output is as old as its image's finish (a re-run's reused output is a new copy).
+        # A reused output is the object its first request made, and as old as that; others
+        # are as old as their image's finish.
         done = image.status == ImageStatus.DONE
-        return done and output_expired(image.finished_at, self.now, self.days)
+        made = image.made_at or image.finished_at
+        return done and output_expired(made, self.now, self.days)
 
 
 KEPT_FOREVER = OutputsKept(datetime.fromtimestamp(0, UTC))

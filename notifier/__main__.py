@@ -4,13 +4,14 @@ from notifier.handler import (
     give_up_webhook,
     on_image_compressed,
     on_image_failed,
+    on_image_reused,
     on_request_failed,
     on_webhook_due,
 )
 from notifier.reconcile import reconcile_forever
 from shared.consumer import Route, run
-from shared.events import ImageFailed, RequestFailed, WebhookDue, decode_bucket_event
-from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED, WEBHOOK_DUE
+from shared.events import ImageFailed, ImageReused, RequestFailed, WebhookDue, decode_bucket_event
+from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, IMAGE_REUSED, REQUEST_FAILED, WEBHOOK_DUE
 from shared.runtime import Clients
 
 
@@ -21,6 +22,10 @@ async def image_compressed(clients: Clients, body: bytes) -> None:
 
 async def image_failed(clients: Clients, body: bytes) -> None:
     await on_image_failed(ImageFailed.decode(body), clients)
+
+
+async def image_reused(clients: Clients, body: bytes) -> None:
+    await on_image_reused(ImageReused.decode(body), clients)
 
 
 async def request_failed(clients: Clients, body: bytes) -> None:
@@ -40,6 +45,7 @@ run(
     {
         IMAGE_COMPRESSED.name: Route(image_compressed),
         IMAGE_FAILED.name: Route(image_failed),
+        IMAGE_REUSED.name: Route(image_reused),
         REQUEST_FAILED.name: Route(request_failed),
         WEBHOOK_DUE.name: Route(webhook_due, webhook_given_up),
     },

@@ -2,10 +2,12 @@
 
 import logging
 
+import msgspec
+
 from notifier.webhook import deliver
 from shared import logs, timeline
 from shared.errors import PermanentError, RetryLater
-from shared.events import ImageFailed, ObjectCreated, RequestFailed, WebhookDue
+from shared.events import ImageFailed, ImageReused, ObjectCreated, RequestFailed, WebhookDue
 from shared.metadata import CompressedMeta
 from shared.names import WEBHOOK_DUE_ROUTING_KEY, is_variant_key
 from shared.records import Output, RequestRecord, WebhookState
@@ -36,13 +38,25 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         height=meta.height,
         frames=meta.frames,
         revalidated=meta.revalidated,
-        reused=meta.reused,
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )
-    logs.bind(request_id=meta.request_id, image_id=meta.image_id)
-    newly = await clients.db.images.finish_done(meta.image_id, output)
-    await _count(meta.request_id, ImageStatus.DONE, newly, clients, output)
+    await _record_done(meta.request_id, meta.image_id, output, clients)
+
+
+async def on_image_reused(message: ImageReused, clients: Clients) -> None:
+    """An output stored before stands for this image (shared/reuse.py): nothing was written."""
+    output = message.output_record()
+    output = msgspec.structs.replace(
+        output, moments={**output.moments, "notify_started": timeline.now_ms()}
+    )
+    await _record_done(message.request_id, message.image_id, output, clients)
+
+
+async def _record_done(request_id: str, image_id: str, output: Output, clients: Clients) -> None:
+    logs.bind(request_id=request_id, image_id=image_id)
+    newly = await clients.db.images.finish_done(image_id, output)
+    await _count(request_id, ImageStatus.DONE, newly, clients, output)
 
 
 async def on_image_failed(message: ImageFailed, clients: Clients) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
-from shared.records import RequestRecord
+from shared.removal import remove_objects
 from shared.retention import cutoff, is_expired
 from shared.runtime import Clients
 from shared.storage import ObjectStore
@@ -67,7 +67,7 @@ class Sweeper:
             return False
         found = await clients.db.requests.finished_before(limit, REQUESTS_PER_PASS)
         for request in found:
-            await _remove_objects(request, clients)
+            await remove_objects(request, clients)
             await clients.db.expire(request, now, days)
             log.info("request %s expired: finished %s", request.id, request.completed_at)
         return len(found) == REQUESTS_PER_PASS
@@ -85,14 +85,3 @@ class Sweeper:
         more = len(page) == OBJECTS_PER_PASS
         self.after[bucket] = page[-1].key if more else ""
         return more
-
-
-async def _remove_objects(request: RequestRecord, clients: Clients) -> None:
-    """The request's originals, compressed copies and variants, and its stored CSV unless
-    another of the tenant's requests was made from the same one."""
-    store = clients.store
-    for bucket in (COMPRESSED_BUCKET, ORIGINALS_BUCKET):
-        await store.remove(bucket, await store.keys(bucket, f"{request.id}/"))
-    source = request.source
-    if source is not None and not await clients.db.requests.others_from_source(request):
-        await store.remove(source.bucket, [source.key])

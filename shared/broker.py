@@ -16,6 +16,7 @@ from aiormq.abc import FieldTable
 from shared.events import (
     FetchRequested,
     ImageFailed,
+    ImageReused,
     ObjectCreated,
     RequestFailed,
     WebhookDue,
@@ -110,7 +111,7 @@ class Publisher:
     async def publish(
         self,
         routing_key: str,
-        message: FetchRequested | ImageFailed | RequestFailed | WebhookDue,
+        message: FetchRequested | ImageFailed | ImageReused | RequestFailed | WebhookDue,
     ) -> None:
         exchange = await self._channel.get_exchange(WORK_EXCHANGE, ensure=False)
         await exchange.publish(

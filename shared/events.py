@@ -15,11 +15,12 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Literal, Self, get_args, get_origin
 from urllib.parse import quote_plus, unquote_plus
 
+import msgspec
 import orjson
 
 from shared import timeline
 from shared.errors import PermanentError
-from shared.records import ImageRecord, RequestRecord
+from shared.records import ImageRecord, Output, RequestRecord
 from shared.rules import QUALITY, Animation, Effort, Format, MetadataMode, level_of
 
 SCHEMA_VERSION = 1
@@ -201,6 +202,27 @@ class ImageFailed(_Message):
     request_id: str
     image_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ImageReused(_Message):
+    """An image's output is one stored before (shared/reuse.py): the notifier records it as
+    done, as it does on a compressed copy's bucket event. `output` is the Output record's JSON
+    (a record checks its own fields; messages here carry flat values only)."""
+
+    request_id: str
+    image_id: str
+    output: str
+
+    @classmethod
+    def of(cls, request_id: str, image_id: str, output: Output) -> "ImageReused":
+        return cls(request_id, image_id, msgspec.json.encode(output).decode())
+
+    def output_record(self) -> Output:
+        try:
+            return msgspec.json.decode(self.output, type=Output)
+        except msgspec.ValidationError as exc:
+            raise PermanentError(f"ImageReused.output: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,6 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     height: int | None = None
     frames: int | None = None
     revalidated: bool = False  # its original was revalidated (304), not downloaded
-    reused: bool = False  # a stored output of the same source and settings, copied
     # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
     # bytes), each at names.variant_key(this key, width).
     variants: str = ""

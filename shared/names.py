@@ -28,6 +28,7 @@ FETCH_ROUTING_KEY = "image.fetch"
 BULK_LANES = 4
 FETCH_BULK_ROUTING_KEYS = tuple(f"image.fetch.bulk.{lane}" for lane in range(BULK_LANES))
 FAILED_ROUTING_KEY = "image.failed"
+REUSED_ROUTING_KEY = "image.reused"
 REQUEST_FAILED_ROUTING_KEY = "request.failed"
 WEBHOOK_DUE_ROUTING_KEY = "webhook.due"
 
@@ -73,6 +74,8 @@ IMAGE_COMPRESSED = QueueSpec(
     ((BUCKET_EVENTS_EXCHANGE, BUCKET_ROUTING_KEYS[COMPRESSED_BUCKET]),),
 )
 IMAGE_FAILED = QueueSpec("notifier.image-failed", ((WORK_EXCHANGE, FAILED_ROUTING_KEY),))
+# Images whose output is one stored before: no object is written, so no bucket event comes.
+IMAGE_REUSED = QueueSpec("notifier.image-reused", ((WORK_EXCHANGE, REUSED_ROUTING_KEY),))
 REQUEST_FAILED = QueueSpec(
     "notifier.request-failed", ((WORK_EXCHANGE, REQUEST_FAILED_ROUTING_KEY),)
 )
@@ -85,6 +88,7 @@ QUEUES = (
     ORIGINAL_STORED,
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
+    IMAGE_REUSED,
     REQUEST_FAILED,
     WEBHOOK_DUE,
 )
@@ -107,6 +111,14 @@ def variant_key(output_key: str, width: int) -> str:
 
 def is_variant_key(key: str) -> bool:
     return _VARIANT_KEY.fullmatch(key) is not None
+
+
+def output_key_of(key: str) -> str:
+    """The output a variant key belongs to (variant_key's inverse); any other key as it is."""
+    if not is_variant_key(key):
+        return key
+    stem, _, extension = key.rpartition(".")
+    return f"{stem.rpartition('-')[0]}.{extension}"
 
 
 _VARIANT_KEY = re.compile(r"[^/]+/\d+-\d+-\d+w\.[a-z0-9]+")

@@ -103,7 +103,7 @@ class RequestRecord(Record, frozen=True, kw_only=True, omit_defaults=False):
     done: int = 0
     failed: int = 0
     revalidated: int = 0  # images whose original the origin confirmed (304)
-    reused: int = 0  # images whose output was an earlier one, copied
+    reused: int = 0  # images whose output was an earlier one (the same stored object)
     # Bytes its images added to the store (shared/quotas.py stored_bytes): the tenant's usage.
     bytes_stored: int = 0
     # Its images are in the tenant's count of the day it was created (ingest, once).
@@ -165,7 +165,10 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     frames: int | None = None  # an animation's (animation=keep)
     variants: tuple[StoredVariant, ...] = ()  # rising widths (a request's `widths`)
     revalidated: bool = False  # the origin answered 304: the stored original was reused
-    reused: bool = False  # the output of the same source and settings was copied: no codec
+    reused: bool = False  # an earlier output of the same source and settings: no codec
+    # When the compressed copy was written: a reused one's is its first request's (it is the
+    # same object), so retention counts from then. None on images recorded before this was.
+    made_at: datetime | None = None
     moments: dict[str, int] = {}  # shared/timeline.py: the image's steps
 
 
@@ -195,6 +198,7 @@ class ImageRecord(Record, frozen=True, kw_only=True):
     variants: tuple[StoredVariant, ...] = ()
     revalidated: bool | None = None
     reused: bool | None = None
+    made_at: datetime | None = None
     moments: dict[str, int] = {}
     finished_at: datetime | None = None
 
@@ -212,6 +216,10 @@ class SourceRecord(Record, frozen=True, kw_only=True):
     original_key: str  # in original-images
     content_type: str
     extension: str
+    # The original's SHA-256 and length: after a 304 they find its earlier output (shared/reuse.py)
+    # without reading it. None on sources recorded before they were.
+    sha256: str | None = None
+    bytes: int | None = None
     stored_at: datetime
 
 

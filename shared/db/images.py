@@ -6,6 +6,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db.codec import Document, document, now, record
+from shared.names import output_key_of
 from shared.records import ImageRecord, Output, RequestRecord, RowRecord, row_id
 from shared.status import ImageStatus
 
@@ -14,6 +15,7 @@ ROWS_PAGE = 1000  # rows whose images one query reads, when going through a whol
 # Rows to go through for a request stored before its row count was (the most a CSV may have
 # had then; an empty range costs a query that finds nothing).
 _UNKNOWN_ROWS = 100_000
+_KEYS_PER_QUERY = 500  # object keys one query about their use looks up
 
 
 def _between(first: int, count: int) -> Document:
@@ -75,6 +77,36 @@ class Images:
     async def is_pending(self, image_id: str) -> bool:
         query = {"_id": image_id, "status": _PENDING}
         return await self._images.find_one(query, {"_id": 1}) is not None
+
+    async def borrowed(self, request_id: str) -> tuple[set[str], set[str]]:
+        """(compressed keys, original keys) of other requests' objects this one's images
+        point at: outputs (and their variants) and originals it reused."""
+        own = f"{request_id}/"
+        outputs: set[str] = set()
+        originals: set[str] = set()
+        fields = {"compressed_key": 1, "original_key": 1, "variants.key": 1}
+        async for doc in self._images.find({"request_id": request_id, "reused": True}, fields):
+            outputs |= {doc["compressed_key"], *(v["key"] for v in doc.get("variants", []))}
+            originals |= {doc["original_key"]} if doc.get("original_key") else set()
+        return (
+            {k for k in outputs if not k.startswith(own)},
+            {k for k in originals if not k.startswith(own)},
+        )
+
+    async def used_by_others(self, request_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these object keys (outputs, their variants, originals) another request's
+        images point at: a reused output or original is the same object (shared/reuse.py)."""
+        used: set[str] = set()
+        for first in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[first : first + _KEYS_PER_QUERY]
+            outputs = sorted({output_key_of(key) for key in chunk})
+            query = {
+                "request_id": {"$ne": request_id},
+                "$or": [{"compressed_key": {"$in": outputs}}, {"original_key": {"$in": chunk}}],
+            }
+            async for doc in self._images.find(query, {"compressed_key": 1, "original_key": 1}):
+                used |= {doc[k] for k in ("compressed_key", "original_key") if doc.get(k)}
+        return {key for key in keys if output_key_of(key) in used}
 
     async def delete_of_request(self, request_id: str) -> None:
         """Every image and row of the request."""

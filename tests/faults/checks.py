@@ -13,7 +13,13 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED, WEBHOOK_DUE
+from shared.names import (
+    IMAGE_COMPRESSED,
+    IMAGE_FAILED,
+    IMAGE_REUSED,
+    REQUEST_FAILED,
+    WEBHOOK_DUE,
+)
 from tests.faults.queues import DeadLetter
 from tests.faults.servers import Delivery
 from tests.faults.workload import Workload
@@ -21,7 +27,8 @@ from tests.faults.workload import Workload
 FINAL = ("completed", "completed_with_errors", "failed")
 # A dead letter here means an outcome or a webhook was dropped, never a bad image.
 NOTIFIER_DEAD = tuple(
-    q.dead_letter_queue for q in (IMAGE_COMPRESSED, IMAGE_FAILED, REQUEST_FAILED, WEBHOOK_DUE)
+    q.dead_letter_queue
+    for q in (IMAGE_COMPRESSED, IMAGE_FAILED, IMAGE_REUSED, REQUEST_FAILED, WEBHOOK_DUE)
 )
 _KEY = re.compile(r"^([0-9a-f]{32})/(\d+)-(\d+)\.\w+$")
 _IMAGE_ID = re.compile(r"([0-9a-f]{32})[./](\d+)[.-](\d+)")

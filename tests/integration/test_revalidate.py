@@ -1,10 +1,12 @@
 """Re-runs on the real local stack (issue 14): the fetcher asks the origin whether each image
-changed (If-None-Match) and reuses the stored original on a 304; the compressor reuses an
-earlier output of the same source bytes and settings.
+changed (If-None-Match); on a 304 the earlier output of the same source and settings is the
+image's output, with no download and no codec; the compressor reuses an earlier output of the
+same bytes arriving another way. A reused output is the earlier request's object itself.
 
 The origin here sends an ETag; a changed image at the same URL gets a new one and is
-downloaded again; when the original stored then is gone (its request deleted), the 304 is
-not trusted and the image is downloaded again; another tenant never uses our validators.
+downloaded again; when what the validators point at is gone (every request that used it
+deleted), the 304 is not trusted and the image is downloaded again; another tenant never
+uses our validators.
 """
 
 import uuid
@@ -40,17 +42,19 @@ async def test_a_rerun_revalidates_and_a_change_is_downloaded(
     assert not first["revalidated"] and origin.hits[f"{tag} 200"] == 1
 
     again = await run(http, stack, url)
-    assert again["revalidated"] and origin.hits[f"{tag} 304"] == 1
+    assert again["revalidated"] and again["reused"] and origin.hits[f"{tag} 304"] == 1
     assert origin.hits[f"{tag} 200"] == 1  # nothing downloaded the second time
     assert (again["bytes_in"], again["bytes_out"]) == (first["bytes_in"], first["bytes_out"])
-    assert again["output_url"] != first["output_url"]  # its own copy, under its own request
+    assert "compress_started" not in again["timeline"]  # no codec: the stored output stands
+    async with anonymous.get(again["output_url"]) as a, anonymous.get(first["output_url"]) as b:
+        assert (a.status, await a.read()) == (200, await b.read())
 
     origin.versions[tag] = 2  # another image at the same URL: a new ETag
     changed = await run(http, stack, url)
     assert not changed["revalidated"] and origin.hits[f"{tag} 200"] == 2
     assert changed["bytes_in"] != first["bytes_in"]
 
-    # The original the validators point at goes with its request: the 304 is not trusted.
+    # What the validators point at goes with its request: the 304 is not trusted.
     async with http.delete(f"{base(stack)}/api/requests/{changed['request_id']}") as r:
         assert r.status == 204
     after = await run(http, stack, url)
@@ -83,15 +87,22 @@ async def test_the_same_source_and_settings_reuse_the_output_without_codec_work(
     for image in (first, again):
         assert image["status"] == "done"
     async with anonymous.get(first["output_url"]) as a, anonymous.get(again["output_url"]) as b:
-        assert await a.read() == await b.read()  # the same bytes, under each request's key
+        assert await a.read() == await b.read()
     assert [v["bytes"] for v in again["variants"]] == [v["bytes"] for v in first["variants"]]
-    assert "compress_started" in again["timeline"]
 
     other_settings = await run(http, stack, url, widths=widths, quality="60")
     assert not other_settings["reused"]
-    # The output reused is the first request's: once it is deleted, the next run compresses.
+    # The output reused is the first request's object: deleting that request keeps it for
+    # the one still using it; once both are deleted, the next run compresses.
     async with http.delete(f"{base(stack)}/api/requests/{first['request_id']}") as r:
         assert r.status == 204
+    for link in (again["output_url"], *(v["url"] for v in again["variants"])):
+        async with anonymous.get(link) as kept:
+            assert kept.status == 200, link
+    async with http.delete(f"{base(stack)}/api/requests/{again['request_id']}") as r:
+        assert r.status == 204
+    async with anonymous.get(again["output_url"]) as gone:
+        assert gone.status == 404
     after = await run(http, stack, url, widths=widths)
     assert not after["reused"]
     assert (await run(http, stack, url, widths=widths))["reused"]

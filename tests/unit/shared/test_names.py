@@ -17,12 +17,14 @@ from shared.names import (
     FETCH_ROUTING_KEY,
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
+    IMAGE_REUSED,
     INBOX_BUCKET,
     ORIGINAL_STORED,
     ORIGINALS_BUCKET,
     QUEUES,
     REQUEST_FAILED,
     REQUEST_FAILED_ROUTING_KEY,
+    REUSED_ROUTING_KEY,
     WEBHOOK_DUE,
     WEBHOOK_DUE_ROUTING_KEY,
     WORK_EXCHANGE,
@@ -63,7 +65,7 @@ def test_image_key_needs_three_parts(bad: str) -> None:
 def test_queue_names_are_unique() -> None:
     names = [spec.name for spec in QUEUES]
     dead = [spec.dead_letter_queue for spec in QUEUES]
-    assert len(set(names)) == len(names) == 7 + BULK_LANES
+    assert len(set(names)) == len(names) == 8 + BULK_LANES
     assert len(set(names + dead)) == 2 * len(names)
 
 
@@ -107,6 +109,7 @@ def test_every_work_routing_key_is_bound_exactly_once() -> None:
         (FAILED_ROUTING_KEY, IMAGE_FAILED.name),
         (FETCH_ROUTING_KEY, FETCH_REQUESTED.name),
         *((f"image.fetch.bulk.{n}", f"fetcher.fetch-requested-bulk-{n}") for n in range(4)),
+        (REUSED_ROUTING_KEY, IMAGE_REUSED.name),
         (REQUEST_FAILED_ROUTING_KEY, REQUEST_FAILED.name),
         (WEBHOOK_DUE_ROUTING_KEY, WEBHOOK_DUE.name),
     ]
