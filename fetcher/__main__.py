@@ -18,7 +18,12 @@ async def bulk_fetch_requested(clients: Clients, body: bytes) -> None:
     # Held (unacked) while the compressor is behind: a big request's backlog waits in its lane,
     # which small requests overtake, not in the compressor's queue, which they cannot.
     await compressor_backlog.hold(clients)
-    await fetch_requested(clients, body)
+    stored = False
+    try:
+        stored = await handle(FetchRequested.decode(body), clients)
+    finally:
+        if not stored:  # failed, or its output was reused: nothing for the compressor
+            compressor_backlog.added_nothing()
 
 
 async def give_up(clients: Clients, body: bytes, reason: str) -> None:

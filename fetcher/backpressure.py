@@ -73,6 +73,11 @@ class Gate:
                 self._at = self._clock()
             return None if self._probed is None else self._probed + self._passed
 
+    def added_nothing(self) -> None:
+        """A fetch let through stored no original after all (it failed, or an earlier output
+        stands for its image): it no longer counts towards the depth."""
+        self._passed = max(0, self._passed - 1)
+
     async def wait(self) -> float:
         """Wait while `holds` says so, then let one fetch through; returns the seconds waited."""
         start = self._clock()
@@ -99,6 +104,10 @@ class CompressorBacklog:
         held = await self._gate.wait()
         if held >= LONGEST_HOLD_S:
             log.warning("released a bulk-lane fetch after %.0f s: the compressor is behind", held)
+
+    def added_nothing(self) -> None:
+        if self._gate is not None:
+            self._gate.added_nothing()
 
     async def _ready(self, connection: AbstractRobustConnection) -> int:
         if self._channel is None or self._channel.is_closed:

@@ -22,11 +22,12 @@ from shared.runtime import Clients
 log = logging.getLogger(__name__)
 
 
-async def handle(message: FetchRequested, clients: Clients) -> None:
+async def handle(message: FetchRequested, clients: Clients) -> bool:
+    """Fetch one image; True when an original was stored for the compressor."""
     started = timeline.now_ms()
     logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
     if not await clients.db.images.is_pending(message.image_id):
-        return  # finished already: a duplicate, or work the reconciler re-issued meanwhile
+        return False  # finished already: a duplicate, or work the reconciler re-issued meanwhile
     known = await clients.db.sources.get(message.tenant, message.url) if message.tenant else None
     moments = {"fetch_started": started}
     if message.published_at:
@@ -38,7 +39,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
             assert known is not None  # only a conditional request is answered 304
             moments["fetched"] = timeline.now_ms()
             if await reuse_output(message, known, moments, clients):
-                return  # unchanged, and its output is stored: nothing to download or compress
+                return False  # unchanged, and its output is stored: nothing to download or compress
             answer = await stored_original(known, message.url, clients)
             revalidated = answer is not None
         if answer is None:  # the original stored then is gone: download it again
@@ -46,7 +47,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
     except ImageError as exc:  # 404, not an image, too large, blocked address…
         log.warning("image failed: %s", exc)
         await record_failure(message, str(exc), clients)
-        return
+        return False
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
         raise RetryLater(str(exc), exc.retry_after) from exc
     assert isinstance(answer, Downloaded)  # an unconditional request never answers 304
@@ -58,6 +59,7 @@ async def handle(message: FetchRequested, clients: Clients) -> None:
     log.info("original stored: %d bytes of %s", len(answer.data), answer.content_type)
     if message.tenant and not revalidated and answer.validators:
         await clients.db.sources.remember(source_of(message, answer, key))
+    return True
 
 
 def original_meta(

@@ -78,6 +78,25 @@ async def test_fetches_let_through_count_until_the_next_probe() -> None:
         w.cancel()
 
 
+async def test_a_fetch_that_stored_no_original_stops_counting() -> None:
+    """A re-run's fetches mostly reuse an output: counted as originals, they would hold every
+    fetch after the first 32 per probe while the compressor has nothing to do."""
+
+    async def held(_: float) -> None:
+        await asyncio.Event().wait()  # the clock stands still: no new probe
+
+    gate = Gate(fixed(31), 32, Clock(), held)
+    await gate.wait()
+    await gate.wait()
+    assert await gate.depth() == 33
+    gate.added_nothing()
+    assert await gate.depth() == 32
+    await asyncio.wait_for(gate.wait(), 1)  # at the bound again: let through
+    for _ in range(5):
+        gate.added_nothing()
+    assert await gate.depth() == 31  # never below what the probe said
+
+
 async def test_an_unknown_depth_holds_nothing_and_is_asked_again_after_the_ttl() -> None:
     clock = Clock()
     answers: list[int | Exception] = [ConnectionError("broker gone"), 7]
