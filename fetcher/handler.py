@@ -26,9 +26,11 @@ async def handle(message: FetchRequested, clients: Clients) -> bool:
     """Fetch one image; True when an original was stored for the compressor."""
     started = timeline.now_ms()
     logs.bind(request_id=message.request_id, image_id=message.image_id, url=message.url)
-    if not await clients.db.images.is_pending(message.image_id):
+    # A fetch expecting to reuse an output skips the pending check: a duplicate costs a
+    # conditional request, and the notifier records an image's outcome once anyway.
+    if message.known_result() is None and not await clients.db.images.is_pending(message.image_id):
         return False  # finished already: a duplicate, or work the reconciler re-issued meanwhile
-    known = await clients.db.sources.get(message.tenant, message.url) if message.tenant else None
+    known = await known_source(message, clients)
     moments = {"fetch_started": started}
     if message.published_at:
         moments["published"] = message.published_at
@@ -51,7 +53,7 @@ async def handle(message: FetchRequested, clients: Clients) -> bool:
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
         raise RetryLater(str(exc), exc.retry_after) from exc
     assert isinstance(answer, Downloaded)  # an unconditional request never answers 304
-    meta = original_meta(message, revalidated, {**moments, "fetched": timeline.now_ms()})
+    meta = OriginalMeta.of_fetch(message, revalidated, {**moments, "fetched": timeline.now_ms()})
     key = image_key(message.image_id, answer.extension)
     await clients.store.put(
         ORIGINALS_BUCKET, key, answer.data, answer.content_type, meta.to_metadata()
@@ -60,29 +62,6 @@ async def handle(message: FetchRequested, clients: Clients) -> bool:
     if message.tenant and not revalidated and answer.validators:
         await clients.db.sources.remember(source_of(message, answer, key))
     return True
-
-
-def original_meta(
-    message: FetchRequested, revalidated: bool, moments: dict[str, int]
-) -> OriginalMeta:
-    """What the compressor is asked to make of this image (its settings travel with it)."""
-    return OriginalMeta(
-        request_id=message.request_id,
-        image_id=message.image_id,
-        quality=message.quality,
-        level=message.level or None,
-        format=message.format,
-        effort=message.effort,
-        max_bytes=message.max_bytes or None,
-        max_width=message.max_width or None,
-        max_height=message.max_height or None,
-        widths=message.widths,
-        metadata=message.metadata,
-        animation=message.animation,
-        revalidated=revalidated,
-        tenant=message.tenant,
-        moments=moments,
-    )
 
 
 def source_of(message: FetchRequested, image: Downloaded, key: str) -> SourceRecord:
@@ -114,10 +93,13 @@ async def reuse_output(
     if known.sha256 is None or known.bytes is None:
         return False  # recorded before hashes were: the compressor will hash it
     settings = clients.settings
-    wanted = original_meta(message, True, moments)
-    found = await clients.db.results.get(
-        reuse.result_id(message.tenant, known.sha256, wanted, settings.background)
-    )
+    if message.looked_up:  # ingest looked it up with the rest of its window
+        found = message.known_result()
+    else:
+        wanted = OriginalMeta.of_fetch(message, True, moments)
+        found = await clients.db.results.get(
+            reuse.result_id(message.tenant, known.sha256, wanted, settings.background)
+        )
     now = datetime.now(UTC)
     if found is None or not reuse.reusable(
         found, known.sha256, known.bytes, now, settings.retain_compressed_days
@@ -132,6 +114,13 @@ async def reuse_output(
     await clients.publisher.publish(REUSED_ROUTING_KEY, reused)
     log.info("unchanged (304): output %s reused", found.compressed_key)
     return True
+
+
+async def known_source(message: FetchRequested, clients: Clients) -> SourceRecord | None:
+    """What the tenant stored when it last downloaded this URL (ingest may have looked)."""
+    if message.looked_up or not message.tenant:
+        return message.known_source()
+    return await clients.db.sources.get(message.tenant, message.url)
 
 
 async def ask(url: str, known: SourceRecord | None, clients: Clients) -> Downloaded | NotModified:

@@ -17,10 +17,10 @@ import msgspec
 from ingest.csvfile import CsvError, Row
 from ingest.csvfile import parse_rows as parse_csv
 from ingest.options import parse_options
-from shared import logs, quotas, timeline
+from shared import logs, quotas, reuse, timeline
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
-from shared.metadata import CsvMeta
+from shared.metadata import CsvMeta, OriginalMeta
 from shared.names import REQUEST_FAILED_ROUTING_KEY, fetch_routing_key
 from shared.records import ImageRecord, Options, RequestRecord, RowRecord, Source, image_id, row_id
 from shared.rules import REQUEST_ID, RuleError
@@ -270,6 +270,28 @@ async def _parse_object(
         await stream.aclose()
 
 
+async def knowing(
+    tenant: str, fetches: list[FetchRequested], clients: Clients
+) -> list[FetchRequested]:
+    """The fetches, each with what the tenant stored for its URL and the output made from it
+    with these settings (shared/reuse.py): two queries for the window, not two per image."""
+    if not tenant or not fetches:
+        return fetches
+    sources = await clients.db.sources.of_urls(tenant, [f.url for f in fetches])
+    background = clients.settings.background
+
+    def result_of(fetch: FetchRequested) -> str | None:
+        source = sources.get(fetch.url)
+        if source is None or source.sha256 is None:
+            return None
+        wanted = OriginalMeta.of_fetch(fetch, True, {})
+        return reuse.result_id(tenant, source.sha256, wanted, background)
+
+    ids = {f.image_id: result_of(f) for f in fetches}
+    results = await clients.db.results.of_ids([i for i in ids.values() if i is not None])
+    return [f.knowing(sources.get(f.url), results.get(ids[f.image_id] or "")) for f in fetches]
+
+
 async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, int]) -> None:
     """One fetch message per image still pending, then remember the fan-out finished."""
     # A big request gets a bulk lane of its own while there are lanes to spare; assigned here,
@@ -281,8 +303,9 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
     window: list[FetchRequested] = []
 
     async def send() -> None:
+        sending = await knowing(request.tenant, window, clients)
         # Confirms awaited together, not one by one: several times the publish rate.
-        await asyncio.gather(*(clients.publisher.publish(routing_key, m) for m in window))
+        await asyncio.gather(*(clients.publisher.publish(routing_key, m) for m in sending))
         window.clear()
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 

@@ -86,7 +86,8 @@ class ImageView(View, frozen=True, kw_only=True):
         bool | None,
         msgspec.Meta(
             description="An earlier output of yours from the same source bytes (SHA-256) "
-            "with the same settings was copied: no codec work."
+            "with the same settings is this image's output (its links are that output's "
+            "objects): no codec work."
         ),
     ]
     variants: Annotated[

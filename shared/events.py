@@ -11,8 +11,8 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 """
 
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Literal, Self, get_args, get_origin
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 from urllib.parse import quote_plus, unquote_plus
 
 import msgspec
@@ -20,10 +20,11 @@ import orjson
 
 from shared import timeline
 from shared.errors import PermanentError
-from shared.records import ImageRecord, Output, RequestRecord
+from shared.records import ImageRecord, Output, RequestRecord, ResultRecord, SourceRecord
 from shared.rules import QUALITY, Animation, Effort, Format, MetadataMode, level_of
 
 SCHEMA_VERSION = 1
+R = TypeVar("R", SourceRecord, ResultRecord, Output)
 _USER_META_PREFIX = "x-amz-meta-"
 
 
@@ -170,6 +171,26 @@ class FetchRequested(_Message):
     metadata: MetadataMode = "none"
     animation: Animation = "first"
     tenant: str = ""  # whose validators and originals the fetcher may reuse ("": none)
+    # What ingest found the tenant stored for this URL (shared/reuse.py), looked up for a whole
+    # window of fetches at once: the source's and its output's records as JSON ("": none).
+    # Without `looked_up` (a fetch the reconciler re-issues) the fetcher looks them up itself.
+    looked_up: bool = False
+    source: str = ""
+    result: str = ""
+
+    def knowing(self, source: SourceRecord | None, result: ResultRecord | None) -> Self:
+        """This fetch, with what the tenant stored for its URL."""
+
+        def text(found: SourceRecord | ResultRecord | None) -> str:
+            return msgspec.json.encode(found).decode() if found is not None else ""
+
+        return replace(self, looked_up=True, source=text(source), result=text(result))
+
+    def known_source(self) -> SourceRecord | None:
+        return _record(self.source, SourceRecord)
+
+    def known_result(self) -> ResultRecord | None:
+        return _record(self.result, ResultRecord)
 
     @classmethod
     def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
@@ -193,6 +214,13 @@ class FetchRequested(_Message):
             animation=request.animation,
             tenant=request.tenant,
         )
+
+
+def _record(text: str, kind: type[R]) -> R | None:
+    try:
+        return msgspec.json.decode(text, type=kind) if text else None
+    except msgspec.ValidationError as exc:
+        raise PermanentError(f"bad {kind.__name__} in a message: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -219,10 +247,10 @@ class ImageReused(_Message):
         return cls(request_id, image_id, msgspec.json.encode(output).decode())
 
     def output_record(self) -> Output:
-        try:
-            return msgspec.json.decode(self.output, type=Output)
-        except msgspec.ValidationError as exc:
-            raise PermanentError(f"ImageReused.output: {exc}") from None
+        output = _record(self.output, Output)
+        if output is None:
+            raise PermanentError("ImageReused without an output")
+        return output
 
 
 @dataclass(frozen=True)

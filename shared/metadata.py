@@ -18,7 +18,7 @@ import msgspec
 
 from shared import timeline
 from shared.errors import PermanentError
-from shared.events import ObjectCreated
+from shared.events import FetchRequested, ObjectCreated
 from shared.names import variant_key
 from shared.records import Options, Sizes, StoredVariant
 from shared.rules import (
@@ -136,6 +136,29 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
     animation: Animation = "first"
     revalidated: bool = False  # the origin answered 304: this is the stored original again
     tenant: str = ""  # whose earlier outputs the compressor may reuse ("": none)
+
+    @classmethod
+    def of_fetch(
+        cls, message: FetchRequested, revalidated: bool, moments: dict[str, int]
+    ) -> "OriginalMeta":
+        """What the compressor is asked to make of a fetched image (its settings travel on)."""
+        return cls(
+            request_id=message.request_id,
+            image_id=message.image_id,
+            quality=message.quality,
+            level=message.level or None,
+            format=message.format,
+            effort=message.effort,
+            max_bytes=message.max_bytes or None,
+            max_width=message.max_width or None,
+            max_height=message.max_height or None,
+            widths=message.widths,
+            metadata=message.metadata,
+            animation=message.animation,
+            revalidated=revalidated,
+            tenant=message.tenant,
+            moments=moments,
+        )
 
     @property
     def wanted(self) -> Quality:

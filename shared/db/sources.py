@@ -2,7 +2,7 @@
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.db.codec import Document, document, maybe
+from shared.db.codec import Document, document, maybe, record
 from shared.records import SourceRecord, source_id
 
 
@@ -12,6 +12,13 @@ class Sources:
 
     async def get(self, tenant: str, url: str) -> SourceRecord | None:
         return maybe(await self._sources.find_one({"_id": source_id(tenant, url)}), SourceRecord)
+
+    async def of_urls(self, tenant: str, urls: list[str]) -> dict[str, SourceRecord]:
+        """The tenant's sources among these URLs, by URL (one query)."""
+        ids = [source_id(tenant, url) for url in set(urls)]
+        cursor = self._sources.find({"_id": {"$in": ids}})
+        found = [record(doc, SourceRecord) async for doc in cursor]
+        return {source.url: source for source in found if source.tenant == tenant}
 
     async def remember(self, source: SourceRecord) -> None:
         await self._sources.replace_one({"_id": source.id}, document(source), upsert=True)

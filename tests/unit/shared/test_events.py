@@ -281,6 +281,9 @@ def test_fetch_requested_wire_shape() -> None:
         "metadata": "none",
         "animation": "first",
         "tenant": "",
+        "looked_up": False,
+        "source": "",
+        "result": "",
     }
 
 
@@ -403,3 +406,45 @@ def test_encoded_bucket_event_decodes_to_the_same_object() -> None:
     stamped = replace(obj, event_time_ms=1748942067512)
     assert b'"eventTime":"2025-06-03T09:14:27.512Z"' in encode_bucket_event(stamped)
     assert decode_bucket_event(encode_bucket_event(stamped)) == [stamped]
+
+
+def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
+    from datetime import UTC, datetime
+
+    from shared.records import ResultRecord, SourceRecord
+
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    source = SourceRecord(
+        id="s",
+        tenant="acme",
+        url="https://a.example/x.jpg",
+        etag='"1"',
+        original_key="r/0-0.jpg",
+        content_type="image/jpeg",
+        extension="jpg",
+        sha256="ab" * 32,
+        bytes=5,
+        stored_at=at,
+    )
+    result = ResultRecord(
+        id="x",
+        tenant="acme",
+        source_sha256="ab" * 32,
+        source_bytes=5,
+        compressed_key="r/0-0.jpg",
+        format="jpeg",
+        content_type="image/jpeg",
+        source_format="JPEG",
+        quality=50,
+        width=1,
+        height=1,
+        stored_at=at,
+    )
+    plain = FetchRequested(RID, f"{RID}.0.1", "https://a.example/x.jpg", 80)
+    assert (plain.looked_up, plain.known_source(), plain.known_result()) == (False, None, None)
+    sent = FetchRequested.decode(plain.knowing(source, result).encode())
+    assert (sent.looked_up, sent.known_source(), sent.known_result()) == (True, source, result)
+    nothing = FetchRequested.decode(plain.knowing(None, None).encode())
+    assert (nothing.looked_up, nothing.known_source(), nothing.known_result()) == (True, None, None)
+    with pytest.raises(PermanentError):
+        replace(plain, result='{"id": 1}').known_result()

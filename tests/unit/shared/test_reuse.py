@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import msgspec.structs
 import pytest
 
-from fetcher.handler import original_meta
 from shared.events import FetchRequested
 from shared.metadata import OriginalMeta
 from shared.names import output_key_of, variant_key
@@ -61,7 +60,7 @@ def test_the_fetcher_and_the_compressor_name_one_result_alike(options: dict[str,
     """The fetcher looks a result up from its message after a 304; the compressor stored it
     under the id it read from the original's metadata: both must make the same id."""
     message = FetchRequested("r", "r.0.0", "http://x/a.jpg", 50, tenant="acme", **options)  # type: ignore[arg-type]
-    at_fetch = original_meta(message, True, {})
+    at_fetch = OriginalMeta.of_fetch(message, True, {})
     stored = OriginalMeta.parse(at_fetch.to_metadata(), "r/0-0.jpg")
     digest = source_digest(b"bytes")
     assert result_id("acme", digest, at_fetch, WHITE) == result_id("acme", digest, stored, WHITE)
