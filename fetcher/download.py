@@ -153,6 +153,8 @@ def _check_status(response: aiohttp.ClientResponse) -> None:
         raise TransientFetchError(reason, retry_after)
     if status in _REDIRECT_STATUSES:
         reason += " (redirect without Location)"
+    elif status == HTTPStatus.NOT_MODIFIED:  # "use your copy", though none was named
+        reason += " (to a request that was not conditional)"
     raise ImageError(reason)
 
 

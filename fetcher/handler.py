@@ -1,10 +1,10 @@
 """fetcher: download one image URL and store the original in original-images.
 
-A URL this tenant fetched before, whose origin gave an ETag or Last-Modified, is fetched
-conditionally. On a 304 nothing is downloaded: if the output made from that original with
-these settings is still stored, it is the image's output (the notifier is told; no original
-is written, no codec runs); else the original stored then is handed to the compressor again
-(or, if it is gone too, the image is downloaded again).
+A URL this tenant fetched before, whose origin gave an ETag or Last-Modified with its last
+answer, is fetched conditionally. On a 304 nothing is downloaded: if the output made from that
+original with these settings is still stored, it is the image's output (the notifier is told;
+no original is written, no codec runs); else the original stored then is handed to the
+compressor again (or, if it is gone too, the image is downloaded again).
 """
 
 import logging
@@ -59,8 +59,13 @@ async def handle(message: FetchRequested, clients: Clients) -> bool:
         ORIGINALS_BUCKET, key, answer.data, answer.content_type, meta.to_metadata()
     )
     log.info("original stored: %d bytes of %s", len(answer.data), answer.content_type)
-    if message.tenant and not revalidated and answer.validators:
-        await clients.db.sources.remember(source_of(message, answer, key))
+    if message.tenant and not revalidated:
+        if answer.validators:
+            await clients.db.sources.remember(source_of(message, answer, key))
+        elif known is not None:
+            # This answer replaces the one `known` describes and has no validators of its
+            # own: asking with the old ones could get a 304 standing for bytes it dropped.
+            await clients.db.sources.forget(message.tenant, message.url)
     return True
 
 

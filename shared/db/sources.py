@@ -22,3 +22,6 @@ class Sources:
 
     async def remember(self, source: SourceRecord) -> None:
         await self._sources.replace_one({"_id": source.id}, document(source), upsert=True)
+
+    async def forget(self, tenant: str, url: str) -> None:
+        await self._sources.delete_one({"_id": source_id(tenant, url)})

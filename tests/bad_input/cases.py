@@ -486,6 +486,78 @@ OVER_QUOTA: tuple[OverQuota, ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Rerun:
+    """The same URL asked again by the same tenant (issue 14), the origin misbehaving: the last
+    request's image as the test checks it. Image 1 and image 2 are two pictures of other
+    sizes and colours made for the case; "shows" says which one the output decodes to."""
+
+    id: str
+    what: str  # what the origin serves and answers, request by request
+    status: str  # the last image's: "done" or "failed"
+    shows: str | None = None  # done: the image its output is
+    reason: str | None = None  # failed: the exact reason
+    revalidated: bool = False
+    reused: bool = False
+    hits: int = 2  # requests the origin got for the URL, over all of the case's requests
+    why: str = ""  # the service's choice, where it is not plain
+
+
+RERUNS: tuple[Rerun, ...] = (
+    Rerun("rerun-weak-etag", 'image 1 with the weak ETag `W/"v1"`, 304 to an If-None-Match '
+          "naming it", "done", "image 1", revalidated=True, reused=True,
+          why='The second request sends `If-None-Match: W/"v1"` as it came: RFC 9110 allows '
+          "weak comparison for a GET, and the 304 is trusted"),
+    Rerun("rerun-weak-etag-changed", 'image 1 with `W/"v1"`, then image 2 with `W/"v2"` (200 '
+          'to `If-None-Match: W/"v1"`)', "done", "image 2"),
+    Rerun("rerun-same-etag-304", 'image 1, then image 2, both with the ETag `"same"`; 304 to '
+          'an If-None-Match naming it', "done", "image 1", revalidated=True, reused=True,
+          why="The origin says the image did not change: the service cannot tell, trusts the "
+          "304 and keeps the earlier output"),
+    Rerun("rerun-same-etag-200", 'image 1, then image 2, both with the ETag `"same"`; the '
+          "origin ignores If-None-Match (200 with image 2)", "done", "image 2",
+          why="New bytes are compressed: reuse is keyed by the bytes' SHA-256, not the ETag"),
+    Rerun("rerun-304-unconditional", "304 (ETag `\"v1\"`) to every request, the first one "
+          "too (not conditional)", "failed",
+          reason="HTTP 304 Not Modified (to a request that was not conditional)",
+          why="Both requests fail and neither is conditional: nothing is stored, no original, "
+          "no output, no validators"),
+    Rerun("rerun-304-original-gone", "image 1 with an ETag, 304 to the second request; its "
+          "original deleted from the store in between (as RETAIN_ORIGINALS_DAYS' expiry does), "
+          "its output kept", "done", "image 1", revalidated=True, reused=True,
+          why="Reusing the output needs no original"),
+    Rerun("rerun-304-all-gone", "image 1 with an ETag, 304 to If-None-Match; the first request "
+          "deleted (`DELETE /api/requests/{id}`) before the second, taking its original and "
+          "output", "done", "image 1", hits=3,
+          why="The 304 has nothing left to stand for: downloaded again (a third, unconditional "
+          "request) and compressed"),
+    Rerun("rerun-304-output-gone", "image 1 with an ETag, 304 to the second request; its "
+          "output deleted from the store in between (as RETAIN_COMPRESSED_DAYS' expiry does), "
+          "its original kept", "done", "image 1", revalidated=True,
+          why="The stored original is compressed again. Deleting the request cannot do this: "
+          "its original and output go together"),
+    Rerun("rerun-same-validators-two-urls", "two URLs, image 1 at one and image 2 at the other, "
+          "with the same ETag and Last-Modified, each asked twice (304 the second time)",
+          "done", "each URL's own image", revalidated=True, reused=True, hits=4,
+          why="Validators are kept per URL (and tenant): never mixed"),
+    Rerun("rerun-tampered-result", "image 1 with an ETag, 304 to the second request; in "
+          "between, its `results` record in MongoDB made to claim image 2's output (its key, "
+          "size and length) for image 1's SHA-256", "done", "image 1", revalidated=True,
+          why="The fetcher and the compressor both check the stored length beside the hash: "
+          "compressed afresh"),
+    Rerun("rerun-etag-then-none", 'image 1 with the ETag `"v1"`; then image 2 without '
+          "validators; then image 2 again, the origin now answering 304 to any conditional "
+          "request", "done", "image 2", reused=True, hits=3,
+          why="Validators come from the last answer: one without any makes the next request "
+          "unconditional (its output: the second request's, the same bytes)"),
+    Rerun("rerun-last-modified-only", "image 1 with a Last-Modified only, 304 to an "
+          "If-Modified-Since naming it; then image 2 with a later Last-Modified", "done",
+          "image 2", hits=3,
+          why="The second request (If-Modified-Since only) is revalidated and reused; the "
+          "third downloads image 2"),
+)  # fmt: skip
+
+
 def count() -> int:
     return (
         len(REFUSED)
@@ -497,6 +569,7 @@ def count() -> int:
         + len(AUTH)
         + len(BAD_LIMITS)
         + len(OVER_QUOTA)
+        + len(RERUNS)
     )
 
 
@@ -515,6 +588,18 @@ def _outcome(case: Outcome) -> str:
     if case.bug:
         answer += " **(known bug: xfail, see below)**"
     return answer
+
+
+def _rerun(case: Rerun) -> str:
+    if case.status == "done":
+        answer = f"done: {case.shows}; " + ", ".join(
+            name if on else f"not {name}"
+            for name, on in (("revalidated", case.revalidated), ("reused", case.reused))
+        )
+    else:
+        answer = f"failed: {_code(case.reason or '')}"
+    answer += f" ({case.hits} requests to the origin)"
+    return f"{answer}. {case.why}" if case.why else answer
 
 
 def render() -> str:
@@ -613,6 +698,17 @@ def render() -> str:
         n += 1
         answer = f"failed: {_code(q.error)}" if q.status is None else f"{q.status} {_code(q.error)}"
         out.append(f"| {n} | {q.id} | {_cell(q.what)} | {_cell(answer)} |")
+    out += [
+        "",
+        "## Re-runs: the same URL asked again by the same tenant, the origin misbehaving "
+        "(issue 14); each request one image, the last one's shown",
+        "",
+        "| # | case | origin | answer |",
+        "|---|---|---|---|",
+    ]
+    for rerun in RERUNS:
+        n += 1
+        out.append(f"| {n} | {rerun.id} | {_cell(rerun.what)} | {_cell(_rerun(rerun))} |")
     bugs = [case for case in (*URLS, *IMAGES) if case.bug]
     if bugs:
         out += ["", "## Known product bugs (strict xfail until fixed)", ""]

@@ -1,7 +1,8 @@
 """The suite's HTTP servers, on an event loop in a thread of their own.
 
 - the origin, on 127.0.0.2 (the one address the stack's SSRF guard allows): serves the
-  payloads and misbehaves on request;
+  payloads and misbehaves on request, and serves versions the tests set per tag, with the
+  validators and the answers to conditional requests they choose (re-runs, issue 14);
 - an "internal" service on 127.0.0.1, standing for what the guard protects: it serves a good
   image, so a URL that slipped past the guard would show up as a finished image (and a hit);
 - a webhook receiver on 127.0.0.2.
@@ -14,6 +15,7 @@ import asyncio
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 
 from aiohttp import web
 
@@ -46,10 +48,75 @@ class Server:
             self._hits[request.path] += 1
 
 
+class NotModified(Enum):
+    """When the origin answers 304 instead of the version's body."""
+
+    MATCH = "match"  # If-None-Match names its ETag (weak comparison), or If-Modified-Since
+    # is its Last-Modified: what a correct origin does
+    CONDITIONAL = "conditional"  # to any conditional request, whatever it names
+    ALWAYS = "always"  # to every request, conditional or not
+    NEVER = "never"  # conditional headers ignored: always the body
+
+
+@dataclass(frozen=True)
+class Version:
+    """What /versioned/TAG serves now."""
+
+    body: bytes
+    content_type: str = "image/png"
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: NotModified = NotModified.MATCH
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request /versioned/TAG got: its conditional headers, and the status answered."""
+
+    if_none_match: str | None
+    if_modified_since: str | None
+    status: int
+
+
+def _opaque(tag: str) -> str:
+    return tag.strip().removeprefix("W/")
+
+
+def _not_modified(version: Version, request: web.Request) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if_modified_since = request.headers.get("If-Modified-Since")
+    match version.not_modified:
+        case NotModified.ALWAYS:
+            return True
+        case NotModified.NEVER:
+            return False
+        case NotModified.CONDITIONAL:
+            return bool(if_none_match or if_modified_since)
+    if if_none_match is not None:  # RFC 9110 13.1.2: it takes precedence; weak comparison
+        named = {_opaque(tag) for tag in if_none_match.split(",")}
+        return version.etag is not None and _opaque(version.etag) in named
+    return if_modified_since is not None and if_modified_since == version.last_modified
+
+
 class Origin(Server):
     """/img/NAME (payloads.py), /status/CODE/TAG, /redirect/TAG?to=URL, /loop/TAG,
     /sleep/SECONDS/TAG (then the good JPEG), /drip/TAG (the good JPEG, slowly),
-    /big/BYTES/TAG (with Content-Length), /big-chunked/BYTES/TAG (without)."""
+    /big/BYTES/TAG (with Content-Length), /big-chunked/BYTES/TAG (without),
+    /versioned/TAG (what `serve` set for TAG; `asked` lists its requests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._versions: dict[str, Version] = {}
+        self._asked: dict[str, list[Asked]] = {}
+
+    def serve(self, tag: str, version: Version) -> None:
+        """What /versioned/TAG answers from now on."""
+        with self._lock:
+            self._versions[tag] = version
+
+    def asked(self, tag: str) -> list[Asked]:
+        with self._lock:
+            return list(self._asked.get(tag, []))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -61,7 +128,32 @@ class Origin(Server):
         app.router.add_get("/drip/{tag}", self._drip)
         app.router.add_get("/big/{size}/{tag}", self._big)
         app.router.add_get("/big-chunked/{size}/{tag}", self._big_chunked)
+        app.router.add_get("/versioned/{tag}", self._versioned)
         return app
+
+    async def _versioned(self, request: web.Request) -> web.Response:
+        self._count(request)
+        tag = request.match_info["tag"]
+        with self._lock:
+            version = self._versions[tag]
+        headers = {}
+        if version.etag is not None:
+            headers["ETag"] = version.etag
+        if version.last_modified is not None:
+            headers["Last-Modified"] = version.last_modified
+        if _not_modified(version, request):
+            response = web.Response(status=304, headers=headers)
+        else:
+            headers["Content-Type"] = version.content_type
+            response = web.Response(body=version.body, headers=headers)
+        asked = Asked(
+            request.headers.get("If-None-Match"),
+            request.headers.get("If-Modified-Since"),
+            response.status,
+        )
+        with self._lock:
+            self._asked.setdefault(tag, []).append(asked)
+        return response
 
     async def _image(self, request: web.Request) -> web.Response:
         self._count(request)

@@ -26,6 +26,7 @@ def test_at_least_40_distinct_cases() -> None:
             cases.AUTH,
             cases.BAD_LIMITS,
             cases.OVER_QUOTA,
+            cases.RERUNS,
         )
         for c in group
     ]
