@@ -1,9 +1,11 @@
 """notifier: record each image's outcome; close the request and call its webhook at the end."""
 
 import logging
+from functools import partial
 
 import msgspec
 
+from notifier.batch import GroupCommit
 from notifier.webhook import deliver
 from shared import logs, timeline
 from shared.errors import PermanentError, RetryLater
@@ -45,12 +47,39 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
 
 
 async def on_image_reused(message: ImageReused, clients: Clients) -> None:
-    """An output stored before stands for this image (shared/reuse.py): nothing was written."""
+    """An output stored before stands for this image (shared/reuse.py): nothing was written.
+
+    A re-run's unchanged images (revalidated) come by the thousand: they are recorded together
+    with those arriving meanwhile, in one write for the images and one count per request."""
     output = message.output_record()
     output = msgspec.structs.replace(
         output, moments={**output.moments, "notify_started": timeline.now_ms()}
     )
-    await _record_done(message.request_id, message.image_id, output, clients)
+    if not output.revalidated:
+        await _record_done(message.request_id, message.image_id, output, clients)
+        return
+    if id(clients) not in _REVALIDATED:
+        _REVALIDATED[id(clients)] = GroupCommit(partial(_record_revalidated, clients=clients))
+    await _REVALIDATED[id(clients)].add((message.request_id, message.image_id, output))
+
+
+_REVALIDATED: dict[int, GroupCommit[tuple[str, str, Output]]] = {}  # per process's clients
+
+
+async def _record_revalidated(finished: list[tuple[str, str, Output]], clients: Clients) -> None:
+    by_request: dict[str, list[tuple[str, Output]]] = {}
+    for request_id, image_id, output in finished:
+        by_request.setdefault(request_id, []).append((image_id, output))
+    for request_id, images in by_request.items():
+        newly = await clients.db.images.finish_many_done(images)
+        # Only those not finished before are counted (a duplicate was counted by its first
+        # delivery); each adds no stored bytes: its original and output are earlier ones.
+        if newly:
+            request = await clients.db.requests.count_revalidated(request_id, newly)
+        else:
+            request = await clients.db.requests.get(request_id)
+        if request is not None and request.done + request.failed >= request.total:
+            await close_if_finished(request_id, clients)
 
 
 async def _record_done(request_id: str, image_id: str, output: Output, clients: Clients) -> None:

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Sequence
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -146,6 +146,25 @@ class Images:
     async def finish_done(self, image_id: str, output: Output) -> bool:
         """Record an image's output once; True only for the call that finished it."""
         return await self._finish(image_id, ImageStatus.DONE, document(output))
+
+    async def finish_many_done(self, finished: Sequence[tuple[str, Output]]) -> int:
+        """Record several images' outputs in one write; how many it finished (an image
+        finished already is left as it is)."""
+        writes = [
+            UpdateOne(
+                {"_id": image_id, "status": _PENDING},
+                {
+                    "$set": {
+                        **document(output),
+                        "status": ImageStatus.DONE.value,
+                        "finished_at": now(),
+                    }
+                },
+            )
+            for image_id, output in finished
+        ]
+        result = await self._images.bulk_write(writes, ordered=False)
+        return result.modified_count
 
     async def finish_failed(self, image_id: str, reason: str) -> bool:
         """Record why an image failed, once; True only for the call that finished it."""

@@ -162,6 +162,17 @@ class Requests:
         )
         return maybe(doc, RequestRecord)
 
+    async def count_revalidated(self, request_id: str, images: int) -> RequestRecord | None:
+        """Count `images` more finished, each revalidated with its earlier output reused (so
+        nothing newly stored), while the request is processing; as count_finished."""
+        counted = {"done": images, "revalidated": images, "reused": images}
+        doc = await self._requests.find_one_and_update(
+            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
+            {"$inc": counted, "$set": {"updated_at": now(), "progress_at": now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return maybe(doc, RequestRecord)
+
     async def close_finished(
         self, request_id: str, counts: dict[ImageStatus, int], revalidated: int, reused: int
     ) -> RequestRecord | None:

@@ -1,0 +1,42 @@
+"""Group commit without servers: items handed in together share writes, and each caller
+returns only once its own item is written."""
+
+import asyncio
+
+from notifier.batch import GroupCommit
+
+
+async def test_items_handed_in_together_go_in_one_write_and_later_ones_in_the_next() -> None:
+    writes: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def write(items: list[int]) -> None:
+        writes.append(items)
+        await gate.wait()
+
+    group = GroupCommit(write)
+    first = [asyncio.create_task(group.add(n)) for n in range(5)]
+    await asyncio.sleep(0.01)
+    assert writes == [[0, 1, 2, 3, 4]] and not any(t.done() for t in first)  # not yet written
+    later = [asyncio.create_task(group.add(n)) for n in range(5, 8)]
+    await asyncio.sleep(0.01)
+    assert len(writes) == 1  # waiting for the write under way
+    gate.set()
+    await asyncio.gather(*first, *later)
+    assert writes == [[0, 1, 2, 3, 4], [5, 6, 7]]
+
+
+async def test_a_failed_write_fails_every_caller_in_it_and_the_next_write_goes_on() -> None:
+    calls = 0
+
+    async def write(items: list[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("store away")
+
+    group = GroupCommit(write)
+    failed = await asyncio.gather(group.add("a"), group.add("b"), return_exceptions=True)
+    assert [type(e) for e in failed] == [ConnectionError, ConnectionError]
+    await group.add("c")  # a new write
+    assert calls == 2
