@@ -111,7 +111,12 @@ async def reuse_output(
     ):
         return False
     output = await reuse.stored_output(
-        found, known.original_key, clients.store, revalidated=True, moments=moments
+        # No original of its own: the output stands without one (none is stored for it).
+        found,
+        None,
+        clients.store,
+        revalidated=True,
+        moments=moments,
     )
     if output is None:
         return False

@@ -150,6 +150,8 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
     Stored with every field, defaults too: a done image always shows its output's shape."""
 
     compressed_key: str
+    # The original this request stored; None when it stored none (a re-run's unchanged image,
+    # whose earlier output stands for it).
     original_key: str | None = None
     bytes_in: int
     bytes_out: int

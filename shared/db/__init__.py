@@ -55,9 +55,8 @@ class Database:
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
         await db["images"].create_index([("request_id", ASCENDING), ("status", ASCENDING)])
-        # Objects a request made that later ones reuse are kept when it is deleted.
+        # Outputs a request made that later ones reuse are kept when it is deleted.
         await db["images"].create_index([("compressed_key", ASCENDING)])
-        await db["images"].create_index([("original_key", ASCENDING)])
         await db["requests"].create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
         await db["requests"].create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         await db["api_keys"].create_index([("tenant", ASCENDING)])

@@ -86,34 +86,24 @@ class Images:
         query = {"_id": image_id, "status": _PENDING}
         return await self._images.find_one(query, {"_id": 1}) is not None
 
-    async def borrowed(self, request_id: str) -> tuple[set[str], set[str]]:
-        """(compressed keys, original keys) of other requests' objects this one's images
-        point at: outputs (and their variants) and originals it reused."""
+    async def borrowed(self, request_id: str) -> set[str]:
+        """Other requests' outputs (and their variants) this one's images reused."""
         own = f"{request_id}/"
-        outputs: set[str] = set()
-        originals: set[str] = set()
-        fields = {"compressed_key": 1, "original_key": 1, "variants.key": 1}
+        keys: set[str] = set()
+        fields = {"compressed_key": 1, "variants.key": 1}
         async for doc in self._images.find({"request_id": request_id, "reused": True}, fields):
-            outputs |= {doc["compressed_key"], *(v["key"] for v in doc.get("variants", []))}
-            originals |= {doc["original_key"]} if doc.get("original_key") else set()
-        return (
-            {k for k in outputs if not k.startswith(own)},
-            {k for k in originals if not k.startswith(own)},
-        )
+            keys |= {doc["compressed_key"], *(v["key"] for v in doc.get("variants", []))}
+        return {key for key in keys if not key.startswith(own)}
 
     async def used_by_others(self, request_id: str, keys: Sequence[str]) -> set[str]:
-        """Which of these object keys (outputs, their variants, originals) another request's
-        images point at: a reused output or original is the same object (shared/reuse.py)."""
+        """Which of these compressed keys (outputs, their variants) another request's images
+        point at: a reused output is the same object (shared/reuse.py)."""
         used: set[str] = set()
         for first in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = keys[first : first + _KEYS_PER_QUERY]
-            outputs = sorted({output_key_of(key) for key in chunk})
-            query = {
-                "request_id": {"$ne": request_id},
-                "$or": [{"compressed_key": {"$in": outputs}}, {"original_key": {"$in": chunk}}],
-            }
-            async for doc in self._images.find(query, {"compressed_key": 1, "original_key": 1}):
-                used |= {doc[k] for k in ("compressed_key", "original_key") if doc.get(k)}
+            outputs = sorted({output_key_of(key) for key in keys[first : first + _KEYS_PER_QUERY]})
+            query = {"request_id": {"$ne": request_id}, "compressed_key": {"$in": outputs}}
+            async for doc in self._images.find(query, {"compressed_key": 1}):
+                used.add(doc["compressed_key"])
         return {key for key in keys if output_key_of(key) in used}
 
     async def delete_of_request(self, request_id: str) -> None:
