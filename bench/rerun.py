@@ -50,7 +50,6 @@ async def _one(stack: Stack, servers: Servers, urls: list[str], label: str) -> R
 
         end: float = await wait_until(hooked, "the webhook", 600, every=0.02)
         used = procs.grouped(procs.CpuSnapshot.take(stack.procs).since(before))
-        print("DEBUG", label, end - start, used, flush=True)
         images = []
         offset = 0
         while True:
