@@ -22,7 +22,15 @@ from ingest.csvfile import ERRORS_COLUMN, OUTPUT_URLS_COLUMN
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
 from tests.bad_input.cases import HEADER, Outcome, csv_bytes
 from tests.bad_input.servers import Servers
-from tests.integration.client import base, counted, status_of, upload, wait_final, wait_for
+from tests.integration.client import (
+    base,
+    counted,
+    own_settings,
+    status_of,
+    upload,
+    wait_final,
+    wait_for,
+)
 
 UNFINISHED = ("pending", "processing")
 
@@ -164,7 +172,7 @@ async def run_batch(
 ) -> Batch:
     """One request with one row per case (Product Name = case id), run to its end."""
     rows = [[str(n), case.id, servers.url(case.url)] for n, case in enumerate(outcomes, 1)]
-    async with await upload(http, stack, csv_bytes(rows)) as response:
+    async with await upload(http, stack, csv_bytes(rows), **own_settings()) as response:
         body = await response.json()
         assert response.status == 202, body
     request_id = body["request_id"]
@@ -203,12 +211,17 @@ def check_completes_with_errors(batch: Batch, cases: Sequence[Outcome]) -> None:
     assert batch.final["status"] == "completed_with_errors"
     assert batch.final["error"] is None
     assert counted(batch.final) == expected_counts(cases)
-    done = {image_key_of(batch.request_id, batch.rows[c.id]) for c in cases if c.status == "done"}
+    done = {stored_key(batch.images[c.id]) for c in cases if c.status == "done"}
     assert batch.compressed == done
 
 
 def _unsigned(link: str) -> str:
     return link.split("?", 1)[0]
+
+
+def stored_key(image: dict[str, Any]) -> str:
+    """The key of the compressed object a done image's link points at."""
+    return URL(image["output_url"]).path.removeprefix(f"/{COMPRESSED_BUCKET}/")
 
 
 def check_outcome(batch: Batch, case: Outcome, servers: Servers) -> None:
@@ -226,7 +239,10 @@ def check_outcome(batch: Batch, case: Outcome, servers: Servers) -> None:
         # whole seconds), so the status and the CSV fetched a second apart differ in the query.
         assert image["output_url"] and _unsigned(image["output_url"]) == _unsigned(output_urls)
         assert errors == ""
-        assert compressed in batch.compressed
+        # An image of the same bytes as an earlier one in the batch has that one's output
+        # (the batch's settings are its own, so nothing outside it is reused).
+        assert stored_key(image) == compressed or image["reused"]
+        assert stored_key(image) in batch.compressed
         assert len(original) == 1
     else:
         assert image["output_url"] is None

@@ -105,7 +105,9 @@ def check_records(state: State, workload: Workload, out: Outcome) -> None:
 
 
 def check_objects(state: State, out: Outcome) -> None:
-    """One original and one compressed object per done image; nothing compressed for a failure."""
+    """One original and one compressed object per done image, but what a reused one does not
+    store (its output is an earlier one; a revalidated one stores no original either);
+    nothing compressed for a failure."""
     images = {image["_id"]: image for image in state["images"]}
     for bucket in ("originals", "compressed"):
         per_image = Counter(_image_of_key(key) for key in state[bucket])
@@ -115,13 +117,17 @@ def check_objects(state: State, out: Outcome) -> None:
             out.duplicated += sum(per_image[i] - 1 for i in doubled)
             out.problems.append(f"{bucket}: several objects for one image: {doubled[:3]}")
         for image_id, image in images.items():
-            if image["status"] == "done" and not per_image[image_id]:
+            stores_none = image.get("reused") and (
+                bucket == "compressed" or image.get("revalidated")
+            )
+            if image["status"] == "done" and not stores_none and not per_image[image_id]:
                 out.lost += bucket == "compressed"
                 out.problems.append(f"{bucket}: no object for done image {image_id}")
             if bucket == "compressed" and image["status"] == "failed" and per_image[image_id]:
                 out.problems.append(f"compressed object for failed image {image_id}")
     for image in images.values():
-        if image["status"] == "done" and image.get("compressed_key") not in state["compressed"]:
+        stored = image.get("compressed_key") in {*state["compressed"], *state["borrowed"]}
+        if image["status"] == "done" and not stored:
             out.problems.append(
                 f"{image['_id']}: compressed_key {image.get('compressed_key')!r} missing"
             )

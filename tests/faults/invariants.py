@@ -10,6 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from minio.error import S3Error
+
 from deploy.local.stack import Stack
 from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
 from tests.faults.checks import (
@@ -79,11 +81,27 @@ def read_state(probe: Probe, request_id: str) -> State:
         )
         with urllib.request.urlopen(download, timeout=30) as response:
             output = response.read().decode("utf-8-sig")
+    found = list(images)
+
+    def exists(key: str) -> bool:
+        try:
+            client.stat_object(COMPRESSED_BUCKET, key)
+        except S3Error:
+            return False
+        return True
+
+    # Reused outputs are other requests' objects (shared/reuse.py): those still there.
+    elsewhere = {
+        image["compressed_key"]
+        for image in found
+        if image.get("reused") and not image["compressed_key"].startswith(f"{request_id}/")
+    }
     return {
         "id": request_id,
         "request": request,
-        "images": list(images),
+        "images": found,
         "originals": keys(ORIGINALS_BUCKET),
         "compressed": keys(COMPRESSED_BUCKET),
+        "borrowed": {key for key in elsewhere if exists(key)},
         "output": output,
     }

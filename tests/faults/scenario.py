@@ -15,7 +15,7 @@ from tests.faults.checks import FINAL, Outcome
 from tests.faults.invariants import Probe, inspect_request
 from tests.faults.servers import Origin
 from tests.faults.workload import Workload, build
-from tests.integration.client import upload
+from tests.integration.client import own_settings, upload
 
 # Stuck: no image finished for QUIET_S while nothing can move (queues drained, or messages
 # only in queues without a consumer) although the reconciler had two chances to act
@@ -136,6 +136,7 @@ class Scenarios:
             workload.csv,
             webhook_url=self.probe.hooks.url(workload.tag),
             quality="60",
+            **own_settings(),  # each scenario compresses its images itself
         )
         assert response.status == 202, await response.text()
         request_id: str = (await response.json())["request_id"]

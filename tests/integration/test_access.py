@@ -49,7 +49,9 @@ async def test_key_sent_as_x_api_key_works(
     url = f"{base(stack)}/api/requests?inbox_key=none.csv"
     async with anonymous.get(url, headers={"X-API-Key": api_key}) as response:
         assert response.status == 200
-        assert await response.json() == {"requests": [], "next_before": None}
+        body = await response.json()
+    assert (body["requests"], body["next_before"]) == ([], None)
+    assert set(body["usage"]) == {"requests_in_progress", "images_today", "bytes_stored"}
 
 
 async def test_other_tenants_requests_are_not_found(

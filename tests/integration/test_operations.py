@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from deploy.local.stack import Stack
-from tests.integration.client import base, image_url, make_csv, upload, wait_final
+from tests.integration.client import base, image_url, make_csv, own_settings, upload, wait_final
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ async def test_metrics_and_logs_follow_a_request(
     stack: Stack, http: aiohttp.ClientSession, anonymous: aiohttp.ClientSession
 ) -> None:
     csv = make_csv([["1", "Watched", image_url(stack, "cat_chelsea_451x300.jpg")]])
-    request_id = (await (await upload(http, stack, csv)).json())["request_id"]
+    request_id = (await (await upload(http, stack, csv, **own_settings())).json())["request_id"]
     await wait_final(http, stack, request_id)
 
     async with anonymous.get(f"{base(stack)}/metrics") as response:

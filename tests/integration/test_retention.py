@@ -9,7 +9,6 @@ A stack of its own: the sweep deletes everything older than its cutoff, whoever 
 import csv
 import io
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +24,16 @@ from notifier.sweep import Sweeper
 from shared.names import COMPRESSED_BUCKET, INBOX_BUCKET, ORIGINALS_BUCKET
 from shared.runtime import open_clients
 from shared.settings import Settings
-from tests.integration.client import base, image_url, make_csv, s3, upload, wait_final, wait_for
+from tests.integration.client import (
+    base,
+    image_url,
+    make_csv,
+    own_settings,
+    s3,
+    upload,
+    wait_final,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 DAY = timedelta(days=1)
@@ -72,12 +80,9 @@ def stored(stack: Stack, request_id: str) -> dict[tuple[str, str], datetime]:
 
 
 async def finished(http: aiohttp.ClientSession, stack: Stack, *names: str) -> dict[str, Any]:
-    """A finished request of these sample images, with objects of its own: a ceiling on the
-    output's size far above it changes nothing of the output, but makes settings no other
-    request used, so no earlier output is reused (shared/reuse.py)."""
+    """A finished request of these sample images, with objects of its own."""
     rows = [[str(n), f"Product {n}", image_url(stack, name)] for n, name in enumerate(names, 1)]
-    ceiling = str(500_000_000 + uuid.uuid4().int % 100_000_000)
-    async with await upload(http, stack, make_csv(rows), max_bytes=ceiling) as response:
+    async with await upload(http, stack, make_csv(rows), **own_settings()) as response:
         assert response.status == 202, await response.text()
         request_id = (await response.json())["request_id"]
     status = await wait_final(http, stack, request_id)

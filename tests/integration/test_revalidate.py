@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from deploy.local.stack import Stack
-from tests.integration.client import base, make_csv, upload, wait_final
+from tests.integration.client import base, make_csv, own_settings, upload, wait_final
 from tests.integration.conftest import Origin
 
 pytestmark = pytest.mark.integration
@@ -38,10 +38,11 @@ async def test_a_rerun_revalidates_and_a_change_is_downloaded(
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     url = origin.url(f"etag/{tag}/cat_chelsea_451x300.jpg/camera_gray_512.jpg")
-    first = await run(http, stack, url)
+    settings = own_settings()  # so only this test's requests share outputs
+    first = await run(http, stack, url, **settings)
     assert not first["revalidated"] and origin.hits[f"{tag} 200"] == 1
 
-    again = await run(http, stack, url)
+    again = await run(http, stack, url, **settings)
     assert again["revalidated"] and again["reused"] and origin.hits[f"{tag} 304"] == 1
     assert origin.hits[f"{tag} 200"] == 1  # nothing downloaded the second time
     assert (again["bytes_in"], again["bytes_out"]) == (first["bytes_in"], first["bytes_out"])
@@ -50,14 +51,14 @@ async def test_a_rerun_revalidates_and_a_change_is_downloaded(
         assert (a.status, await a.read()) == (200, await b.read())
 
     origin.versions[tag] = 2  # another image at the same URL: a new ETag
-    changed = await run(http, stack, url)
+    changed = await run(http, stack, url, **settings)
     assert not changed["revalidated"] and origin.hits[f"{tag} 200"] == 2
     assert changed["bytes_in"] != first["bytes_in"]
 
     # What the validators point at goes with its request: the 304 is not trusted.
     async with http.delete(f"{base(stack)}/api/requests/{changed['request_id']}") as r:
         assert r.status == 204
-    after = await run(http, stack, url)
+    after = await run(http, stack, url, **settings)
     assert not after["revalidated"] and after["bytes_in"] == changed["bytes_in"]
     assert origin.hits[f"{tag} 304"] == 2 and origin.hits[f"{tag} 200"] == 3
 
