@@ -4,6 +4,7 @@ It never parses rows or fans out work: the inbox bucket's object-created event d
 (ingest/handler.py), so a CSV put straight into the bucket is processed the same way.
 """
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -118,26 +119,36 @@ def outputs_kept(clients: Clients) -> OutputsKept:
 
 async def upload(request: Request) -> Response:
     tenant = await authenticate(request)
+    try:
+        async with request.form(max_files=1, max_fields=uploads.MAX_FORM_FIELDS) as form:
+            file = form.get("file")
+            if not isinstance(file, UploadFile):
+                return error(400, "the form field 'file' must be the CSV file")
+            return await _upload_csv(request, tenant, form, file)
+    except ClientDisconnect:
+        # Gone mid-body: the parser has closed (so deleted) the spooled file, nothing is
+        # stored, and no one is left to answer. 499 is nginx's "client closed request".
+        log.info("upload cut short: the client disconnected")
+        return Response(status_code=499)
+
+
+async def _upload_csv(request: Request, tenant: str, form: FormData, file: UploadFile) -> Response:
+    """The upload, while its spooled file is open: check it, claim its key, store it."""
     clients = clients_of(request)
     settings = clients.settings
-    async with request.form(max_files=1, max_fields=uploads.MAX_FORM_FIELDS) as form:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            return error(400, "the form field 'file' must be the CSV file")
-        try:
-            options = uploads.form_options(form, settings)
-            await uploads.check_webhook_host(options, settings)
-            data = await uploads.read_capped(file, settings.max_csv_bytes)
-        except uploads.UploadError as exc:
-            return error(exc.status_code, str(exc))
     try:
-        images = uploads.check_csv(data, settings)
+        options = uploads.form_options(form, settings)
+        await uploads.check_webhook_host(options, settings)
+        # A worker thread: parsing a 100 MB CSV is seconds of CPU the event loop keeps.
+        csv = await asyncio.to_thread(uploads.check_csv, file.file, settings)
         key = uploads.idempotency_key(request.headers.get("Idempotency-Key"))
-    except (CsvError, uploads.UploadError) as exc:
+    except uploads.UploadError as exc:
+        return error(exc.status_code, str(exc))
+    except CsvError as exc:
         return error(400, str(exc))
     request_id = uuid.uuid4().hex
     if key is not None:
-        fingerprint = uploads.fingerprint(data, options)
+        fingerprint = uploads.fingerprint(csv, options)
         claim = await clients.db.keys.claim_idempotency_key(
             f"{tenant}:{key}", request_id, fingerprint
         )
@@ -153,12 +164,12 @@ async def upload(request: Request) -> Response:
     moment = datetime.now(UTC)
     limits = await clients.db.tenants.get(tenant)
     usage = await clients.db.usage(tenant, moment)
-    if (refused := quotas.refusal(tenant, limits, usage, images, moment)) is not None:
+    if (refused := quotas.refusal(tenant, limits, usage, csv.images, moment)) is not None:
         if refused.retry_after_s is None:  # waiting cannot make it fit
             return error(413, refused.message)
         return error(429, refused.message, {"Retry-After": str(refused.retry_after_s)})
     filename = file.filename or "upload.csv"
-    await uploads.accept(clients, tenant, request_id, filename, data, options)
+    await uploads.accept(clients, tenant, request_id, filename, file.file, csv, options)
     accepted = Accepted(request_id=request_id, status=RequestStatus.PENDING)
     return ViewResponse(accepted, status_code=202)
 

@@ -1,9 +1,18 @@
-"""Upload checks and acceptance: what the gateway does with a CSV before the inbox takes over."""
+"""Upload checks and acceptance: what the gateway does with a CSV before the inbox takes over.
+
+The CSV arrives spooled to a temporary file by Starlette's multipart parser (in memory up to
+1 MB, then on disk); it is read from there in chunks, so memory stays flat for any size.
+"""
 
 import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from ingest.csvfile import CsvError, check_header, parse_rows
 from ingest.options import FIELDS, parse_options
@@ -15,7 +24,11 @@ from shared.rules import RuleError, check_idempotency_key
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
 
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
 _HEADER_BYTES = 64 * 1024  # the header row must fit in the CSV's first 64 KiB
+_CHUNK = 64 * 1024  # read from the spooled file this much at a time
 
 
 class UploadError(ValueError):
@@ -39,34 +52,60 @@ def form_options(form: FormData, settings: Settings) -> Options:
         raise UploadError(str(exc)) from None
 
 
-async def read_capped(file: UploadFile, limit: int) -> bytes:
-    """The whole file, or 413 as soon as it is known to exceed `limit` bytes."""
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadError(f"the CSV is larger than the limit of {limit} bytes", 413)
-    if not data.strip():
-        raise UploadError("the CSV file is empty")
-    return data
+@dataclass(frozen=True)
+class CheckedCsv:
+    """What the check of an uploaded CSV found, in its one pass over the rows."""
+
+    size: int  # bytes
+    images: int  # image URLs it lists, for the tenant's images per day
+    sha256: "_Hash"  # of its bytes: the start of its fingerprint
 
 
-def check_csv(data: bytes, settings: Settings) -> int:
-    """Reject a CSV that cannot be processed now, rather than after it is queued; returns how
-    many images it lists (for the tenant's images per day).
+def check_csv(file: BinaryIO, settings: Settings) -> CheckedCsv:
+    """Reject a CSV that cannot be processed now, rather than after it is queued.
 
-    Parses every row (then drops them): a bad row or a limit answers 400 naming the line.
+    Parses every row (then drops them): over MAX_CSV_BYTES answers 413, a bad row or a limit
+    400 naming the line. Reads `file` from its start in chunks; synchronous and CPU-bound,
+    so the gateway runs it in a worker thread.
     """
-    check_header(data[:_HEADER_BYTES], whole_file=len(data) <= _HEADER_BYTES)
-    _, rows = parse_rows(data, **csv_limits(settings))
-    images = sum(len(row.urls) for row in rows)
+    size = file.seek(0, io.SEEK_END)
+    if size > settings.max_csv_bytes:
+        raise UploadError(
+            f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes", 413
+        )
+    if not any(chunk.strip() for chunk in _chunks(file)):
+        raise UploadError("the CSV file is empty")
+    file.seek(0)
+    check_header(file.read(_HEADER_BYTES), whole_file=size <= _HEADER_BYTES)
+    digest = hashlib.sha256()
+    _, rows = parse_rows(_hashed(_chunks(file), digest), **csv_limits(settings))
+    images = sum(len(row.urls) for row in rows)  # every row read: every chunk hashed
     if not images:
         raise CsvError("the CSV lists no image URLs")
-    return images
+    return CheckedCsv(size, images, digest)
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    file.seek(0)
+    yield from iter(partial(file.read, _CHUNK), b"")
+
+
+def _hashed(chunks: Iterable[bytes], digest: "_Hash") -> Iterator[bytes]:
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
 
 
 async def accept(
-    clients: Clients, tenant: str, request_id: str, filename: str, data: bytes, options: Options
+    clients: Clients,
+    tenant: str,
+    request_id: str,
+    filename: str,
+    file: BinaryIO,
+    csv: CheckedCsv,
+    options: Options,
 ) -> None:
-    """Record the request as pending, then hand the CSV to the inbox bucket.
+    """Record the request as pending, then stream the checked CSV to the inbox bucket.
 
     The request exists before its CSV does, so an immediate status query answers; the
     inbox event that follows finds it by the `request-id` metadata.
@@ -75,7 +114,8 @@ async def accept(
     source = Source(bucket=INBOX_BUCKET, key=key)
     await clients.db.requests.open(request_id, tenant, filename, options, source)
     meta = CsvMeta.of(request_id, tenant, options)
-    await clients.store.put(INBOX_BUCKET, key, data, "text/csv", meta.to_metadata())
+    file.seek(0)
+    await clients.store.put_file(INBOX_BUCKET, key, file, csv.size, "text/csv", meta.to_metadata())
 
 
 def idempotency_key(raw: str | None) -> str | None:
@@ -88,9 +128,10 @@ def idempotency_key(raw: str | None) -> str | None:
         raise UploadError(str(exc)) from None
 
 
-def fingerprint(data: bytes, options: Options) -> str:
-    """What makes two uploads the same upload (a reused key must carry the same one)."""
-    digest = hashlib.sha256(data)
+def fingerprint(csv: CheckedCsv, options: Options) -> str:
+    """What makes two uploads the same upload (a reused key must carry the same one): the
+    SHA-256 of the CSV's bytes followed by its options."""
+    digest = csv.sha256.copy()
     digest.update(msgspec.json.encode(options))
     return digest.hexdigest()
 

@@ -10,12 +10,13 @@ import itertools
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
+from minio.helpers import MIN_PART_SIZE
 
 from shared.events import ObjectCreated, user_metadata
 from shared.names import BUCKETS, INBOX_BUCKET
@@ -38,6 +39,15 @@ class ObjectStore(Protocol):
     async def ping(self) -> None: ...
     async def put(
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> str: ...
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        file: BinaryIO,
+        length: int,
+        content_type: str,
+        metadata: Mapping[str, str],
     ) -> str: ...
     async def get(self, bucket: str, key: str) -> bytes: ...
     async def get_if_exists(self, bucket: str, key: str) -> bytes | None: ...
@@ -92,14 +102,33 @@ class MinioStore:
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> str:
         """Write an object; returns its ETag."""
+        return await self.put_file(bucket, key, io.BytesIO(data), len(data), content_type, metadata)
+
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        file: BinaryIO,
+        length: int,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> str:
+        """Write the next `length` bytes of `file` as an object; returns its ETag.
+
+        Memory holds one part at a time, whatever the length: above MIN_PART_SIZE (5 MiB) the
+        SDK sends a multipart upload, and with one upload thread it reads the next part only
+        once the last is sent (its parallel uploads queue every part read, without a bound).
+        """
         result = await asyncio.to_thread(
             self._client.put_object,
             bucket,
             key,
-            io.BytesIO(data),
-            len(data),
+            file,
+            length,
             content_type=content_type,
             metadata=dict(metadata),
+            part_size=MIN_PART_SIZE,
+            num_parallel_uploads=1,
         )
         return str(result.etag)
 

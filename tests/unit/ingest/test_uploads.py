@@ -1,12 +1,19 @@
 """The gateway's upload checks: form options, the CSV's size and its header."""
 
+import hashlib
 import io
+import tempfile
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO, cast
 
+import msgspec
 import pytest
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError
-from ingest.uploads import UploadError, check_csv, form_options, read_capped
+from ingest.uploads import CheckedCsv, UploadError, check_csv, fingerprint, form_options
 from shared.records import Options
 from shared.settings import Settings
 
@@ -160,39 +167,39 @@ def test_quality_is_checked_before_the_webhook() -> None:
         options(quality="0", webhook_url="ftp://x")
 
 
-# --- read_capped --------------------------------------------------------------------------
-
-
-def upload_of(data: bytes) -> UploadFile:
-    return UploadFile(io.BytesIO(data), filename="products.csv")
-
-
-async def test_read_capped_returns_the_file() -> None:
-    assert await read_capped(upload_of(b"s,product,urls\n"), 15) == b"s,product,urls\n"
-
-
-async def test_read_capped_over_the_limit() -> None:
-    with pytest.raises(UploadError) as caught:
-        await read_capped(upload_of(b"x" * 16), 15)
-    assert caught.value.status_code == 413
-    assert str(caught.value) == "the CSV is larger than the limit of 15 bytes"
-
-
-@pytest.mark.parametrize("data", [b"", b" \r\n\t"])
-async def test_read_capped_empty(data: bytes) -> None:
-    with pytest.raises(UploadError, match=r"^the CSV file is empty$") as caught:
-        await read_capped(upload_of(data), 100)
-    assert caught.value.status_code == 400
-
-
 # --- check_csv ----------------------------------------------------------------------------
 
 GOOD = b"S. No.,Product Name,Input Image Urls\n1,Cat,https://img.example.com/a.jpg\n"
 
 
+def check(data: bytes, settings: Settings = SETTINGS) -> CheckedCsv:
+    return check_csv(io.BytesIO(data), settings)
+
+
+def test_the_check_counts_images_and_bytes() -> None:
+    data = GOOD + b'2,Dog,"https://x/b.jpg, https://x/c.jpg"\n'
+    found = check(data)
+    assert (found.size, found.images) == (len(data), 3)
+
+
+def test_over_the_size_limit() -> None:
+    with pytest.raises(UploadError) as caught:
+        check(GOOD, Settings.from_env({**ENV, "MAX_CSV_BYTES": str(len(GOOD) - 1)}))
+    assert caught.value.status_code == 413
+    assert str(caught.value) == f"the CSV is larger than the limit of {len(GOOD) - 1} bytes"
+    check(GOOD, Settings.from_env({**ENV, "MAX_CSV_BYTES": str(len(GOOD))}))
+
+
+@pytest.mark.parametrize("data", [b"", b" \r\n\t", b"\n" * 200_000])
+def test_empty(data: bytes) -> None:
+    with pytest.raises(UploadError, match=r"^the CSV file is empty$") as caught:
+        check(data)
+    assert caught.value.status_code == 400
+
+
 def test_good_csv_passes() -> None:
-    check_csv(GOOD, SETTINGS)
-    check_csv(b"\xef\xbb\xbfs,product,urls,notes\r\n1,Cat,a.jpg,\r\n", SETTINGS)  # BOM, CRLF
+    check(GOOD, SETTINGS)
+    check(b"\xef\xbb\xbfs,product,urls,notes\r\n1,Cat,a.jpg,\r\n", SETTINGS)  # BOM, CRLF
 
 
 @pytest.mark.parametrize(
@@ -201,14 +208,14 @@ def test_good_csv_passes() -> None:
         (b"name,url\nCat,https://img.example.com/a.jpg\n", "Missing columns"),
         (b"S. No.,Product Name,Urls,urls\n1,Cat,a,b\n", "are both the 'Input Image Urls'"),
         (b"S. No.,Product Name,Input Image Urls\n", "no data rows"),
-        (b"\n\n", "The file is empty"),
+        (b",,\n\n", "The file is empty"),
         (b"S. No.,Product\xff Name,Input Image Urls\n", "not UTF-8"),
         (b'S. No.,"Product Name,Input Image Urls\n1,a,b\n', "not valid CSV"),
     ],
 )
 def test_bad_csv(data: bytes, message: str) -> None:
     with pytest.raises(CsvError, match=message):
-        check_csv(data, SETTINGS)
+        check(data, SETTINGS)
 
 
 def test_every_row_of_a_large_file_is_checked() -> None:
@@ -216,12 +223,12 @@ def test_every_row_of_a_large_file_is_checked() -> None:
     bad_row_late = GOOD + b"2,Dog,https://img.example.com/b.jpg\n" * 2000 + b'3,"unclosed\n'
     assert len(bad_row_late) > 64 * 1024
     with pytest.raises(CsvError, match="Line 2003"):
-        check_csv(bad_row_late, SETTINGS)
+        check(bad_row_late, SETTINGS)
 
 
 def test_a_csv_without_urls_is_refused() -> None:
     with pytest.raises(CsvError, match="no image URLs"):
-        check_csv(b"S. No.,Product Name,Input Image Urls\n1,Cat,\n", SETTINGS)
+        check(b"S. No.,Product Name,Input Image Urls\n1,Cat,\n", SETTINGS)
 
 
 @pytest.mark.parametrize(
@@ -234,10 +241,57 @@ def test_a_csv_without_urls_is_refused() -> None:
 )
 def test_limits_name_themselves(env: dict[str, str], row: bytes, message: str) -> None:
     with pytest.raises(CsvError, match=message):
-        check_csv(GOOD + row, Settings.from_env({**ENV, **env}))
+        check(GOOD + row, Settings.from_env({**ENV, **env}))
 
 
 def test_header_must_end_within_64_kib() -> None:
     data = b"S. No.,Product Name,Input Image Urls," + b"x" * (64 * 1024) + b"\n1,a,b\n"
     with pytest.raises(CsvError, match="does not end within the first 65536 bytes"):
-        check_csv(data, SETTINGS)
+        check(data, SETTINGS)
+
+
+# --- fingerprint --------------------------------------------------------------------------
+
+
+def test_the_fingerprint_is_the_sha256_of_the_bytes_then_the_options() -> None:
+    """The value stored with each Idempotency-Key: unchanged by the streaming check."""
+    data = GOOD + b"2,Dog,https://x/b.jpg\n" * 10_000  # several chunks
+    opts = options(quality="80")
+    expected = hashlib.sha256(data + msgspec.json.encode(opts)).hexdigest()
+    assert fingerprint(check(data), opts) == expected
+    assert fingerprint(check(data), options(quality="81")) != expected
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+@contextmanager
+def spooled_csv(rows: int) -> Iterator[BinaryIO]:
+    """A CSV as the gateway gets it: spooled like Starlette's parser does (1 MB, then disk).
+    Each row has three URLs and a 2,000-character note, so a few rows make many bytes."""
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as file:
+        file.write(b"S. No.,Product Name,Input Image Urls,Notes\n")
+        note = b"n" * 2000
+        for i in range(rows):
+            urls = b",".join(b"https://img.example.com/%d/%d.jpg" % (i, n) for n in range(3))
+            file.write(b'%d,Product %d,"%s",%s\n' % (i, i, urls, note))
+        yield cast(BinaryIO, file)
+
+
+def test_memory_stays_flat_for_a_large_csv() -> None:
+    """The check holds a chunk and a row at a time, not the file: the most Python allocates
+    while checking a 20 MB CSV is well under a megabyte, as for a 200 kB one."""
+    settings = Settings.from_env({**ENV, "MAX_CSV_BYTES": str(100 * 1024 * 1024)})
+    peaks = {}
+    for rows in (100, 10_000):
+        with spooled_csv(rows) as file:
+            size = file.tell()
+            tracemalloc.start()
+            try:
+                assert check_csv(file, settings).images == 3 * rows
+                peaks[size] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    (small, small_peak), (large, large_peak) = peaks.items()
+    assert large > 20_000_000 and large > 90 * small
+    assert small_peak < 1024 * 1024 and large_peak < 1024 * 1024, peaks
