@@ -8,7 +8,8 @@ Required columns, in any order, with extra columns kept:
 Header names match case-insensitively, ignoring spaces, dots, underscores and hyphens, so
 " S. No. ", "S.No.", "sno", "PRODUCT_NAME" and "input-image-urls" are all accepted. The URL
 cell holds any number of URLs separated by commas and/or line breaks (quote the cell).
-A URL that itself contains a comma must write it as %2C.
+A URL that itself contains a comma must write it as %2C. A line holds at most 1,048,576
+characters, so memory holds one line at most, whatever the file.
 """
 
 import codecs
@@ -34,6 +35,9 @@ _REQUIRED = (
 _IGNORED_IN_NAMES = re.compile(r"[\s._-]+")
 _URL_SEPARATORS = re.compile(r"[,\r\n]")
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# Far above a real row's (50 URLs of 2,048 characters are 100 kB), and what memory holds of
+# a line at most while it is read.
+_MAX_LINE = 1024 * 1024
 # OWASP "CSV Injection": a cell starting with one of these may run as a spreadsheet formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -210,6 +214,8 @@ def _lines(texts: Iterable[str]) -> Iterator[str]:
     waits for the next piece in case it starts with \\n.
     """
     partial: list[str] = []
+    held = 0  # characters in `partial`
+    line = 1
     held_cr = ""
     for piece in texts:
         text, held_cr = held_cr + piece, ""
@@ -220,8 +226,15 @@ def _lines(texts: Iterable[str]) -> Iterator[str]:
             partial.append(text[start : match.end()])
             yield "".join(partial)
             partial.clear()
-            start = match.end()
+            held, line, start = 0, line + 1, match.end()
         partial.append(text[start:])
+        held += len(text) - start
+        if held > _MAX_LINE:  # else a file without line breaks would be held whole
+            raise CsvError(
+                f"Line {line}: longer than {_MAX_LINE} characters, the most one line may hold "
+                "(or its line break is missing).",
+                line=line,
+            )
     if rest := "".join(partial) + held_cr:
         yield rest
 

@@ -1,6 +1,7 @@
 import codecs
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -291,6 +292,34 @@ def test_lone_cr_line_endings_are_read() -> None:
     _, rows = parse(f"{SHORT}1,Shoe,{A}\r2,Hat,{B}\r".encode(), chunk_size=1)
 
     assert [row.urls for row in rows] == [(A,), (B,)]
+
+
+def test_a_line_without_its_line_break_is_refused_while_it_is_read() -> None:
+    """Lines are held whole until they end: a file without line breaks past its header must
+    not be held whole, so a line stops at 1 Mi characters (a quoted cell's lines are each
+    counted on their own)."""
+    cells = ",".join(["x" * 1000] * 1100)  # 1,101,099 characters: over the limit
+
+    read = []
+
+    def chunks() -> Iterator[bytes]:
+        yield f"{SHORT}1,Shoe,{A}\n2,Hat,{B}".encode()
+        for n in range(100):  # 100 MB if it were read to the end
+            read.append(n)
+            yield b"," + cells.encode()
+
+    _, rows = parse_rows(chunks())
+    with pytest.raises(CsvError) as caught:
+        list(rows)
+    assert read == [0]  # refused in the first chunk that broke the limit
+    assert str(caught.value) == (
+        "Line 3: longer than 1048576 characters, the most one line may hold (or its line "
+        "break is missing)."
+    )
+    assert caught.value.line == 3
+    quoted = "\n".join(["y" * 1000] * 1500)  # a 1.5 M-character cell, each line 1,000
+    with pytest.raises(CsvError, match=r"^Line 2: a cell is longer than 131072 characters"):
+        parse(f'{SHORT}1,"{quoted}",{A}\n')
 
 
 @pytest.mark.parametrize(
