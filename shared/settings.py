@@ -77,8 +77,9 @@ class Settings:
     default_format: Format = FORMAT.default
     # What transparent pixels are composited on (JPEG has no alpha), as RGB.
     background: tuple[int, int, int] = (255, 255, 255)
-    max_csv_bytes: int = 10 * 1024 * 1024
-    max_csv_rows: int = 100_000
+    # Uploads stream (ingest/uploads.py), so these bound work and disk, not the gateway's memory.
+    max_csv_bytes: int = 100 * 1024 * 1024
+    max_csv_rows: int = 1_000_000
     max_urls_per_row: int = 50
     max_url_length: int = 2048
     # Requests with at least this many images are fetched in a bulk lane (shared/names.py).

@@ -59,7 +59,7 @@ def test_defaults() -> None:
     assert s.public_base_url == "http://127.0.0.1:8000"
     assert s.prefetch == 16
     assert s.default_quality == 50
-    assert s.max_csv_bytes == 10 * 1024 * 1024
+    assert (s.max_csv_bytes, s.max_csv_rows) == (100 * 1024 * 1024, 1_000_000)
     assert s.max_image_bytes == 25 * 1024 * 1024
     assert s.max_image_pixels == 64_000_000
     assert s.fetch_timeout_s == 30.0
