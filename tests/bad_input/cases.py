@@ -558,6 +558,45 @@ RERUNS: tuple[Rerun, ...] = (
 )  # fmt: skip
 
 
+_BIG_ROW = "1,Widget,http://images.example/" + "a" * 70 + ".jpg"  # 106 bytes with its line end
+BIG_ROWS = 500_000  # 53 MB of them
+
+
+@dataclass(frozen=True)
+class CutShort:
+    """An upload whose client closes the connection after `sent` bytes of the file part (of a
+    form whose Content-Length promised a 10 MB one): nothing is stored, no temporary file is
+    left open in the gateway, and it logs `upload cut short: the client disconnected`."""
+
+    id: str
+    what: str
+    sent: int
+    on_disk: bool  # past the 1 MB Starlette's parser spools in memory: the test waits for the
+    # gateway's temporary file to exist before it closes
+
+
+# Issue 13: a big CSV is checked as it streams through the gateway.
+STREAMED: tuple[Refused, ...] = (
+    Refused("csv-bad-row-at-the-end", f"{BIG_ROWS:,} good rows ({BIG_ROWS * 106 // 10**6} MB), "
+            "then a row of 4 cells", 400,
+            f"Line {BIG_ROWS + 2}: 4 cells, but the header has 3 columns. Quote a cell that "
+            'holds several URLs: "url1, url2".',
+            lambda: f"{_H}\n".encode() + f"{_BIG_ROW}\n".encode() * BIG_ROWS
+            + b"2,Gadget,http://x.example/a.jpg,http://x.example/b.jpg\n"),
+    Refused("csv-long-line", "a row, then 10 MB of cells without a line break", 400,
+            "Line 3: longer than 1048576 characters, the most one line may hold (or its line "
+            "break is missing).",
+            lambda: f"{_H}\n{_ROW}\n".encode() + (b"x" * 999 + b",") * 10_000),
+)  # fmt: skip
+
+CUT_SHORT: tuple[CutShort, ...] = (
+    CutShort("upload-cut-short", "the client closes after 100 kB of the CSV (spooled in "
+             "memory)", 100_000, on_disk=False),
+    CutShort("upload-cut-short-on-disk", "the client closes after 3 MB of the CSV (spooled to "
+             "a temporary file)", 3_000_000, on_disk=True),
+)  # fmt: skip
+
+
 def count() -> int:
     return (
         len(REFUSED)
@@ -570,6 +609,8 @@ def count() -> int:
         + len(BAD_LIMITS)
         + len(OVER_QUOTA)
         + len(RERUNS)
+        + len(STREAMED)
+        + len(CUT_SHORT)
     )
 
 
@@ -709,6 +750,25 @@ def render() -> str:
     for rerun in RERUNS:
         n += 1
         out.append(f"| {n} | {rerun.id} | {_cell(rerun.what)} | {_cell(_rerun(rerun))} |")
+    out += [
+        "",
+        "## Big CSVs (issue 13): checked as they stream, refused naming the line or size; an "
+        "upload cut short leaves nothing behind",
+        "",
+        "| # | case | input | answer |",
+        "|---|---|---|---|",
+    ]
+    for r in STREAMED:
+        n += 1
+        out.append(f"| {n} | {r.id} | {_cell(r.what)} | {r.status} {_cell(_code(r.error))} |")
+    for c in CUT_SHORT:
+        n += 1
+        answer = (
+            "no answer (the client is gone); no request, no idempotency key, no object in "
+            "`csv-inbox`, no temporary file left open; the gateway logs "
+            "`upload cut short: the client disconnected`"
+        )
+        out.append(f"| {n} | {c.id} | {_cell(c.what)} | {answer} |")
     bugs = [case for case in (*URLS, *IMAGES) if case.bug]
     if bugs:
         out += ["", "## Known product bugs (strict xfail until fixed)", ""]

@@ -27,6 +27,8 @@ def test_at_least_40_distinct_cases() -> None:
             cases.BAD_LIMITS,
             cases.OVER_QUOTA,
             cases.RERUNS,
+            cases.STREAMED,
+            cases.CUT_SHORT,
         )
         for c in group
     ]

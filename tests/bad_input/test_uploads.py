@@ -1,6 +1,12 @@
-"""CSV uploads: refused ones answer exactly and store nothing; odd but valid ones are processed."""
+"""CSV uploads: refused ones answer exactly and store nothing; odd but valid ones are processed;
+one cut short leaves nothing behind."""
 
+import asyncio
 import io
+import os
+import tempfile
+import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -10,7 +16,16 @@ from pymongo.database import Database
 
 from deploy.local.stack import Stack
 from ingest.csvfile import ERRORS_COLUMN, OUTPUT_URLS_COLUMN
-from tests.bad_input.cases import ACCEPTED, HEADER, REFUSED, Refused
+from tests.bad_input.cases import (
+    ACCEPTED,
+    CUT_SHORT,
+    HEADER,
+    REFUSED,
+    STREAMED,
+    CutShort,
+    Refused,
+    csv_bytes,
+)
 from tests.bad_input.checks import (
     assert_keeps_serving,
     compressed_keys,
@@ -19,7 +34,7 @@ from tests.bad_input.checks import (
     stored,
 )
 from tests.bad_input.servers import Servers
-from tests.integration.client import base, counted, upload
+from tests.integration.client import base, counted, upload, wait_for
 
 pytestmark = pytest.mark.bad_input
 ACCEPTED_IDS = {case.id for case in ACCEPTED}
@@ -41,7 +56,7 @@ def form_of(case: Refused) -> aiohttp.FormData:
     return form
 
 
-@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", (*REFUSED, *STREAMED), ids=lambda case: case.id)
 async def test_refused(
     case: Refused,
     stack: Stack,
@@ -132,6 +147,66 @@ async def test_accepted_upload_answers_pending(
         body = await response.json()
     assert response.status == 202
     assert body == {"request_id": body["request_id"], "status": "pending"}
+
+
+def open_temp_files(pid: int) -> set[str]:
+    """The temporary files (deleted at creation, as tempfile's are) a process has open."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:  # closed meanwhile
+            continue
+        if target.startswith(tempfile.gettempdir()) and target.endswith(" (deleted)"):
+            found.add(target)
+    return found
+
+
+CUT_SHORT_LOGGED = "upload cut short: the client disconnected"
+
+
+@pytest.mark.parametrize("case", CUT_SHORT, ids=lambda case: case.id)
+async def test_cut_short(
+    case: CutShort,
+    stack: Stack,
+    api_key: str,
+    mongo: Database[dict[str, Any]],
+    store: Minio,
+) -> None:
+    """A raw socket sends the headers and part of a multipart body, then closes."""
+    before = stored(mongo, store)
+    gateway, log = stack.procs["gateway"], stack.logs / "gateway.log"
+    logged = log.read_text().count(CUT_SHORT_LOGGED)
+    assert open_temp_files(gateway) == set()
+    boundary = uuid.uuid4().hex
+    part = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        'filename="products.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    ).encode()
+    rows = [["1", "Widget", f"http://images.example/{n}.jpg"] for n in range(case.sent // 30)]
+    data = csv_bytes(rows)[: case.sent]
+    assert len(data) == case.sent
+    promised = len(part) + 10_000_000 + len(f"\r\n--{boundary}--\r\n")
+    head = (
+        "POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {api_key}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {promised}\r\n\r\n"
+    ).encode()
+    _, writer = await asyncio.open_connection("127.0.0.1", stack.config.ports.gateway)
+    writer.write(head + part + data)
+    await writer.drain()
+    if case.on_disk:  # close only once the gateway has spooled to disk
+        await wait_for(lambda: asyncio.to_thread(open_temp_files, gateway), "a temporary file")
+    writer.close()
+    await writer.wait_closed()
+
+    async def said() -> bool:
+        return log.read_text().count(CUT_SHORT_LOGGED) > logged
+
+    await wait_for(said, "the gateway to log the upload cut short")
+    assert open_temp_files(gateway) == set()
+    assert stored(mongo, store) == before  # no request, no idempotency key, no inbox object
 
 
 async def test_keeps_serving(stack: Stack, http: aiohttp.ClientSession, servers: Servers) -> None:
