@@ -31,7 +31,10 @@ GROWTH_BOUND = 40 * 1024 * 1024
 async def tenant(stack: Stack) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     name = f"big-{uuid.uuid4().hex[:8]}"
     headers = {"Authorization": f"Bearer {stack.create_key('big uploads', name)}"}
-    async with aiohttp.ClientSession(headers=headers) as http:
+    # A connection per request: a pooled one idle past uvicorn's keep-alive (5 s, while the
+    # limit is set) may close just as the next upload starts writing to it.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as http:
         yield name, http
 
 
