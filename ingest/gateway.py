@@ -25,6 +25,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from ingest import uploads
 from ingest.auth import hash_key, presented_key
+from ingest.bodycap import BodyCap, BodyTooLong
 from ingest.csvfile import CsvError, OutputCsv
 from ingest.openapi import LIST_LIMIT, OFFSET, STATUS_LIMIT, PageParam, openapi_document
 from ingest.ops import MetricsMiddleware, healthz, metrics_endpoint, readyz
@@ -119,12 +120,22 @@ def outputs_kept(clients: Clients) -> OutputsKept:
 
 async def upload(request: Request) -> Response:
     tenant = await authenticate(request)
+    settings = clients_of(request).settings
+    # The form is read through the cap: a body that cannot hold a CSV within the limit stops
+    # as it arrives, not once spooled whole.
+    body = BodyCap(request.receive, uploads.body_limit(settings))
     try:
-        async with request.form(max_files=1, max_fields=uploads.MAX_FORM_FIELDS) as form:
+        async with Request(request.scope, body).form(
+            max_files=1, max_fields=uploads.MAX_FORM_FIELDS
+        ) as form:
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 return error(400, "the form field 'file' must be the CSV file")
             return await _upload_csv(request, tenant, form, file)
+    except BodyTooLong:  # the parser has closed (so deleted) the spooled file
+        await body.drain()
+        too_large = uploads.TooLarge(settings.max_csv_bytes)
+        return error(too_large.status_code, str(too_large))
     except ClientDisconnect:
         # Gone mid-body: the parser has closed (so deleted) the spooled file, nothing is
         # stored, and no one is left to answer. 499 is nginx's "client closed request".

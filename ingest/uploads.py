@@ -39,8 +39,23 @@ class UploadError(ValueError):
         self.status_code = status_code
 
 
+class TooLarge(UploadError):
+    """The CSV is over MAX_CSV_BYTES."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the CSV is larger than the limit of {limit} bytes", 413)
+
+
 # Every option, and a few fields of a client's own that are ignored (the file is apart).
 MAX_FORM_FIELDS = len(FIELDS) + 5
+# What a body holds besides its CSV, at most: each field is one of Starlette's parts of at
+# most 1 MiB (its max_part_size), with a boundary and headers of a few kB.
+_OTHER_PARTS_BYTES = (MAX_FORM_FIELDS + 1) * (1024 + 64) * 1024
+
+
+def body_limit(settings: Settings) -> int:
+    """The longest upload body that can hold a CSV within MAX_CSV_BYTES."""
+    return settings.max_csv_bytes + _OTHER_PARTS_BYTES
 
 
 def form_options(form: FormData, settings: Settings) -> Options:
@@ -70,9 +85,7 @@ def check_csv(file: BinaryIO, settings: Settings) -> CheckedCsv:
     """
     size = file.seek(0, io.SEEK_END)
     if size > settings.max_csv_bytes:
-        raise UploadError(
-            f"the CSV is larger than the limit of {settings.max_csv_bytes} bytes", 413
-        )
+        raise TooLarge(settings.max_csv_bytes)
     if not any(chunk.strip() for chunk in _chunks(file)):
         raise UploadError("the CSV file is empty")
     file.seek(0)

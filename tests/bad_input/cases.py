@@ -587,6 +587,11 @@ STREAMED: tuple[Refused, ...] = (
             "Line 3: longer than 1048576 characters, the most one line may hold (or its line "
             "break is missing).",
             lambda: f"{_H}\n{_ROW}\n".encode() + (b"x" * 999 + b",") * 10_000),
+    Refused("csv-far-too-large", f"{2 * MAX_CSV_BYTES} bytes (2 × MAX_CSV_BYTES): refused "
+            "once the body is longer than a form with a CSV within the limit can be, the rest "
+            "received and dropped", 413,
+            f"the CSV is larger than the limit of {MAX_CSV_BYTES} bytes",
+            lambda: (f"{_H}\n{_ROW}\n".encode() + b"\n" * 2 * MAX_CSV_BYTES)[: 2 * MAX_CSV_BYTES]),
 )  # fmt: skip
 
 CUT_SHORT: tuple[CutShort, ...] = (

@@ -22,6 +22,7 @@ EDGES = {
     "shared/netguard.py": "aiohttp's resolver results",
     "shared/logs.py": "log records",
     "ingest/ops.py": "ASGI scopes and messages",
+    "ingest/bodycap.py": "ASGI request messages",
     "ingest/openapi.py": "the OpenAPI document it writes",
 }
 

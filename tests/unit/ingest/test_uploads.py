@@ -13,7 +13,13 @@ import pytest
 from starlette.datastructures import FormData, UploadFile
 
 from ingest.csvfile import CsvError
-from ingest.uploads import CheckedCsv, UploadError, check_csv, fingerprint, form_options
+from ingest.uploads import (
+    CheckedCsv,
+    UploadError,
+    check_csv,
+    fingerprint,
+    form_options,
+)
 from shared.records import Options
 from shared.settings import Settings
 
