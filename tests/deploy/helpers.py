@@ -1,10 +1,12 @@
-"""Reading the deployment files the way their tools would: compose, .env.example, the Dockerfile.
+"""Reading the deployment files the way their tools would: compose, .env.example, the Dockerfile;
+and what the code reads from them (its settings).
 
 Compose's variable syntax (`$$`, `${VAR}`, `${VAR:-default}`, `${VAR:?message}`) and the
 Dockerfile's line continuations are small enough to follow here; anything bigger (the compose
 schema) is left to a real validator.
 """
 
+import ast
 import base64
 import re
 from dataclasses import dataclass, field
@@ -127,6 +129,34 @@ def sample_env() -> dict[str, str]:
         for use in compose_variable_uses()
         if use.op in ("", "?", ":?")
     }
+
+
+# --- the code's settings -----------------------------------------------------------------
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable shared/settings.py reads: each call like `integer("NAME")`."""
+    tree = ast.parse((ROOT / "shared" / "settings.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            value = node.args[0].value
+            if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", value):
+                names.add(value)
+    return names
+
+
+def required_by(module: str) -> set[str]:
+    """What a function's `run(..., requires=(...))` in <module>/__main__.py names."""
+    main = ROOT / module / "__main__.py"
+    tree = ast.parse(main.read_text()) if main.exists() else ast.Module([], [])
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run":
+            for keyword in node.keywords:
+                if keyword.arg == "requires":
+                    names |= {ast.literal_eval(e) for e in getattr(keyword.value, "elts", [])}
+    return names
 
 
 # --- Dockerfile ---------------------------------------------------------------------------
