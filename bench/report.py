@@ -154,6 +154,15 @@ def summary(r: Results) -> str:
                 _met(again.done - again.reused, lambda v: v == 0),
             ]
         )
+        rows.append(
+            [
+                "13. database writes per image, end to end (the first upload: fetched, "
+                "compressed, recorded)",
+                "≤ 2",
+                _f(first.writes_per_image()),
+                _met(first.writes_per_image(), lambda v: v <= 2),
+            ]
+        )
         recompressed = changed.done - changed.reused
         rows.append(
             [
@@ -211,12 +220,17 @@ def rerun(r: Results) -> str:
         return "Not run."
     return _table(
         ["upload", "done", "upload → webhook s", "compressor CPU s", "downloaded (200)",
-         "revalidated (304)", "outputs reused"],
+         "revalidated (304)", "outputs reused", "DB writes per image"],
         [
             [s.label, s.done, f"{s.wall_s:,.1f}", f"{s.compressor_cpu_s:,.1f}", s.downloaded,
-             s.not_modified, s.reused]
+             s.not_modified, s.reused, _f(s.writes_per_image())]
             for s in r.rerun.steps
         ],
+    ) + "".join(
+        f"\n\nDocuments written, {s.label}: " + ", ".join(
+            f"{what} {n:,}" for what, n in sorted(s.db_writes.items(), key=lambda kv: -kv[1])
+        )
+        for s in r.rerun.steps[:2]
     )  # fmt: skip
 
 

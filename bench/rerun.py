@@ -11,11 +11,11 @@ are measured, and the status's `revalidated` / `reused` per image are counted.
 import time
 from dataclasses import dataclass
 
-from bench import procs
+from bench import dbwrites, procs
 from bench.corpus import CorpusImage
 from bench.pipeline import make_csv
 from bench.servers import Servers
-from bench.stackrun import gateway, session, upload, wait_until
+from bench.stackrun import gateway, mongo, session, upload, wait_until
 from deploy.local.stack import Stack
 
 
@@ -29,6 +29,10 @@ class RerunStep:
     reused: int  # images whose output was copied
     revalidated: int
     done: int
+    db_writes: dict[str, int]  # documents written meanwhile, by "collection op" (bench/dbwrites.py)
+
+    def writes_per_image(self) -> float:
+        return sum(self.db_writes.values()) / self.done if self.done else 0.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class RerunResult:
 async def _one(stack: Stack, servers: Servers, urls: list[str], label: str) -> RerunStep:
     served, not_modified = servers.served, servers.not_modified
     before = procs.CpuSnapshot.take(stack.procs)
+    db = mongo(stack)
+    written = dbwrites.mark(db)
     async with session(stack) as http:
         start = time.time()
         request_id = await upload(http, stack, make_csv(urls), webhook_url=servers.hook_url)
@@ -50,6 +56,8 @@ async def _one(stack: Stack, servers: Servers, urls: list[str], label: str) -> R
 
         end: float = await wait_until(hooked, "the webhook", 600, every=0.02)
         used = procs.grouped(procs.CpuSnapshot.take(stack.procs).since(before))
+        writes = dbwrites.count_since(db, stack, written)
+        db.close()
         images = []
         offset = 0
         while True:
@@ -70,6 +78,7 @@ async def _one(stack: Stack, servers: Servers, urls: list[str], label: str) -> R
         sum(bool(i["reused"]) for i in images),
         sum(bool(i["revalidated"]) for i in images),
         sum(i["status"] == "done" for i in images),
+        writes,
     )
 
 

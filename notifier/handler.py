@@ -1,6 +1,9 @@
 """notifier: record each image's outcome; close the request and call its webhook at the end."""
 
+import asyncio
+import itertools
 import logging
+from dataclasses import dataclass
 from functools import partial
 
 import msgspec
@@ -8,13 +11,14 @@ import msgspec
 from notifier.batch import GroupCommit
 from notifier.webhook import deliver
 from shared import logs, timeline
+from shared.db.requests import Tally
 from shared.errors import PermanentError, RetryLater
 from shared.events import ImageFailed, ImageReused, ObjectCreated, RequestFailed, WebhookDue
 from shared.metadata import CompressedMeta
 from shared.names import WEBHOOK_DUE_ROUTING_KEY, is_variant_key
 from shared.records import Output, RequestRecord, WebhookState
 from shared.runtime import Clients
-from shared.status import ImageStatus, RequestStatus
+from shared.status import RequestStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,77 +47,89 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )
-    await _record_done(meta.request_id, meta.image_id, output, clients)
+    await _finish(Finished(meta.request_id, meta.image_id, output), clients)
 
 
 async def on_image_reused(message: ImageReused, clients: Clients) -> None:
-    """An output stored before stands for this image (shared/reuse.py): nothing was written.
-
-    A re-run's unchanged images (revalidated) come by the thousand: they are recorded together
-    with those arriving meanwhile, in one write for the images and one count per request."""
+    """An output stored before stands for this image (shared/reuse.py): nothing was written."""
     output = message.output_record()
     output = msgspec.structs.replace(
         output, moments={**output.moments, "notify_started": timeline.now_ms()}
     )
-    if not output.revalidated:
-        await _record_done(message.request_id, message.image_id, output, clients)
-        return
-    if id(clients) not in _REVALIDATED:
-        _REVALIDATED[id(clients)] = GroupCommit(partial(_record_revalidated, clients=clients))
-    await _REVALIDATED[id(clients)].add((message.request_id, message.image_id, output))
+    await _finish(Finished(message.request_id, message.image_id, output), clients)
 
 
-_REVALIDATED: dict[int, GroupCommit[tuple[str, str, Output]]] = {}  # per process's clients
+async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
+    await _finish(Finished(message.request_id, message.image_id, None, message.reason), clients)
 
 
-async def _record_revalidated(finished: list[tuple[str, str, Output]], clients: Clients) -> None:
-    by_request: dict[str, list[tuple[str, Output]]] = {}
-    for request_id, image_id, output in finished:
-        by_request.setdefault(request_id, []).append((image_id, output))
-    for request_id, images in by_request.items():
-        newly = await clients.db.images.finish_many_done(images)
-        # Only those not finished before are counted (a duplicate was counted by its first
-        # delivery); each adds no stored bytes: its original and output are earlier ones.
-        if newly:
-            request = await clients.db.requests.count_revalidated(request_id, newly)
+@dataclass(frozen=True)
+class Finished:
+    """An image's outcome: done with `output`, or failed (output None) for `reason`."""
+
+    request_id: str
+    image_id: str
+    output: Output | None
+    reason: str = ""
+
+
+async def _finish(outcome: Finished, clients: Clients) -> None:
+    """Record the outcome with those arriving meanwhile (notifier/batch.py): images come by
+    the thousand, and each burst costs one count per request, not one per image."""
+    logs.bind(request_id=outcome.request_id, image_id=outcome.image_id)
+    if id(clients) not in _GROUPS:
+        _GROUPS[id(clients)] = GroupCommit(partial(_record, clients=clients))
+    await _GROUPS[id(clients)].add(outcome)
+
+
+_GROUPS: dict[int, GroupCommit[Finished]] = {}  # per process's clients
+
+
+async def _record(outcomes: list[Finished], clients: Clients) -> None:
+    """Record each image once, then count those newly finished per request and close the
+    requests whose counts say every image finished.
+
+    A duplicate (an image finished before) was counted by its first delivery, which may have
+    stopped before closing: its request is looked at again. The counts decide when to look,
+    so a 100,000-image request is not searched for pending images at every burst.
+    """
+    images = clients.db.images
+    tallies: dict[str, Tally] = {o.request_id: Tally() for o in outcomes}
+    # A re-run's unchanged images (revalidated, their output reused) are recorded in one
+    # write: nothing of theirs is new, so how many it finished is all the counts need.
+    unchanged: dict[str, list[tuple[str, Output]]] = {}
+    others: list[Finished] = []
+    for o in outcomes:
+        if o.output is not None and o.output.revalidated and o.output.reused:
+            unchanged.setdefault(o.request_id, []).append((o.image_id, o.output))
+        else:
+            others.append(o)
+    for request_id, finished in unchanged.items():
+        tallies[request_id].add_revalidated(await images.finish_many_done(finished))
+    # Each written image is counted even if another's write failed (the burst is retried
+    # then, and a retried image finished already is not counted again).
+    written = await asyncio.gather(
+        *(_record_one(o, clients) for o in others), return_exceptions=True
+    )
+    for outcome in itertools.compress(others, [w is True for w in written]):
+        tallies[outcome.request_id].add(outcome.output)
+    for request_id, tally in tallies.items():
+        if tally.increments():
+            request = await clients.db.requests.count(request_id, tally)
         else:
             request = await clients.db.requests.get(request_id)
         if request is not None and request.done + request.failed >= request.total:
             await close_if_finished(request_id, clients)
+    for failure in written:
+        if isinstance(failure, BaseException):
+            raise failure
 
 
-async def _record_done(request_id: str, image_id: str, output: Output, clients: Clients) -> None:
-    logs.bind(request_id=request_id, image_id=image_id)
-    newly = await clients.db.images.finish_done(image_id, output)
-    await _count(request_id, ImageStatus.DONE, newly, clients, output)
-
-
-async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
-    logs.bind(request_id=message.request_id, image_id=message.image_id)
-    newly = await clients.db.images.finish_failed(message.image_id, message.reason)
-    await _count(message.request_id, ImageStatus.FAILED, newly, clients)
-
-
-async def _count(
-    request_id: str,
-    status: ImageStatus,
-    newly: bool,
-    clients: Clients,
-    output: Output | None = None,
-) -> None:
-    """Count a finished image; close its request once the counts say every image finished.
-
-    The counts decide when to look, so a 100,000-image request costs one counted write per
-    image, not a search for pending images each time. A duplicate (`newly` False) was counted
-    by its first delivery, which may have stopped before closing: it looks again. An increment
-    lost to a crash leaves the counts short until the reconciler re-derives them.
-    """
-    if newly:
-        request = await clients.db.requests.count_finished(request_id, status, output)
-    else:
-        request = await clients.db.requests.get(request_id)
-    if request is not None and request.done + request.failed >= request.total:
-        await close_if_finished(request_id, clients)
+async def _record_one(outcome: Finished, clients: Clients) -> bool:
+    """Record one image's outcome; True only for the call that finished it."""
+    if outcome.output is None:
+        return await clients.db.images.finish_failed(outcome.image_id, outcome.reason)
+    return await clients.db.images.finish_done(outcome.image_id, outcome.output)
 
 
 async def on_request_failed(message: RequestFailed, clients: Clients) -> None:

@@ -1,5 +1,6 @@
 """Documents ↔ records (shared/records.py): msgspec checks each field on the way in."""
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -9,6 +10,18 @@ from shared.records import Record
 
 Document = dict[str, Any]
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
+
+# Values one `$in` query asks for. SecantusDB (the local and CI stand-in) compares each
+# candidate with every value of the list, so a list of n costs n² (500 ids: 0.56 s, five
+# queries of 100: 0.10 s); MongoDB does not care either way.
+IN_QUERY_VALUES = 100
+
+
+def in_batches(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `$in` query each."""
+    for first in range(0, len(values), IN_QUERY_VALUES):
+        yield values[first : first + IN_QUERY_VALUES]
 
 
 def now() -> datetime:

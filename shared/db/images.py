@@ -6,7 +6,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from shared.db.codec import Document, document, now, record
+from shared.db.codec import Document, document, in_batches, now, record
 from shared.names import output_key_of
 from shared.records import ImageRecord, Output, RequestRecord, RowRecord, row_id
 from shared.status import ImageStatus
@@ -17,7 +17,6 @@ ROWS_PAGE = 1000  # rows whose images one query reads, when going through a whol
 # had then; an empty range costs a query that finds nothing).
 _UNKNOWN_ROWS = 100_000
 _DUPLICATE_KEY = 11000
-_KEYS_PER_QUERY = 500  # object keys one query about their use looks up
 
 
 def _between(first: int, count: int) -> Document:
@@ -99,8 +98,7 @@ class Images:
         """Which of these compressed keys (outputs, their variants) another request's images
         point at: a reused output is the same object (shared/reuse.py)."""
         used: set[str] = set()
-        for first in range(0, len(keys), _KEYS_PER_QUERY):
-            outputs = sorted({output_key_of(key) for key in keys[first : first + _KEYS_PER_QUERY]})
+        for outputs in in_batches(sorted({output_key_of(key) for key in keys})):
             query = {"request_id": {"$ne": request_id}, "compressed_key": {"$in": outputs}}
             async for doc in self._images.find(query, {"compressed_key": 1}):
                 used.add(doc["compressed_key"])

@@ -1,6 +1,8 @@
 """A request's life: opened pending, processing once its images are listed, then final."""
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -21,6 +23,36 @@ from shared.status import (
 _OPEN = [RequestStatus.PENDING.value, RequestStatus.PROCESSING.value]
 _FINAL = [s.value for s in FINAL_STATUSES]
 _FINISHED = [s.value for s in FINISHED_STATUSES]
+
+
+@dataclass
+class Tally:
+    """Images newly finished in one burst of a request's outcomes: what its counts go up by."""
+
+    done: int = 0
+    failed: int = 0
+    revalidated: int = 0
+    reused: int = 0
+    bytes_stored: int = 0
+
+    def add(self, output: Output | None) -> None:
+        """One more image: done with `output`, or failed (None)."""
+        if output is None:
+            self.failed += 1
+            return
+        self.done += 1
+        self.revalidated += output.revalidated
+        self.reused += output.reused
+        self.bytes_stored += stored_bytes(output)
+
+    def add_revalidated(self, images: int) -> None:
+        """`images` more done, each revalidated with its earlier output: nothing stored."""
+        self.done += images
+        self.revalidated += images
+        self.reused += images
+
+    def increments(self) -> dict[str, int]:
+        return {name: n for name, n in dataclasses.asdict(self).items() if n}
 
 
 class Requests:
@@ -140,35 +172,17 @@ class Requests:
         )
         return result.modified_count == 1
 
-    async def count_finished(
-        self, request_id: str, status: ImageStatus, output: Output | None = None
-    ) -> RequestRecord | None:
-        """Count one more finished image while the request is processing; returns the request
-        as counted (None if it is not processing).
+    async def count(self, request_id: str, tally: Tally) -> RequestRecord | None:
+        """Add a burst of finished images to the counts while the request is processing;
+        returns the request as counted (None if it is not processing).
 
-        A crash between recording an image and this increment loses it: the counts may lag,
+        A crash between recording images and this increment loses them: the counts may lag,
         until the reconciler re-derives them from the images; closing sets them exactly
         (close_finished).
         """
-        counted = {"done" if status is ImageStatus.DONE else "failed": 1}
-        if output is not None:  # in the same write: how it was made, what it stored
-            counted |= {"revalidated": 1} if output.revalidated else {}
-            counted |= {"reused": 1} if output.reused else {}
-            counted |= {"bytes_stored": stored_bytes(output)}
         doc = await self._requests.find_one_and_update(
             {"_id": request_id, "status": RequestStatus.PROCESSING.value},
-            {"$inc": counted, "$set": {"updated_at": now(), "progress_at": now()}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return maybe(doc, RequestRecord)
-
-    async def count_revalidated(self, request_id: str, images: int) -> RequestRecord | None:
-        """Count `images` more finished, each revalidated with its earlier output reused (so
-        nothing newly stored), while the request is processing; as count_finished."""
-        counted = {"done": images, "revalidated": images, "reused": images}
-        doc = await self._requests.find_one_and_update(
-            {"_id": request_id, "status": RequestStatus.PROCESSING.value},
-            {"$inc": counted, "$set": {"updated_at": now(), "progress_at": now()}},
+            {"$inc": tally.increments(), "$set": {"updated_at": now(), "progress_at": now()}},
             return_document=ReturnDocument.AFTER,
         )
         return maybe(doc, RequestRecord)

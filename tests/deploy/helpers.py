@@ -1,10 +1,12 @@
-"""Reading the deployment files the way their tools would: compose, .env.example, the Dockerfile.
+"""Reading the deployment files the way their tools would: compose, .env.example, the Dockerfile;
+and what the code reads from them (its settings).
 
 Compose's variable syntax (`$$`, `${VAR}`, `${VAR:-default}`, `${VAR:?message}`) and the
 Dockerfile's line continuations are small enough to follow here; anything bigger (the compose
 schema) is left to a real validator.
 """
 
+import ast
 import base64
 import re
 from dataclasses import dataclass, field
@@ -129,6 +131,34 @@ def sample_env() -> dict[str, str]:
     }
 
 
+# --- the code's settings -----------------------------------------------------------------
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable shared/settings.py reads: each call like `integer("NAME")`."""
+    tree = ast.parse((ROOT / "shared" / "settings.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            value = node.args[0].value
+            if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*", value):
+                names.add(value)
+    return names
+
+
+def required_by(module: str) -> set[str]:
+    """What a function's `run(..., requires=(...))` in <module>/__main__.py names."""
+    main = ROOT / module / "__main__.py"
+    tree = ast.parse(main.read_text()) if main.exists() else ast.Module([], [])
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run":
+            for keyword in node.keywords:
+                if keyword.arg == "requires":
+                    names |= {ast.literal_eval(e) for e in getattr(keyword.value, "elts", [])}
+    return names
+
+
 # --- Dockerfile ---------------------------------------------------------------------------
 
 
@@ -210,3 +240,59 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
         if any(fnmatch.fnmatchcase(p, c) for p in prefixes for c in candidates):
             ignored = not include
     return ignored
+
+
+# --- Kubernetes (deploy/k8s) ----------------------------------------------------------------
+
+K8S_DIR = ROOT / "deploy" / "k8s"
+# What render_kustomization follows; a kustomization using more fails, not silently differs.
+_KUSTOMIZE_FIELDS = {"apiVersion", "kind", "namespace", "resources", "images"}
+_CLUSTER_SCOPED = {"Namespace"}
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    """("registry/name", ":tag" or "@sha256:…" or "") of an image reference."""
+    if "@" in image:
+        name, _, digest = image.partition("@")
+        return name, "@" + digest
+    name, colon, tag = image.rpartition(":")
+    if colon and "/" not in tag:
+        return name, ":" + tag
+    return image, ""
+
+
+def _set_image(image: str, override: dict[str, str]) -> str:
+    name, suffix = _split_image(image)
+    if "digest" in override:
+        suffix = "@" + override["digest"]
+    elif "newTag" in override:
+        suffix = ":" + override["newTag"]
+    return override.get("newName", name) + suffix
+
+
+def render_kustomization(directory: Path = K8S_DIR) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize <directory>` prints, for the fields this one uses: its
+    resource files in order, the namespace set on namespaced objects, `images:` applied.
+
+    kustomize itself is a Go program this machine may lack (test_k8s.py compares the two where
+    kubectl is installed).
+    """
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unknown = set(kustomization) - _KUSTOMIZE_FIELDS
+    if unknown:
+        raise ValueError(f"render_kustomization does not follow {sorted(unknown)}")
+    overrides = {entry["name"]: entry for entry in kustomization.get("images", [])}
+    objects = []
+    for resource in kustomization["resources"]:
+        for obj in yaml.safe_load_all((directory / resource).read_text()):
+            if obj is None:
+                continue
+            if "namespace" in kustomization and obj["kind"] not in _CLUSTER_SCOPED:
+                obj["metadata"]["namespace"] = kustomization["namespace"]
+            pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+            for container in pod.get("containers", []) + pod.get("initContainers", []):
+                override = overrides.get(_split_image(container["image"])[0])
+                if override is not None:
+                    container["image"] = _set_image(container["image"], override)
+            objects.append(obj)
+    return objects

@@ -4,7 +4,6 @@ No Docker engine here: these read the file as compose would and check what a wro
 break at run time (an event routed nowhere, a function that cannot start, a secret default).
 """
 
-import ast
 import importlib.util
 import json
 import os
@@ -32,7 +31,9 @@ from tests.deploy.helpers import (
     compose_variable_uses,
     documented_variables,
     load_compose,
+    required_by,
     sample_env,
+    settings_variables,
 )
 
 FUNCTIONS = {"ingest", "fetcher", "compressor", "notifier"}
@@ -313,36 +314,11 @@ def test_gateway_listens_on_all_container_interfaces(
     assert [p["target"] for p in services["gateway"]["ports"]] == [int(env["GATEWAY_PORT"])]
 
 
-def _settings_variables() -> set[str]:
-    """Every environment variable shared/settings.py reads: each call like `integer("NAME")`."""
-    tree = ast.parse((ROOT / "shared" / "settings.py").read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            value = node.args[0].value
-            if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", value):
-                names.add(value)
-    return names
-
-
-def _required_by(module: str) -> set[str]:
-    """What a function's `run(..., requires=(...))` in <module>/__main__.py names."""
-    main = ROOT / module / "__main__.py"
-    tree = ast.parse(main.read_text()) if main.exists() else ast.Module([], [])
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run":
-            for keyword in node.keywords:
-                if keyword.arg == "requires":
-                    names |= {ast.literal_eval(e) for e in getattr(keyword.value, "elts", [])}
-    return names
-
-
 def test_every_setting_reaches_the_services(services: dict[str, dict[str, Any]]) -> None:
     """Common settings reach every service; a function's own (`requires`) reach it, required."""
-    settings = _settings_variables()
+    settings = settings_variables()
     assert {"AMQP_URL", "S3_ENDPOINT", "MONGO_URL"} <= settings  # the scan finds them at all
-    own = {name: _required_by(name) for name in FUNCTIONS}
+    own = {name: required_by(name) for name in FUNCTIONS}
     assert own["notifier"], "the scan finds no `requires` at all"
     # Where the gateway listens is the gateway's own setting (python -m ingest.gateway).
     listen = {"GATEWAY_HOST", "GATEWAY_PORT"}

@@ -1,6 +1,7 @@
 """The records' writes on the real store (SecantusDB here, MongoDB in production)."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -8,7 +9,8 @@ from deploy.local.stack import Stack
 from ingest.csvfile import Row
 from ingest.handler import records
 from shared.db import Database
-from shared.records import ImageRecord
+from shared.db.codec import IN_QUERY_VALUES
+from shared.records import ImageRecord, SourceRecord, source_id
 
 pytestmark = pytest.mark.integration
 
@@ -41,4 +43,40 @@ async def test_saving_a_batch_again_changes_nothing_and_saves_what_was_missing(
         assert len([r async for r in db.images.rows(request_id)]) == 3
     finally:
         await db.images.delete_of_request(request_id)
+        await db.close()
+
+
+async def test_lookups_of_many_urls_find_each_stored_one(stack: Stack) -> None:
+    """A fan-out window asks for more URLs than one `$in` query holds (IN_QUERY_VALUES):
+    every stored source is found, those of another tenant and those never stored are not."""
+    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
+    tenant, other = f"t-{uuid.uuid4().hex[:8]}", f"o-{uuid.uuid4().hex[:8]}"
+    urls = [f"http://origin/{uuid.uuid4().hex}/{n}.jpg" for n in range(2 * IN_QUERY_VALUES + 50)]
+
+    def source(owner: str, url: str) -> SourceRecord:
+        return SourceRecord(
+            id=source_id(owner, url),
+            tenant=owner,
+            url=url,
+            etag='"e"',
+            original_key=f"{owner}/x.jpg",
+            content_type="image/jpeg",
+            extension="jpg",
+            stored_at=datetime.now(UTC),
+        )
+
+    stored = urls[::2]  # every other URL, across every batch
+    try:
+        for url in stored:
+            await db.sources.remember(source(tenant, url))
+        await db.sources.remember(source(other, urls[1]))
+        found = await db.sources.of_urls(tenant, urls)
+        assert sorted(found) == sorted(stored)
+        assert all(found[url].tenant == tenant for url in stored)
+        theirs = await db.sources.of_urls(other, urls)
+        assert list(theirs) == [urls[1]] and theirs[urls[1]].tenant == other
+    finally:
+        for url in urls:
+            await db.sources.forget(tenant, url)
+        await db.sources.forget(other, urls[1])
         await db.close()
