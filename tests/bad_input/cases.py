@@ -668,8 +668,9 @@ def render() -> str:
         "answers 5xx, a good request made after the bad ones completes (with its webhook "
         "delivered), and nothing half-written is left: a "
         "refused upload creates no request document, no idempotency key and no object in "
-        "`csv-inbox`; a failed image has no object in `compressed-images` (and, when the "
-        "fetcher refused it, none in `original-images`).",
+        "`csv-inbox`, and leaves no temporary file open in the gateway; a failed image has "
+        "no object in `compressed-images` (and, when the fetcher refused it, none in "
+        "`original-images`).",
         "",
         "A failed image also has an empty slot in the output CSV's `Output Image Urls` and "
         "`1: <reason>` in its `Errors` cell; a done one has its link there. In the access "

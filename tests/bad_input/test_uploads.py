@@ -70,6 +70,7 @@ async def test_refused(
         answer = (response.status, response.content_type, await response.json())
     assert answer == (case.status, "application/json", {"error": case.error})
     assert stored(mongo, store) == before  # no request, no idempotency key, no inbox object
+    assert open_temp_files(stack.procs["gateway"]) == set()  # its spooled CSV is deleted
 
 
 async def test_refused_upload_leaves_its_idempotency_key_free(
