@@ -2,16 +2,21 @@
 
 import asyncio
 import contextlib
+import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractRobustConnection,
     ExchangeType,
 )
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import FieldTable
+from yarl import URL
 
 from shared.events import (
     FetchRequested,
@@ -32,6 +37,10 @@ from shared.names import (
     QueueSpec,
 )
 from shared.retry import DEFAULT_DELAYS_S, delay_queue
+from shared.settings import amqp_urls
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A message redelivered this many times without an ack (a handler that crashes its process
 # every time) is dead-lettered by the quorum queue instead of looping forever.
@@ -39,8 +48,63 @@ DELIVERY_LIMIT = 20
 
 
 async def connect(amqp_url: str) -> AbstractRobustConnection:
-    """A connection that reconnects by itself and restores its channels and consumers."""
-    return await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": "imgpipe"})
+    """A connection that reconnects by itself and restores its channels and consumers.
+
+    `amqp_url` is AMQP_URL: with several URLs (a cluster's nodes) every attempt, the first
+    and each after a loss, goes to the first node that answers.
+    """
+    connection = FailoverConnection(
+        amqp_urls(amqp_url), client_properties={"connection_name": "imgpipe"}
+    )
+    await connection.connect()
+    return connection
+
+
+async def connect_once(amqp_url: str, **kwargs: Any) -> AbstractConnection:
+    """A plain connection (no reconnection: the caller rebuilds its own session) to the first
+    node of AMQP_URL that answers; `kwargs` as for aio_pika.connect."""
+    return await first_answering(amqp_urls(amqp_url), lambda url: aio_pika.connect(url, **kwargs))
+
+
+async def first_answering(urls: Sequence[str | URL], attempt: Callable[[URL], Awaitable[T]]) -> T:
+    """`attempt` on each URL in turn until one connects; the last failure if none does."""
+    failure: BaseException = ConnectionError("no broker address given")
+    for url in map(URL, urls):
+        try:
+            return await attempt(url)
+        except CONNECTION_EXCEPTIONS as exc:
+            failure = exc
+            if len(urls) > 1:
+                log.warning("broker %s did not answer (%r)", _masked(url), exc)
+    raise failure
+
+
+def _masked(url: URL) -> URL:
+    return url.with_password("******") if url.password else url
+
+
+class FailoverConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection over several addresses: it reconnects to one URL only.
+
+    Channels and consumers are restored on whichever node answered; nothing moves back when
+    an earlier node returns (every node of a cluster serves every queue).
+    """
+
+    def __init__(self, urls: Sequence[str], **kwargs: Any) -> None:
+        self.addresses = tuple(map(URL, urls))
+        super().__init__(self.addresses[0], **kwargs)
+
+    # Each connection attempt of RobustConnection's reconnection loop, private in aio-pika
+    # 10 (the lock pins it; tests/unit/shared/test_broker.py fails if it is renamed): it
+    # connects to self.url, so each address is tried by pointing self.url at it.
+    async def _RobustConnection__connect_transport(self) -> None:
+        connect_transport = super()._RobustConnection__connect_transport  # type: ignore[misc]
+
+        async def attempt(url: URL) -> None:
+            self.url = url
+            await connect_transport()
+
+        await first_answering(self.addresses, attempt)
 
 
 def queue_arguments(spec: QueueSpec) -> FieldTable:

@@ -3,6 +3,9 @@
     python -m deploy.local.relay --filer-grpc 127.0.0.1:18888 \\
         --amqp-url amqp://guest:guest@127.0.0.1:5672/ --state-file .stack/relay.state
 
+--amqp-url takes AMQP_URL's form: with several URLs (a cluster), each session connects to the
+first node that answers.
+
 Follows the filer's metadata stream under /buckets/, turns every object written to one of our
 buckets into the message MinIO would publish (translate.py), and publishes it the way our MinIO
 AMQP targets are configured: durable direct exchange, persistent delivery, publisher confirms.
@@ -27,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq.exceptions as amqp_errors
@@ -39,7 +41,9 @@ from deploy.local.filer_wire import (
     encode_subscribe_request,
 )
 from deploy.local.translate import Publication, translate
+from shared.broker import connect_once
 from shared.names import BUCKET_EVENTS_EXCHANGE
+from shared.settings import SettingsError, amqp_urls
 
 log = logging.getLogger("deploy.local.relay")
 
@@ -137,7 +141,7 @@ class Relay:
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _session(self, epoch: int) -> None:
-        async with await aio_pika.connect(
+        async with await connect_once(
             self.amqp_url, client_properties={"connection_name": CLIENT_NAME}
         ) as connection:
             channel = await connection.channel(publisher_confirms=True)
@@ -198,15 +202,19 @@ def _describe(exc: BaseException) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.local.relay", description=__doc__)
     parser.add_argument("--filer-grpc", required=True, help="filer gRPC address, host:port")
-    parser.add_argument("--amqp-url", required=True, help="amqp://user:password@host:port/vhost")
+    parser.add_argument(
+        "--amqp-url", required=True, help="amqp://user:password@host:port/vhost[,amqp://…]"
+    )
     parser.add_argument("--state-file", required=True, type=Path, help="resume point, kept here")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     args = parser.parse_args(argv)
     host, _, port = args.filer_grpc.rpartition(":")
     if not host or not port.isdigit():
         parser.error(f"--filer-grpc must be host:port, got {args.filer_grpc!r}")
-    if urlsplit(args.amqp_url).scheme not in ("amqp", "amqps"):
-        parser.error("--amqp-url must be an amqp:// or amqps:// URL")
+    try:
+        amqp_urls(args.amqp_url)
+    except SettingsError as exc:
+        parser.error(str(exc))
     return args
 
 

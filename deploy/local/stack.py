@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -36,6 +37,7 @@ from deploy.local.seaweed import (
     start_seaweed,
 )
 from shared.broker import connect, declare_topology
+from shared.settings import amqp_urls
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_IMAGES = ROOT / "sample-data" / "images"
@@ -340,11 +342,11 @@ async def _declare(amqp_url: str) -> None:
 
 
 def ensure_rabbitmq(amqp_url: str) -> None:
-    """Use the RabbitMQ at `amqp_url` if it answers, otherwise start the machine's own."""
-    host_port = amqp_url.split("@")[-1].split("/")[0]
-    host, _, port = host_port.partition(":")
-    if _port_open(int(port or 5672), host):
+    """Use a RabbitMQ of `amqp_url` if one answers, otherwise start the machine's own."""
+    addresses = [urlsplit(url) for url in amqp_urls(amqp_url)]
+    if any(_port_open(a.port or 5672, a.hostname or "127.0.0.1") for a in addresses):
         return
+    host, port = addresses[0].hostname or "127.0.0.1", addresses[0].port or 5672
     if shutil.which("rabbitmq-server") is None:
         raise SystemExit(
             "RabbitMQ is not answering and is not installed: run `make setup` "
@@ -358,7 +360,7 @@ def ensure_rabbitmq(amqp_url: str) -> None:
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
     }
     subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True)
-    _wait_for(lambda: _port_open(int(port or 5672), host), "RabbitMQ", None, timeout=60)
+    _wait_for(lambda: _port_open(port, host), "RabbitMQ", None, timeout=60)
 
 
 def _bin(name: str) -> str:
