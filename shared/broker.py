@@ -117,6 +117,24 @@ def queue_arguments(spec: QueueSpec) -> FieldTable:
     }
 
 
+def delay_arguments(delay_s: float) -> FieldTable:
+    """Arguments of a delay queue: a quorum queue too, so that on a cluster messages waiting
+    for their retry survive the loss of a node (quorum queues have message TTL and
+    dead-lettering since RabbitMQ 3.10)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": round(delay_s * 1000),
+        # Expired messages go back through the retry exchange with their original routing
+        # key: the name of the queue they came from.
+        "x-dead-letter-exchange": RETRY_EXCHANGE,
+        # At least once: an expired message stays here until the queue it goes back to has
+        # confirmed it (the default, at most once, drops it if that queue is failing over).
+        # RabbitMQ requires reject-publish overflow for it; no length limit is set anyway.
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
 async def declare_topology(
     channel: AbstractChannel, retry_delays: Sequence[float] = DEFAULT_DELAYS_S
 ) -> None:
@@ -140,16 +158,7 @@ async def declare_topology(
     for delay in retry_delays:
         name = delay_queue(delay)
         await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
-        held = await channel.declare_queue(
-            name,
-            durable=True,
-            # Expired messages go back through the retry exchange with their original
-            # routing key: the name of the queue they came from.
-            arguments={
-                "x-message-ttl": round(delay * 1000),
-                "x-dead-letter-exchange": RETRY_EXCHANGE,
-            },
-        )
+        held = await channel.declare_queue(name, durable=True, arguments=delay_arguments(delay))
         await held.bind(name, "")
 
 
