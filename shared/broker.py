@@ -103,6 +103,8 @@ class FailoverConnection(aio_pika.RobustConnection):
         async def attempt(url: URL) -> None:
             self.url = url
             await connect_transport()
+            if len(self.addresses) > 1:
+                log.info("connected to broker %s", _masked(url))
 
         await first_answering(self.addresses, attempt)
 
