@@ -144,28 +144,48 @@ class Relay:
         async with await connect_once(
             self.amqp_url, client_properties={"connection_name": CLIENT_NAME}
         ) as connection:
+            # The filer's stream goes on when the broker connection dies: the session ends
+            # then, so the relay reconnects (to another node of a cluster) before the next
+            # event rather than failing to publish it.
+            lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def on_close(*_: object) -> None:
+                if not lost.done():
+                    lost.set_result(None)
+
+            connection.close_callbacks.add(on_close)
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.declare_exchange(
                 BUCKET_EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
             )
             async with grpc.aio.insecure_channel(self.filer) as filer:
-                subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
-                since = max(0, self.since_ns - RESUME_MARGIN_NS)
-                request = encode_subscribe_request(
-                    CLIENT_NAME, PATH_PREFIX, since, self.client_id, epoch
-                )
-                log.info("subscribing to %s after %d", self.filer, since)
-                async for raw in subscribe(request):
-                    event = decode_metadata_event(raw)
-                    publication = translate(event)
-                    if publication is None:
-                        continue
-                    seen = (event.ts_ns, publication.object_path)
-                    if not self.is_new(seen):
-                        continue
-                    await _publish(exchange, publication)
-                    self.remember(seen)
-                    log.debug("published %s (%d)", publication.object_path, event.ts_ns)
+                relaying = asyncio.ensure_future(self._relay(filer, exchange, epoch))
+                await asyncio.wait((relaying, lost), return_when=asyncio.FIRST_COMPLETED)
+                if not relaying.done():
+                    relaying.cancel()
+                    await asyncio.wait((relaying,))
+                    raise ConnectionError("the broker connection was lost")
+                await relaying  # its end, or its error
+
+    async def _relay(
+        self, filer: grpc.aio.Channel, exchange: aio_pika.abc.AbstractExchange, epoch: int
+    ) -> None:
+        """Publish every new event of the filer's stream, from the resume point on."""
+        subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
+        since = max(0, self.since_ns - RESUME_MARGIN_NS)
+        request = encode_subscribe_request(CLIENT_NAME, PATH_PREFIX, since, self.client_id, epoch)
+        log.info("subscribing to %s after %d", self.filer, since)
+        async for raw in subscribe(request):
+            event = decode_metadata_event(raw)
+            publication = translate(event)
+            if publication is None:
+                continue
+            seen = (event.ts_ns, publication.object_path)
+            if not self.is_new(seen):
+                continue
+            await _publish(exchange, publication)
+            self.remember(seen)
+            log.debug("published %s (%d)", publication.object_path, event.ts_ns)
 
     def is_new(self, seen: Seen) -> bool:
         """Not published yet: newer than the margin's start and not among its published."""
