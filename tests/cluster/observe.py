@@ -34,6 +34,22 @@ def placements(node: RabbitNode) -> dict[str, Placement]:
     return found
 
 
+def held_back(node: RabbitNode) -> dict[str, int]:
+    """Queues holding messages that are neither ready nor unacknowledged: dead-lettered by a
+    quorum queue at least once, and not yet confirmed by the queue they go to."""
+    out = node.ctl(
+        "list_queues", "-p", "/", "name", "messages", "messages_ready", "messages_unacknowledged"
+    )
+    held = {}
+    for line in out.splitlines():
+        name, *counts = line.split("\t")
+        if len(counts) == 3 and all(c.isdigit() for c in counts):
+            total, ready, unacked = map(int, counts)
+            if total > ready + unacked:
+                held[name] = total - ready - unacked
+    return held
+
+
 def connections(node: RabbitNode) -> int:
     """Client connections the cluster lists (every node's, as `node` sees them)."""
     return sum(1 for line in node.ctl("list_connections", "name").splitlines()[1:] if line)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from tests.cluster.conftest import STUCK_AFTER_S
 from tests.faults.checks import Outcome
 
 
@@ -28,8 +29,10 @@ class Run:
     outcomes: list[Outcome] = field(default_factory=list)
     webhooks: list[int] = field(default_factory=list)  # distinct webhook events per request
     drained: bool = False
+    held_back: dict[str, int] = field(default_factory=dict)  # dead-lettered, not yet confirmed
     work: dict[str, int] = field(default_factory=dict)  # per replica
-    reissued: int = 0  # reconciler log lines re-issuing work
+    reissued: set[str] = field(default_factory=set)  # images the reconciler re-issued
+    reconciled_otherwise: list[str] = field(default_factory=list)  # its other log lines
 
     @property
     def lost(self) -> int:
@@ -70,7 +73,15 @@ def table(run: Run) -> str:
         ),
         ("distinct webhook events, per request", ", ".join(map(str, run.webhooks))),
         ("work and delay queues drained afterwards", "yes" if run.drained else "NO"),
-        ("reconciler re-issues (it waits 900 s: what the broker lost stays lost)", run.reissued),
+        (
+            "messages held back in a queue (dead-lettered, never confirmed by their target)",
+            run.held_back or 0,
+        ),
+        (
+            f"images the reconciler re-issued (after {STUCK_AFTER_S} s without progress) / "
+            "other corrections",
+            f"{len(run.reissued)} / {len(run.reconciled_otherwise)}",
+        ),
         (
             "queues with a member on every node, before / after",
             f"{run.members_before} / {run.members_after}",

@@ -4,6 +4,8 @@ queues) is killed with SIGKILL while images are in flight and messages wait for 
 then started again. Nothing may be lost or done twice, and every request gets one webhook."""
 
 import asyncio
+import re
+import shutil
 import time
 from collections import Counter
 from typing import Any
@@ -21,6 +23,7 @@ from tests.cluster.conftest import IMAGES, REPLICAS, REPORT, RETRY_DELAYS_S
 from tests.cluster.observe import (
     Placement,
     connections,
+    held_back,
     placements,
     raft_states,
     replica_work,
@@ -44,6 +47,7 @@ DOWN_S = 20.0  # how long it stays down
 REJOINS = (ORIGINAL_STORED.name, *DELAY_QUEUES)  # the restarted node must be back in these
 STALLED_S = 90.0  # longer than the longest retry backoff and fetch timeouts together
 TENANT = "cluster"
+STUCK_IMAGE = re.compile(r"image (\S+) is stuck")  # notifier/reconcile.py's log line
 
 
 async def test_losing_a_queue_leader_loses_and_repeats_nothing(
@@ -79,14 +83,14 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     # for their retry.
     watcher = Broker(cluster.nodes[0], cluster.nodes[0].amqp_url, RETRY_DELAYS_S)
     images = sum(len(workload.images) for workload in workloads)
-    while True:
-        done, total = await _progress(db, ids)
-        listed = await asyncio.to_thread(watcher.listed)
-        delayed = sum(listed[q].ready for q in DELAY_QUEUES if q in listed)
-        if total == images and done >= total * KILL_AT and delayed:
-            break
-        assert done < total, "the run finished before the node could be killed"
+    delayed = 0
+    while not delayed:
         await asyncio.sleep(0.2)
+        done, total = await _progress(db, ids)
+        assert done < images, "the run finished before the node could be killed"
+        if total == images and done >= total * KILL_AT:  # listing the queues takes a while
+            listed = await asyncio.to_thread(watcher.listed)
+            delayed = sum(listed[q].ready for q in DELAY_QUEUES if q in listed)
     leaders = {name: p.leader for name, p in placements(cluster.nodes[0]).items()}
     victim = cluster.node(leaders[ORIGINAL_STORED.name])
     survivor = next(node for node in cluster.nodes if node is not victim)
@@ -102,8 +106,8 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     victim.kill()
     await _reconnected(survivor, run, killed)
     progress = await _progress(db, ids)
-    if await _wait_progress(db, ids, progress[0] + 1):
-        run.reconnected_to_progress = time.monotonic() - killed - (run.kill_to_reconnected or 0)
+    if run.kill_to_reconnected is not None and await _wait_progress(db, ids, progress[0] + 1):
+        run.reconnected_to_progress = time.monotonic() - killed - run.kill_to_reconnected
     during = await asyncio.to_thread(placements, survivor)
     run.new_leader = during[ORIGINAL_STORED.name].leader
     run.delay_leaders = {q: during[q].leader for q in DELAY_QUEUES}
@@ -122,9 +126,12 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
         run.outcomes.append(await inspect_request(probe, request_id, workload))
         run.webhooks.append(len({d.event_id for d in hooks.for_request(request_id)}))
     run.drained = not await probe.broker.wait_idle()
+    run.held_back = await asyncio.to_thread(held_back, survivor)
+    for node in cluster.nodes:  # the nodes' own logs go with the stack's
+        shutil.copytree(node.dir / "log", stack.logs / f"rabbitmq-{node.name}", dirs_exist_ok=True)
     run.members_after = _replication(placements(survivor))
     run.work = await asyncio.to_thread(replica_work, stack)
-    run.reissued = _reissued(stack)
+    run.reissued, run.reconciled_otherwise = _reconciled(stack)
     mongo.close()
 
     text = table(run)
@@ -138,15 +145,23 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     assert run.drained
     assert run.members_after == run.members_before
     assert run.rejoined_s is not None, f"{victim.name} did not rejoin {REJOINS}"
+    assert run.kill_to_reconnected is not None, "a process did not reconnect to a survivor"
     assert all(run.work.values()), f"a replica did no work: {run.work}"
-    assert run.reissued == 0, "the reconciler re-issued work: something was lost on the way"
+    # RabbitMQ 3.10 may keep a message a delay queue was dead-lettering when its leader died
+    # (held back: neither ready nor delivered, never forwarded); only the reconciler gets such
+    # an image done. Any other image it had to re-issue was lost.
+    assert len(run.reissued) <= sum(run.held_back.values()), (run.reissued, run.held_back)
+    assert not run.reconciled_otherwise, run.reconciled_otherwise
 
 
-def _reissued(stack: Stack) -> int:
-    """Lines of the notifiers' logs in which the reconciler re-issues work."""
+def _reconciled(stack: Stack) -> tuple[set[str], list[str]]:
+    """What the notifiers' reconcilers did: the images they re-issued a step of, and their
+    other corrections (log lines)."""
     logs = sorted(stack.logs.glob("notifier*.log"))
-    lines = (line for log in logs for line in log.read_text(errors="replace").splitlines())
-    return sum(1 for line in lines if any(mark in line for mark in RECONCILER_MARKS))
+    lines = [line for log in logs for line in log.read_text(errors="replace").splitlines()]
+    marked = [line for line in lines if any(mark in line for mark in RECONCILER_MARKS)]
+    images = {m[1] for line in marked if (m := STUCK_IMAGE.search(line))}
+    return images, [line for line in marked if not STUCK_IMAGE.search(line)]
 
 
 def _replication(found: dict[str, Placement]) -> dict[str, int]:
