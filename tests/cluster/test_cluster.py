@@ -79,19 +79,9 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
             for n, workload in enumerate(workloads)
         ]
 
-    # The moment: every CSV fanned out, a quarter of the images finished and messages waiting
-    # for their retry.
-    watcher = Broker(cluster.nodes[0], cluster.nodes[0].amqp_url, RETRY_DELAYS_S)
-    images = sum(len(workload.images) for workload in workloads)
-    delayed = 0
-    while not delayed:
-        await asyncio.sleep(0.2)
-        done, total = await _progress(db, ids)
-        assert done < images, "the run finished before the node could be killed"
-        if total == images and done >= total * KILL_AT:  # listing the queues takes a while
-            listed = await asyncio.to_thread(watcher.listed)
-            delayed = sum(listed[q].ready for q in DELAY_QUEUES if q in listed)
-    leaders = {name: p.leader for name, p in placements(cluster.nodes[0]).items()}
+    watcher = cluster.nodes[0]
+    run.at_kill = await _moment(db, ids, sum(len(w.images) for w in workloads), watcher)
+    leaders = {name: p.leader for name, p in placements(watcher).items()}
     victim = cluster.node(leaders[ORIGINAL_STORED.name])
     survivor = next(node for node in cluster.nodes if node is not victim)
     run.killed = victim.name
@@ -99,24 +89,7 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     # Declared through the first node, every queue starts with its leader there: the delay
     # queues lose theirs together with the compressor's.
     assert set(DELAY_QUEUES) <= set(run.led), leaders
-    run.at_kill = (done, total, delayed)
-
-    run.clients = await asyncio.to_thread(connections, victim)
-    killed = time.monotonic()
-    victim.kill()
-    await _reconnected(survivor, run, killed)
-    progress = await _progress(db, ids)
-    if run.kill_to_reconnected is not None and await _wait_progress(db, ids, progress[0] + 1):
-        run.reconnected_to_progress = time.monotonic() - killed - run.kill_to_reconnected
-    during = await asyncio.to_thread(placements, survivor)
-    run.new_leader = during[ORIGINAL_STORED.name].leader
-    run.delay_leaders = {q: during[q].leader for q in DELAY_QUEUES}
-    await asyncio.sleep(max(0.0, DOWN_S - (time.monotonic() - killed)))
-    run.down_s = time.monotonic() - killed
-    restarting = time.monotonic()
-    await asyncio.to_thread(victim.start)
-    run.restart_s = time.monotonic() - restarting
-    run.rejoined_s = await _rejoined(survivor, victim, restarting, REJOINS)
+    await _lose_for_a_while(victim, survivor, db, ids, run)
 
     await _wait_final(db, ids)
     run.run_s = time.monotonic() - started
@@ -144,7 +117,7 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     assert run.webhooks == [1] * REQUESTS
     assert run.drained
     assert run.members_after == run.members_before
-    assert run.rejoined_s is not None, f"{victim.name} did not rejoin {REJOINS}"
+    assert run.rejoined_s is not None, f"{run.killed} did not rejoin {REJOINS}"
     assert run.kill_to_reconnected is not None, "a process did not reconnect to a survivor"
     assert all(run.work.values()), f"a replica did no work: {run.work}"
     # RabbitMQ 3.10 may keep a message a delay queue was dead-lettering when its leader died
@@ -152,6 +125,44 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     # an image done. Any other image it had to re-issue was lost.
     assert len(run.reissued) <= sum(run.held_back.values()), (run.reissued, run.held_back)
     assert not run.reconciled_otherwise, run.reconciled_otherwise
+
+
+async def _moment(
+    db: Any, ids: list[str], images: int, watcher: RabbitNode
+) -> tuple[int, int, int]:
+    """Wait until every CSV is fanned out, a quarter of the images finished and messages wait
+    in the delay queues; returns (images finished, images in all, messages delayed)."""
+    broker = Broker(watcher, watcher.amqp_url, RETRY_DELAYS_S)
+    while True:
+        await asyncio.sleep(0.2)
+        done, total = await _progress(db, ids)
+        assert done < images, "the run finished before the node could be killed"
+        if total == images and done >= total * KILL_AT:  # listing the queues takes a while
+            listed = await asyncio.to_thread(broker.listed)
+            if delayed := sum(listed[q].ready for q in DELAY_QUEUES if q in listed):
+                return done, total, delayed
+
+
+async def _lose_for_a_while(
+    victim: RabbitNode, survivor: RabbitNode, db: Any, ids: list[str], run: Run
+) -> None:
+    """Kill the node, time the failover, start it again after DOWN_S, time its return."""
+    run.clients = await asyncio.to_thread(connections, victim)
+    killed = time.monotonic()
+    victim.kill()
+    await _reconnected(survivor, run, killed)
+    progress = await _progress(db, ids)
+    if run.kill_to_reconnected is not None and await _wait_progress(db, ids, progress[0] + 1):
+        run.reconnected_to_progress = time.monotonic() - killed - run.kill_to_reconnected
+    during = await asyncio.to_thread(placements, survivor)
+    run.new_leader = during[ORIGINAL_STORED.name].leader
+    run.delay_leaders = {q: during[q].leader for q in DELAY_QUEUES}
+    await asyncio.sleep(max(0.0, DOWN_S - (time.monotonic() - killed)))
+    run.down_s = time.monotonic() - killed
+    restarting = time.monotonic()
+    await asyncio.to_thread(victim.start)
+    run.restart_s = time.monotonic() - restarting
+    run.rejoined_s = await _rejoined(survivor, victim, restarting, REJOINS)
 
 
 def _reconciled(stack: Stack) -> tuple[set[str], list[str]]:
