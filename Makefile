@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium up down demo test test-unit test-integration lint fmt typecheck clean bench bench-smoke typecheck-bench lock
+.PHONY: setup chromium up down demo test test-unit test-integration cluster lint fmt typecheck clean bench bench-smoke typecheck-bench lock
 
 setup: $(STAMP)  ## venv with the service and its dev tools; RabbitMQ if the machine has none
 
@@ -51,6 +51,9 @@ test-unit: setup
 
 test-integration: setup
 	$(BIN)/pytest -m integration
+
+cluster: setup  ## kill a RabbitMQ node under 1,000 images: 3-node cluster, 2 replicas of everything
+	$(BIN)/pytest tests/cluster
 
 lint: setup
 	$(BIN)/ruff check .

@@ -2,16 +2,21 @@
 
 import asyncio
 import contextlib
+import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractRobustConnection,
     ExchangeType,
 )
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiormq.abc import FieldTable
+from yarl import URL
 
 from shared.events import (
     FetchRequested,
@@ -32,6 +37,10 @@ from shared.names import (
     QueueSpec,
 )
 from shared.retry import DEFAULT_DELAYS_S, delay_queue
+from shared.settings import amqp_urls
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A message redelivered this many times without an ack (a handler that crashes its process
 # every time) is dead-lettered by the quorum queue instead of looping forever.
@@ -39,8 +48,65 @@ DELIVERY_LIMIT = 20
 
 
 async def connect(amqp_url: str) -> AbstractRobustConnection:
-    """A connection that reconnects by itself and restores its channels and consumers."""
-    return await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": "imgpipe"})
+    """A connection that reconnects by itself and restores its channels and consumers.
+
+    `amqp_url` is AMQP_URL: with several URLs (a cluster's nodes) every attempt, the first
+    and each after a loss, goes to the first node that answers.
+    """
+    connection = FailoverConnection(
+        amqp_urls(amqp_url), client_properties={"connection_name": "imgpipe"}
+    )
+    await connection.connect()
+    return connection
+
+
+async def connect_once(amqp_url: str, **kwargs: Any) -> AbstractConnection:
+    """A plain connection (no reconnection: the caller rebuilds its own session) to the first
+    node of AMQP_URL that answers; `kwargs` as for aio_pika.connect."""
+    return await first_answering(amqp_urls(amqp_url), lambda url: aio_pika.connect(url, **kwargs))
+
+
+async def first_answering(urls: Sequence[str | URL], attempt: Callable[[URL], Awaitable[T]]) -> T:
+    """`attempt` on each URL in turn until one connects; the last failure if none does."""
+    failure: BaseException = ConnectionError("no broker address given")
+    for url in map(URL, urls):
+        try:
+            return await attempt(url)
+        except CONNECTION_EXCEPTIONS as exc:
+            failure = exc
+            if len(urls) > 1:
+                log.warning("broker %s did not answer (%r)", _masked(url), exc)
+    raise failure
+
+
+def _masked(url: URL) -> URL:
+    return url.with_password("******") if url.password else url
+
+
+class FailoverConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection over several addresses: it reconnects to one URL only.
+
+    Channels and consumers are restored on whichever node answered; nothing moves back when
+    an earlier node returns (every node of a cluster serves every queue).
+    """
+
+    def __init__(self, urls: Sequence[str], **kwargs: Any) -> None:
+        self.addresses = tuple(map(URL, urls))
+        super().__init__(self.addresses[0], **kwargs)
+
+    # Each connection attempt of RobustConnection's reconnection loop, private in aio-pika
+    # 10 (the lock pins it; tests/unit/shared/test_broker.py fails if it is renamed): it
+    # connects to self.url, so each address is tried by pointing self.url at it.
+    async def _RobustConnection__connect_transport(self) -> None:
+        connect_transport = super()._RobustConnection__connect_transport  # type: ignore[misc]
+
+        async def attempt(url: URL) -> None:
+            self.url = url
+            await connect_transport()
+            if len(self.addresses) > 1:
+                log.info("connected to broker %s", _masked(url))
+
+        await first_answering(self.addresses, attempt)
 
 
 def queue_arguments(spec: QueueSpec) -> FieldTable:
@@ -50,6 +116,24 @@ def queue_arguments(spec: QueueSpec) -> FieldTable:
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": spec.name,
+    }
+
+
+def delay_arguments(delay_s: float) -> FieldTable:
+    """Arguments of a delay queue: a quorum queue too, so that on a cluster messages waiting
+    for their retry survive the loss of a node (quorum queues have message TTL and
+    dead-lettering since RabbitMQ 3.10)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": round(delay_s * 1000),
+        # Expired messages go back through the retry exchange with their original routing
+        # key: the name of the queue they came from.
+        "x-dead-letter-exchange": RETRY_EXCHANGE,
+        # At least once: an expired message stays here until the queue it goes back to has
+        # confirmed it (the default, at most once, drops it if that queue is failing over).
+        # RabbitMQ requires reject-publish overflow for it; no length limit is set anyway.
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
     }
 
 
@@ -76,16 +160,7 @@ async def declare_topology(
     for delay in retry_delays:
         name = delay_queue(delay)
         await channel.declare_exchange(name, ExchangeType.FANOUT, durable=True)
-        held = await channel.declare_queue(
-            name,
-            durable=True,
-            # Expired messages go back through the retry exchange with their original
-            # routing key: the name of the queue they came from.
-            arguments={
-                "x-message-ttl": round(delay * 1000),
-                "x-dead-letter-exchange": RETRY_EXCHANGE,
-            },
-        )
+        held = await channel.declare_queue(name, durable=True, arguments=delay_arguments(delay))
         await held.bind(name, "")
 
 

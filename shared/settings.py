@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from shared.cpus import available_cpus
 from shared.retry import DEFAULT_DELAYS_S
@@ -53,7 +54,8 @@ class Allowlist:
 
 @dataclass(frozen=True)
 class Settings:
-    amqp_url: str = field(repr=False)  # may carry a password
+    # One broker URL, or a cluster's nodes' URLs separated by commas (amqp_urls); passwords.
+    amqp_url: str = field(repr=False)
     s3_endpoint: str  # host:port the services use
     s3_access_key: str = field(repr=False)
     s3_secret_key: str = field(repr=False)
@@ -192,6 +194,8 @@ class Settings:
             )
         except ValueError as exc:
             raise SettingsError(f"FETCH_ALLOW_CIDRS: {exc}") from None
+        if text("AMQP_URL"):
+            amqp_urls(text("AMQP_URL"))  # fails now, not at the first connection
         return cls(
             amqp_url=text("AMQP_URL"),
             s3_endpoint=s3_endpoint,
@@ -246,6 +250,20 @@ class Settings:
             sweep_objects=flag("SWEEP_OBJECTS"),
             sweep_interval_s=seconds("SWEEP_INTERVAL_S", cls.sweep_interval_s),
         )
+
+
+def amqp_urls(raw: str) -> tuple[str, ...]:
+    """Split AMQP_URL: one URL, or several separated by commas (one per node of a cluster,
+    all with the same user and vhost); clients connect to the first that answers."""
+    urls = tuple(part.strip() for part in raw.split(","))
+    for n, url in enumerate(urls, 1):
+        parts = urlsplit(url)
+        # The URL itself is not quoted: it may carry a password.
+        if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+            raise SettingsError(
+                f"AMQP_URL entry {n} of {len(urls)} is not an amqp:// or amqps:// URL with a host"
+            )
+    return urls
 
 
 def allow_hosts(raw: str) -> tuple[str, ...]:

@@ -1,12 +1,17 @@
-"""A private RabbitMQ node, for tests that stop or restart the broker.
+"""Private RabbitMQ nodes, and clusters of them, for tests that stop or kill the broker.
 
 The machine's own node (127.0.0.1:5672) is shared with other runs and is never restarted by
-tests; this one has its own name, ports, data and config in a folder of the test's own.
+tests; these have their own names, ports, data and config in folders of the test's own.
+
+Nodes of a cluster authenticate each other (and rabbitmqctl) with the Erlang cookie. Debian's
+scripts run the server and rabbitmqctl as the rabbitmq user, whose HOME holds one cookie:
+every node started here shares it, so they can be joined without a cookie of their own.
 """
 
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -14,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from deploy.local.seaweed import free_port
 
 
 @dataclass(frozen=True)
@@ -33,15 +40,16 @@ class RabbitNode:
         (dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n{config}")
         (dir / "rabbitmq-env.conf").write_text("")
         (dir / "enabled_plugins").write_text("[].\n")
-        # rabbitmq-server drops to the rabbitmq user, which must own the folder.
-        if _user_exists("rabbitmq"):
-            for path in (dir, *dir.iterdir()):
-                shutil.chown(path, "rabbitmq", "rabbitmq")
+        _give_to_rabbitmq(dir, *dir.iterdir())
         return node
 
     @property
     def amqp_url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.dir / "node.pid"
 
     def start(self, timeout: float = 60.0) -> None:
         env = {
@@ -52,6 +60,7 @@ class RabbitNode:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_PID_FILE": str(self.pid_file),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "ERL_EPMD_ADDRESS": "127.0.0.1",
@@ -71,6 +80,27 @@ class RabbitNode:
         self.stop()
         self.start()
 
+    def kill(self) -> None:
+        """SIGKILL the node's Erlang VM: a crash, nothing flushed or handed over."""
+        os.kill(int(self.pid_file.read_text().strip()), signal.SIGKILL)
+        self._wait(lambda: not _listening(self.port), "die", 30.0)
+
+    def join(self, seed: "RabbitNode") -> None:
+        """Make this freshly started node a member of `seed`'s cluster (its own data goes)."""
+        for command in (["stop_app"], ["reset"], ["join_cluster", seed.name], ["start_app"]):
+            self.ctl(*command)
+
+    def ctl(self, *args: str) -> str:
+        """Run rabbitmqctl against this node; its output."""
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.name, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return done.stdout
+
     def _wait(self, done: Callable[[], bool], what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not done():
@@ -79,10 +109,63 @@ class RabbitNode:
             time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class RabbitCluster:
+    """Nodes joined into one cluster; clients get every node's address (AMQP_URL's list)."""
+
+    nodes: tuple[RabbitNode, ...]
+
+    @classmethod
+    def create(cls, dir: Path, size: int = 3) -> "RabbitCluster":
+        """`size` nodes in folders under `dir`, which the rabbitmq user must be able to enter."""
+        dir.mkdir(parents=True, exist_ok=True)
+        _give_to_rabbitmq(dir)
+        return cls(
+            tuple(
+                RabbitNode.create(dir / f"node{n}", free_port(), free_port())
+                for n in range(1, size + 1)
+            )
+        )
+
+    @property
+    def amqp_url(self) -> str:
+        return ",".join(node.amqp_url for node in self.nodes)
+
+    def start(self) -> None:
+        """Start every node, then join the others to the first one.
+
+        Queues declared afterwards have a member on every node (a quorum queue's initial
+        group is the whole cluster); declared before, they would live on the first only.
+        """
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes[1:]:
+            node.join(self.nodes[0])
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+
+    def restart(self) -> None:
+        """Stop and start every node, one after the other (a rolling restart)."""
+        for node in self.nodes:
+            node.restart()
+
+    def node(self, name: str) -> RabbitNode:
+        return next(node for node in self.nodes if node.name == name)
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _give_to_rabbitmq(*paths: Path) -> None:
+    # rabbitmq-server drops to the rabbitmq user, which must own the node's folders.
+    if _user_exists("rabbitmq"):
+        for path in paths:
+            shutil.chown(path, "rabbitmq", "rabbitmq")
 
 
 def _user_exists(name: str) -> bool:

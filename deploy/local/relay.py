@@ -3,6 +3,9 @@
     python -m deploy.local.relay --filer-grpc 127.0.0.1:18888 \\
         --amqp-url amqp://guest:guest@127.0.0.1:5672/ --state-file .stack/relay.state
 
+--amqp-url takes AMQP_URL's form: with several URLs (a cluster), each session connects to the
+first node that answers.
+
 Follows the filer's metadata stream under /buckets/, turns every object written to one of our
 buckets into the message MinIO would publish (translate.py), and publishes it the way our MinIO
 AMQP targets are configured: durable direct exchange, persistent delivery, publisher confirms.
@@ -27,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq.exceptions as amqp_errors
@@ -39,7 +41,9 @@ from deploy.local.filer_wire import (
     encode_subscribe_request,
 )
 from deploy.local.translate import Publication, translate
+from shared.broker import connect_once
 from shared.names import BUCKET_EVENTS_EXCHANGE
+from shared.settings import SettingsError, amqp_urls
 
 log = logging.getLogger("deploy.local.relay")
 
@@ -137,31 +141,51 @@ class Relay:
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _session(self, epoch: int) -> None:
-        async with await aio_pika.connect(
+        async with await connect_once(
             self.amqp_url, client_properties={"connection_name": CLIENT_NAME}
         ) as connection:
+            # The filer's stream goes on when the broker connection dies: the session ends
+            # then, so the relay reconnects (to another node of a cluster) before the next
+            # event rather than failing to publish it.
+            lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def on_close(*_: object) -> None:
+                if not lost.done():
+                    lost.set_result(None)
+
+            connection.close_callbacks.add(on_close)
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.declare_exchange(
                 BUCKET_EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
             )
             async with grpc.aio.insecure_channel(self.filer) as filer:
-                subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
-                since = max(0, self.since_ns - RESUME_MARGIN_NS)
-                request = encode_subscribe_request(
-                    CLIENT_NAME, PATH_PREFIX, since, self.client_id, epoch
-                )
-                log.info("subscribing to %s after %d", self.filer, since)
-                async for raw in subscribe(request):
-                    event = decode_metadata_event(raw)
-                    publication = translate(event)
-                    if publication is None:
-                        continue
-                    seen = (event.ts_ns, publication.object_path)
-                    if not self.is_new(seen):
-                        continue
-                    await _publish(exchange, publication)
-                    self.remember(seen)
-                    log.debug("published %s (%d)", publication.object_path, event.ts_ns)
+                relaying = asyncio.ensure_future(self._relay(filer, exchange, epoch))
+                await asyncio.wait((relaying, lost), return_when=asyncio.FIRST_COMPLETED)
+                if not relaying.done():
+                    relaying.cancel()
+                    await asyncio.wait((relaying,))
+                    raise ConnectionError("the broker connection was lost")
+                await relaying  # its end, or its error
+
+    async def _relay(
+        self, filer: grpc.aio.Channel, exchange: aio_pika.abc.AbstractExchange, epoch: int
+    ) -> None:
+        """Publish every new event of the filer's stream, from the resume point on."""
+        subscribe = filer.unary_stream(SUBSCRIBE_METADATA)
+        since = max(0, self.since_ns - RESUME_MARGIN_NS)
+        request = encode_subscribe_request(CLIENT_NAME, PATH_PREFIX, since, self.client_id, epoch)
+        log.info("subscribing to %s after %d", self.filer, since)
+        async for raw in subscribe(request):
+            event = decode_metadata_event(raw)
+            publication = translate(event)
+            if publication is None:
+                continue
+            seen = (event.ts_ns, publication.object_path)
+            if not self.is_new(seen):
+                continue
+            await _publish(exchange, publication)
+            self.remember(seen)
+            log.debug("published %s (%d)", publication.object_path, event.ts_ns)
 
     def is_new(self, seen: Seen) -> bool:
         """Not published yet: newer than the margin's start and not among its published."""
@@ -198,15 +222,19 @@ def _describe(exc: BaseException) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.local.relay", description=__doc__)
     parser.add_argument("--filer-grpc", required=True, help="filer gRPC address, host:port")
-    parser.add_argument("--amqp-url", required=True, help="amqp://user:password@host:port/vhost")
+    parser.add_argument(
+        "--amqp-url", required=True, help="amqp://user:password@host:port/vhost[,amqp://…]"
+    )
     parser.add_argument("--state-file", required=True, type=Path, help="resume point, kept here")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     args = parser.parse_args(argv)
     host, _, port = args.filer_grpc.rpartition(":")
     if not host or not port.isdigit():
         parser.error(f"--filer-grpc must be host:port, got {args.filer_grpc!r}")
-    if urlsplit(args.amqp_url).scheme not in ("amqp", "amqps"):
-        parser.error("--amqp-url must be an amqp:// or amqps:// URL")
+    try:
+        amqp_urls(args.amqp_url)
+    except SettingsError as exc:
+        parser.error(str(exc))
     return args
 
 

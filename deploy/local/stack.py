@@ -11,6 +11,7 @@ on free ports and their own RabbitMQ vhost.
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import shutil
@@ -23,11 +24,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from deploy.local.rabbit import RabbitNode
+from deploy.local.rabbit import RabbitCluster, RabbitNode
 from deploy.local.seaweed import (
     SeaweedPorts,
     free_port,
@@ -36,6 +38,7 @@ from deploy.local.seaweed import (
     start_seaweed,
 )
 from shared.broker import connect, declare_topology
+from shared.settings import amqp_urls
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_IMAGES = ROOT / "sample-data" / "images"
@@ -47,21 +50,39 @@ DEV_TENANT = "dev"
 MONGO_START_S = 600.0
 
 
+def replica_name(name: str, n: int) -> str:
+    """The process name of a function's or the gateway's n-th replica: "compressor",
+    "compressor-2", …"""
+    return name if n == 1 else f"{name}-{n}"
+
+
 @dataclass
 class Ports:
     gateway: int = 8000
     mongo: int = 27018
     images: int = 8099  # serves sample-data/images for the sample CSV
     seaweed: SeaweedPorts = field(default_factory=SeaweedPorts)
-    # Each consumer function's Prometheus endpoint (the gateway serves its own /metrics).
+    # Each consumer process's Prometheus endpoint, by process name (the gateway serves its own
+    # /metrics).
     metrics: dict[str, int] = field(
         default_factory=lambda: {name: 9101 + n for n, name in enumerate(FUNCTIONS)}
     )
+    # Where the second, third, … gateway replica listens.
+    more_gateways: list[int] = field(default_factory=list)
 
     @classmethod
-    def free(cls) -> "Ports":
-        metrics = dict(zip(FUNCTIONS, free_ports(len(FUNCTIONS)), strict=True))
-        return cls(free_port(), free_port(), free_port(), SeaweedPorts.free(), metrics)
+    def free(cls, replicas: int = 1) -> "Ports":
+        """Free ports for `replicas` processes of each function and of the gateway."""
+        names = [replica_name(f, n) for f in FUNCTIONS for n in range(1, replicas + 1)]
+        metrics = dict(zip(names, free_ports(len(names)), strict=True))
+        gateways = free_ports(replicas)
+        return cls(
+            gateways[0], free_port(), free_port(), SeaweedPorts.free(), metrics, gateways[1:]
+        )
+
+    @property
+    def gateways(self) -> list[int]:
+        return [self.gateway, *self.more_gateways]
 
 
 @dataclass
@@ -70,8 +91,11 @@ class StackConfig:
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     ports: Ports = field(default_factory=Ports)
     extra_env: dict[str, str] = field(default_factory=dict)
-    # A private broker node (tests that restart RabbitMQ); amqp_url must point at it.
-    rabbit: RabbitNode | None = None
+    # A private broker node or cluster (tests that restart or kill RabbitMQ); amqp_url must
+    # point at it.
+    rabbit: RabbitNode | RabbitCluster | None = None
+    # Processes of each function and of the gateway (ports must have as many: Ports.free).
+    replicas: int = 1
     webhook_secret: str = field(
         default_factory=lambda: "whsec_" + base64.b64encode(os.urandom(32)).decode()
     )
@@ -166,15 +190,18 @@ class Stack:
             ],
         )
         for name in FUNCTIONS:
-            metrics = {"METRICS_PORT": str(cfg.ports.metrics[name])}
-            self._spawn(name, [sys.executable, "-m", name], {**env, **metrics})
-        gateway = f"http://127.0.0.1:{cfg.ports.gateway}/healthz"
-        self._spawn(
-            "gateway",
-            [sys.executable, "-m", "ingest.gateway"],
-            env,
-            ready=lambda: _http_ok(gateway),
-        )
+            for n in range(1, cfg.replicas + 1):
+                process = replica_name(name, n)
+                metrics = {"METRICS_PORT": str(cfg.ports.metrics[process])}
+                self._spawn(process, [sys.executable, "-m", name], {**env, **metrics})
+        for n in range(1, cfg.replicas + 1):
+            port = cfg.ports.gateways[n - 1]
+            self._spawn(
+                replica_name("gateway", n),
+                [sys.executable, "-m", "ingest.gateway"],
+                {**env, "GATEWAY_PORT": str(port)},
+                ready=functools.partial(_http_ok, f"http://127.0.0.1:{port}/healthz"),
+            )
         self._spawn(
             "images",
             [
@@ -295,13 +322,13 @@ class Stack:
         """Start one more `name` process, same command and environment (even after `name`
         itself was killed); returns the replica's own name ("compressor-2", …) for kill()."""
         n = 2
-        while f"{name}-{n}" in self._starters:
+        while replica_name(name, n) in self._starters:
             n += 1
-        self._add(f"{name}-{n}", self._starters[name])
-        return f"{name}-{n}"
+        self._add(replica_name(name, n), self._starters[name])
+        return replica_name(name, n)
 
     def restart_broker(self) -> None:
-        """Stop and start the stack's private RabbitMQ node (its data survives)."""
+        """Stop and start the stack's private RabbitMQ node or nodes (their data survives)."""
         if self.config.rabbit is None:
             raise RuntimeError("only a stack with its own RabbitMQ node may restart it")
         self.config.rabbit.restart()
@@ -340,11 +367,11 @@ async def _declare(amqp_url: str) -> None:
 
 
 def ensure_rabbitmq(amqp_url: str) -> None:
-    """Use the RabbitMQ at `amqp_url` if it answers, otherwise start the machine's own."""
-    host_port = amqp_url.split("@")[-1].split("/")[0]
-    host, _, port = host_port.partition(":")
-    if _port_open(int(port or 5672), host):
+    """Use a RabbitMQ of `amqp_url` if one answers, otherwise start the machine's own."""
+    addresses = [urlsplit(url) for url in amqp_urls(amqp_url)]
+    if any(_port_open(a.port or 5672, a.hostname or "127.0.0.1") for a in addresses):
         return
+    host, port = addresses[0].hostname or "127.0.0.1", addresses[0].port or 5672
     if shutil.which("rabbitmq-server") is None:
         raise SystemExit(
             "RabbitMQ is not answering and is not installed: run `make setup` "
@@ -358,7 +385,7 @@ def ensure_rabbitmq(amqp_url: str) -> None:
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
     }
     subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True)
-    _wait_for(lambda: _port_open(int(port or 5672), host), "RabbitMQ", None, timeout=60)
+    _wait_for(lambda: _port_open(port, host), "RabbitMQ", None, timeout=60)
 
 
 def _bin(name: str) -> str:

@@ -71,15 +71,17 @@ async def upload(
     stack: Stack,
     data: bytes,
     headers: dict[str, str] | None = None,
+    gateway_url: str = "",
     **fields: str,
 ) -> aiohttp.ClientResponse:
-    """POST the CSV (and form fields) to /api/upload."""
+    """POST the CSV (and form fields) to /api/upload of `gateway_url` (default: the stack's
+    first gateway)."""
     form = aiohttp.FormData()
     # A stream: aiohttp warns of a bytes body over 1 MB (and pytest fails on warnings).
     form.add_field("file", io.BytesIO(data), filename="products.csv", content_type="text/csv")
     for name, value in fields.items():
         form.add_field(name, value)
-    return await http.post(f"{base(stack)}/api/upload", data=form, headers=headers)
+    return await http.post(f"{gateway_url or base(stack)}/api/upload", data=form, headers=headers)
 
 
 async def status_of(http: aiohttp.ClientSession, stack: Stack, request_id: str) -> dict[str, Any]:

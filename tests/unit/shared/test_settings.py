@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from shared.cpus import available_cpus
-from shared.settings import Allowlist, Settings, SettingsError
+from shared.settings import Allowlist, Settings, SettingsError, amqp_urls
 
 REQUIRED = {
     "AMQP_URL": "amqp://imgpipe:amqp-pw-123@rabbit:5672/",
@@ -368,3 +368,32 @@ def test_retention_days_may_not_be_negative(name: str) -> None:
 def test_sweep_interval_must_be_positive() -> None:
     with pytest.raises(SettingsError, match=r"^SWEEP_INTERVAL_S must be a positive number"):
         settings(SWEEP_INTERVAL_S="0")
+
+
+def test_amqp_url_may_list_a_clusters_nodes() -> None:
+    nodes = "amqp://u:p@rabbit-1:5672/, amqp://u:p@rabbit-2:5672/,amqps://u:p@rabbit-3/"
+    assert settings(AMQP_URL=nodes).amqp_url == nodes
+    assert amqp_urls(nodes) == (
+        "amqp://u:p@rabbit-1:5672/",
+        "amqp://u:p@rabbit-2:5672/",
+        "amqps://u:p@rabbit-3/",
+    )
+    assert amqp_urls(REQUIRED["AMQP_URL"]) == (REQUIRED["AMQP_URL"],)
+
+
+@pytest.mark.parametrize(
+    ("raw", "entry"),
+    [
+        ("amqp://u:secret-pw@rabbit-1/,", "2 of 2"),  # a trailing comma: an empty entry
+        ("amqp://u:secret-pw@rabbit-1/,,amqp://rabbit-3/", "2 of 3"),
+        ("amqp://u:secret-pw@rabbit-1/,http://rabbit-2/", "2 of 2"),
+        ("rabbit-1:5672", "1 of 1"),
+        ("amqp:///vhost", "1 of 1"),
+    ],
+)
+def test_bad_amqp_url_names_the_entry_not_the_password(raw: str, entry: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings(AMQP_URL=raw)
+    message = str(caught.value)
+    assert message.startswith(f"AMQP_URL entry {entry} ")
+    assert "secret-pw" not in message

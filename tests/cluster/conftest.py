@@ -1,0 +1,92 @@
+"""One stack for the cluster suite: a three-node RabbitMQ cluster of its own (a node of it gets
+killed), two replicas of every function and of the gateway, and the faults suite's origin and
+webhook receiver. The report is printed at the end of the session and written to a file.
+
+CLUSTER_IMAGES sets how many images the run sends: 1,000 by default (`make test` and
+`make cluster` alike: about 1.5 to 2.5 minutes on two cores); fewer for a quick look.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local.rabbit import RabbitCluster
+from deploy.local.stack import Ports, Stack, StackConfig
+from tests.faults.corpus import Corpus
+from tests.faults.servers import Origin, WebhookReceiver
+from tests.server_thread import ServerThread
+
+IMAGES = int(os.environ.get("CLUSTER_IMAGES", "1000"))
+REPLICAS = 2
+# Longer than the faults suite's: more messages wait in the delay queues when the node dies.
+RETRY_DELAYS_S = "1,2,4,8"
+FETCH_TIMEOUT_S = "3"
+# The reconciler re-issues the steps of an image whose request made no progress for
+# STUCK_AFTER_S, which would hide a message the cluster lost: it waits longer here than any
+# legitimate pause of the run (the longest retry backoff is 15 s), and the test accounts for
+# every image it re-issues.
+RECONCILE_INTERVAL_S = "5"
+STUCK_AFTER_S = "30"
+SERVERS = ("seaweed", "secantusdb", "images")  # stopped last, by Stack.stop()
+REPORT = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="package")
+def cluster() -> Iterator[RabbitCluster]:
+    """Three nodes of the suite's own, in a folder directly under /tmp: the server runs as the
+    rabbitmq user, which cannot enter pytest's root-only temporary folders."""
+    folder = Path(tempfile.mkdtemp(prefix="imgpipe-cluster-"))
+    try:
+        yield RabbitCluster.create(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def stack(cluster: RabbitCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = StackConfig(
+        dir=tmp_path_factory.mktemp("cluster-stack"),
+        amqp_url=cluster.amqp_url,  # every process gets the three addresses
+        ports=Ports.free(REPLICAS),
+        extra_env={
+            "RETRY_DELAYS_S": RETRY_DELAYS_S,
+            "FETCH_TIMEOUT_S": FETCH_TIMEOUT_S,
+            "RECONCILE_INTERVAL_S": RECONCILE_INTERVAL_S,
+            "STUCK_AFTER_S": STUCK_AFTER_S,
+        },
+        rabbit=cluster,
+        replicas=REPLICAS,
+    )
+    running = Stack(config)
+    running.start()
+    yield running
+    # The functions, gateways and relay first, while the servers they use still answer.
+    try:
+        for name in [n for n in reversed(running.procs) if n not in SERVERS]:
+            running.kill(name, signal.SIGTERM)
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="package")
+def servers() -> Iterator[tuple[Origin, WebhookReceiver]]:
+    corpus = Corpus()
+    corpus.add_samples()
+    corpus.generate(IMAGES + 20)
+    thread = ServerThread()
+    origin, hooks = Origin(corpus), WebhookReceiver()
+    origin.base = thread.serve(origin.app())
+    hooks.base = thread.serve(hooks.app())
+    yield origin, hooks
+    thread.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if text := terminalreporter.config.stash.get(REPORT, ""):
+        terminalreporter.section("broker cluster results")
+        terminalreporter.write(text)
