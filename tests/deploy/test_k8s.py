@@ -243,9 +243,14 @@ def test_the_notifier_never_scales_to_zero(objects: list[Object]) -> None:
 # --- what the code consumes, serves and reads -------------------------------------------------
 
 
+# Secret values the services validate at startup beyond "not empty" (compose builds AMQP_URL
+# from its parts, so sample_env() has none).
+_SECRET_SAMPLES = {"AMQP_URL": "amqp://imgpipe:sample@rabbitmq.imgpipe.svc:5672/"}
+
+
 def _check_env(objects: list[Object], spec: Object) -> dict[str, str]:
     """The container's environment with sample values for its Secret references."""
-    samples = sample_env()
+    samples = sample_env() | _SECRET_SAMPLES
     env = {}
     for name, var in container_env(objects, spec).items():
         if "value" in var:
