@@ -34,7 +34,11 @@ class GroupCommit(Generic[T]):
                 await self._write([item for item, _ in batch])
             except Exception as exc:  # each handler's message is retried
                 for _, done in batch:
-                    done.set_exception(exc)
+                    if not done.done():
+                        done.set_exception(exc)
             else:
                 for _, done in batch:
-                    done.set_result(None)
+                    # A handler cancelled meanwhile (its broker connection closed) is not
+                    # waiting any more; the others in this write and the next still are.
+                    if not done.done():
+                        done.set_result(None)

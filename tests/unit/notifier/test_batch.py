@@ -40,3 +40,44 @@ async def test_a_failed_write_fails_every_caller_in_it_and_the_next_write_goes_o
     assert [type(e) for e in failed] == [ConnectionError, ConnectionError]
     await group.add("c")  # a new write
     assert calls == 2
+
+
+async def test_a_caller_cancelled_while_its_write_runs_holds_up_no_one() -> None:
+    # A consumer's handler is cancelled when its broker connection closes; the others in the
+    # same write, and those waiting for the next one, must still be answered.
+    writes: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def write(items: list[int]) -> None:
+        writes.append(items)
+        await gate.wait()
+
+    group = GroupCommit(write)
+    cancelled, kept = asyncio.create_task(group.add(1)), asyncio.create_task(group.add(2))
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(group.add(3))  # goes in the next write
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(kept, waiting), timeout=5)
+    assert writes == [[1, 2], [3]] and cancelled.cancelled()
+
+
+async def test_a_caller_cancelled_while_its_write_fails_holds_up_no_one() -> None:
+    gate = asyncio.Event()
+
+    async def write(items: list[int]) -> None:
+        await gate.wait()
+        if 1 in items:
+            raise ConnectionError("store away")
+
+    group = GroupCommit(write)
+    cancelled, kept = asyncio.create_task(group.add(1)), asyncio.create_task(group.add(2))
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(group.add(3))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    gate.set()
+    failed = await asyncio.wait_for(asyncio.gather(kept, return_exceptions=True), timeout=5)
+    assert [type(e) for e in failed] == [ConnectionError]
+    await asyncio.wait_for(waiting, timeout=5)
