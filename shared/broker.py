@@ -11,6 +11,7 @@ import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
+    AbstractIncomingMessage,
     AbstractRobustConnection,
     ExchangeType,
 )
@@ -120,20 +121,19 @@ def queue_arguments(spec: QueueSpec) -> FieldTable:
 
 
 def delay_arguments(delay_s: float) -> FieldTable:
-    """Arguments of a delay queue: a quorum queue too, so that on a cluster messages waiting
-    for their retry survive the loss of a node (quorum queues have message TTL and
-    dead-lettering since RabbitMQ 3.10)."""
+    """Arguments of a delay queue (`delay_s` names it): a quorum queue, so that on a cluster
+    messages waiting for their retry survive the loss of a node. No TTL or dead-lettering:
+    the functions hold each message until it is due (shared/delays.py)."""
+    return {"x-queue-type": "quorum"}
+
+
+def own_headers(message: AbstractIncomingMessage) -> dict[str, object]:
+    """The message's headers without the broker's bookkeeping (a copy starts afresh)."""
     return {
-        "x-queue-type": "quorum",
-        "x-message-ttl": round(delay_s * 1000),
-        # Expired messages go back through the retry exchange with their original routing
-        # key: the name of the queue they came from.
-        "x-dead-letter-exchange": RETRY_EXCHANGE,
-        # At least once: an expired message stays here until the queue it goes back to has
-        # confirmed it (the default, at most once, drops it if that queue is failing over).
-        # RabbitMQ requires reject-publish overflow for it; no length limit is set anyway.
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
+        k: v
+        for k, v in (message.headers or {}).items()
+        if k != "x-delivery-count"
+        and not k.startswith(("x-death", "x-first-death", "x-last-death"))
     }
 
 

@@ -18,10 +18,11 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared import logs, metrics
-from shared.broker import queue_arguments, run_until_stopped, stop_on_signals
+from shared.broker import own_headers, queue_arguments, run_until_stopped, stop_on_signals
+from shared.delays import DUE_HEADER, hold_and_release, now_ms
 from shared.errors import NotYet, PermanentError, RetryLater
 from shared.names import DEAD_LETTER_EXCHANGE, QUEUES
-from shared.retry import delay_queue, expiration_ms, next_delay
+from shared.retry import delay_queue, next_delay, wait_ms
 from shared.runtime import Clients, open_clients
 from shared.settings import SERVERS, Settings
 
@@ -29,16 +30,6 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
 REASON_HEADER = "x-last-error"
-
-
-def _own_headers(message: AbstractIncomingMessage) -> dict[str, object]:
-    """The message's headers without the broker's bookkeeping (a copy starts afresh)."""
-    return {
-        k: v
-        for k, v in (message.headers or {}).items()
-        if k != "x-delivery-count"
-        and not k.startswith(("x-death", "x-first-death", "x-last-death"))
-    }
 
 
 @dataclass(frozen=True)
@@ -74,17 +65,15 @@ async def consume(
         message: AbstractIncomingMessage,
         exchange: str,
         headers: dict[str, object],
-        expiration: float | None = None,
     ) -> None:
         """Publish a copy of `message` (confirmed), addressed back to this queue."""
         target = await channel.get_exchange(exchange, ensure=False)
         copy = aio_pika.Message(
             message.body,
-            headers={**_own_headers(message), **headers},  # type: ignore[dict-item]
+            headers={**own_headers(message), **headers},  # type: ignore[dict-item]
             content_type=message.content_type,
             type=message.type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            expiration=expiration,
         )
         await target.publish(copy, routing_key=queue_name)
 
@@ -116,8 +105,9 @@ async def consume(
             log.warning(
                 "%s: attempt %d failed (%s); next in %.1f s", queue_name, attempt, reason, delay
             )
-            headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason}
-            await forward(message, delay_queue(delay), headers, expiration_ms(delay) / 1000)
+            due = now_ms() + wait_ms(delay)  # a holder releases it then (shared/delays.py)
+            headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason, DUE_HEADER: due}
+            await forward(message, delay_queue(delay), headers)
             return "retried"
         return "ok"
 
@@ -165,6 +155,7 @@ def run(
         async with open_clients(settings) as clients:
             for queue, route in routes.items():
                 await consume(clients.channel, queue, route, clients)
+            await hold_and_release(clients.connection, settings.retry_delays_s)
             task = asyncio.create_task(background(clients)) if background else None
             await run_until_stopped(clients.connection, stop_on_signals())
             if task is not None:

@@ -34,7 +34,7 @@ WEBHOOK_DUE_ROUTING_KEY = "webhook.due"
 
 # Rejected messages (permanent failures, or too many redeliveries) land here with their reason.
 DEAD_LETTER_EXCHANGE = "imgpipe.dead-letter"
-# Messages coming back from a delay queue (shared/retry.py), routed by their queue's name.
+# Messages coming back from a delay queue (shared/delays.py), routed by their queue's name.
 RETRY_EXCHANGE = "imgpipe.retry"
 
 

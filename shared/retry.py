@@ -1,9 +1,10 @@
 """When to try a message again (pure): exponential backoff through a few fixed delay queues.
 
-A message that failed transiently is republished to a delay queue whose TTL holds it back,
-then RabbitMQ dead-letters it to the retry exchange, which routes it to the queue it came
-from. Fixed levels keep the number of queues small; a per-message expiration just under the
-level's TTL adds jitter, so a burst of failures does not come back as one burst.
+A message that failed transiently is republished to the delay queue of its level, where the
+functions hold it until it is due and then send it back through the retry exchange to the
+queue it came from (shared/delays.py). Fixed levels keep the number of queues small; a wait
+just under the level's delay adds jitter, so a burst of failures does not come back as one
+burst.
 """
 
 import random
@@ -33,7 +34,7 @@ def next_delay(attempt: int, delays: Sequence[float], wanted: float | None = Non
     return level
 
 
-def expiration_ms(level_s: float, rng: random.Random | None = None) -> int:
-    """Per-message TTL inside a level: jittered down, never above the queue's own TTL."""
+def wait_ms(level_s: float, rng: random.Random | None = None) -> int:
+    """How long one message waits inside a level: jittered down, never above the level."""
     factor = 1 - JITTER * (rng or random).random()
     return max(1, int(level_s * 1000 * factor))

@@ -12,8 +12,11 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pymongo
 import pytest
+from pymongo.database import Database
 
 from deploy.local.rabbit import RabbitCluster
 from deploy.local.stack import Ports, Stack, StackConfig
@@ -71,6 +74,16 @@ def stack(cluster: RabbitCluster, tmp_path_factory: pytest.TempPathFactory) -> I
             running.kill(name, signal.SIGTERM)
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="package")
+def db(stack: Stack) -> Iterator[Database[dict[str, Any]]]:
+    """The stack's database, read directly (closed even when a test fails)."""
+    env = stack.config.env()
+    with pymongo.MongoClient[dict[str, Any]](
+        env["MONGO_URL"], serverSelectionTimeoutMS=3000
+    ) as client:
+        yield client[env["MONGO_DB"]]
 
 
 @pytest.fixture(scope="package")

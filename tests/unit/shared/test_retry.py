@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from shared.retry import JITTER, delay_queue, expiration_ms, next_delay
+from shared.retry import JITTER, delay_queue, next_delay, wait_ms
 
 DELAYS = (1.0, 5.0, 30.0)
 
@@ -33,8 +33,8 @@ def test_queue_names_are_per_level() -> None:
     assert delay_queue(30) == "imgpipe.delay.30000ms"
 
 
-def test_expiration_is_jittered_below_the_level() -> None:
+def test_wait_is_jittered_below_the_level() -> None:
     rng = random.Random(7)
-    values = [expiration_ms(5.0, rng) for _ in range(200)]
+    values = [wait_ms(5.0, rng) for _ in range(200)]
     assert all(5000 * (1 - JITTER) <= v <= 5000 for v in values)
     assert len(set(values)) > 100  # spread out, not one burst
