@@ -10,12 +10,15 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.faults.corpus import Corpus
+from tests.server_thread import ServerThread
 
 _HTML = b"<!DOCTYPE html><html><head><title>Not here</title></head><body>moved</body></html>"
 
@@ -158,3 +161,16 @@ class WebhookReceiver:
             headers = {k.lower(): v for k, v in request.headers.items()}
             self.deliveries.append(Delivery(tag, time.monotonic(), answer, headers, raw))
         return web.Response(status=answer, text="ok" if answer == 200 else "not now")
+
+
+@contextmanager
+def serving(corpus: Corpus) -> Iterator[tuple[Origin, WebhookReceiver]]:
+    """An origin serving `corpus` and a webhook receiver, on a thread of their own."""
+    thread = ServerThread()
+    origin, hooks = Origin(corpus), WebhookReceiver()
+    try:
+        origin.base = thread.serve(origin.app())
+        hooks.base = thread.serve(hooks.app())
+        yield origin, hooks
+    finally:
+        thread.close()
