@@ -77,11 +77,13 @@ def db(stack: Stack) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="package")
-def servers() -> Iterator[tuple[Origin, WebhookReceiver]]:
+def servers(stack: Stack) -> Iterator[tuple[Origin, WebhookReceiver]]:
+    """The origin, and a webhook receiver that verifies each delivery as it arrives: the
+    checks run after the whole run, past the signature's 5 minutes of validity."""
     corpus = Corpus()
     corpus.add_samples()
     corpus.generate(max(500, math.ceil(IMAGES / REQUESTS)))  # good() takes distinct ones
-    with serving(corpus) as servers:
+    with serving(corpus, stack.config.webhook_secret) as servers:
         yield servers
 
 
