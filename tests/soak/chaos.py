@@ -33,7 +33,7 @@ QUORUM_WAIT_S = 180.0  # for every quorum queue to have all its members online a
 class Kill:
     at: float  # seconds since the run started
     kind: str  # one of KINDS
-    target: str  # process or node name
+    target: str  # process name, or "node 1", "node 2", … of the cluster
     down_s: float  # kill → started again (a node: → its AMQP port answering)
     rejoined_s: float | None = None  # a node: start → back in the queues' Raft groups
     waited_s: float = 0.0  # a node: waited before the kill for every queue's quorum
@@ -122,7 +122,8 @@ class Chaos:
         queues = (ORIGINAL_STORED.name, *delays)
         back = await rejoined(self._other(victim), victim, started, queues)
         at = killed - self.started
-        self.kills.append(Kill(at, "broker", victim.name, started - killed, back, waited))
+        node = f"node {self.cluster.nodes.index(victim) + 1}"
+        self.kills.append(Kill(at, "broker", node, started - killed, back, waited))
 
     def _other(self, node: RabbitNode) -> RabbitNode:
         return next(n for n in self.cluster.nodes if n is not node)

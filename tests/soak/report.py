@@ -2,6 +2,7 @@
 
 import itertools
 import statistics
+import textwrap
 from collections import Counter
 
 from tests.soak.chaos import INTERVAL_S, KINDS, PAUSE_S
@@ -125,24 +126,51 @@ def table(run: Run) -> str:
 
 def document(run: Run) -> str:
     """docs/soak.md: what the run does, then its table."""
-    low, high = INTERVAL_S
-    pause_low, pause_high = PAUSE_S
-    return f"""# Soak: {run.duration_s / 60:.0f} minutes of random kills under continuous load
+    (low, high), (pause_low, pause_high) = INTERVAL_S, PAUSE_S
+    requests = max(1, len(run.submitted))
+    paragraphs = [
+        f"Written by `make soak` (`tests/soak/`, `SOAK_S={run.duration_s:.0f} "
+        f"SOAK_IMAGES={run.images}`). The suite runs a three-node RabbitMQ cluster of its own "
+        f"and {run.replicas} replicas of every function and of the gateway, with the relay, "
+        "SeaweedFS and SecantusDB, all on one machine.",
+        f"Load: for {run.duration_s:.0f} s, a request of about {round(run.images / requests)} good "
+        f"images (the sample photos and distinct generated ones) every "
+        f"{run.duration_s / requests:.0f} s, alternately to each gateway replica; an upload "
+        "that fails is sent again to the other gateway with the same `Idempotency-Key`.",
+        f"Chaos: meanwhile, every uniform({low:.0f}, {high:.0f}) s (seeded), one target is "
+        "killed with SIGKILL: the second replica of a function or of the gateway, the relay, "
+        "or a broker node, the kinds drawn in turn from a shuffled deck. A process is started "
+        f"again {pause_low:.0f}–{pause_high:.0f} s later. A node is started again after the "
+        "same pause while the kills go on, and the next node is killed only once every quorum "
+        "queue has all its members online again: one node at most is ever down, so every "
+        "queue keeps its quorum. The first replica of each function and of the gateway is "
+        "never killed, so that its memory (VmRSS, sampled every 2 s) can be followed over the "
+        "whole run.",
+        "Checks, once every request is final: the faults suite's on each request (its records, "
+        "one original and one output object per image, the output CSV, one webhook event, "
+        "signed, verified as it arrived, and no dead letter); the work and delay queues "
+        "drained, every replica consuming each of its queues, as many client connections as "
+        "at the start; the reconciler re-issued only images whose message the broker held "
+        "back; and, in a run of 10 minutes or more, each function's RSS grew by less than "
+        f"{FLAT:.0%} from minute 2 to the end. Speeds are reported, never asserted.",
+    ]
+    title = f"# Soak: {run.duration_s / 60:.0f} minutes of random kills under continuous load"
+    text = "\n\n".join(textwrap.fill(p, 96, break_on_hyphens=False) for p in paragraphs)
+    return f"{title}\n\n{text}\n\n{table(run)}\n{_kill_list(run)}"
 
-Written by `make soak` (`tests/soak/`; `SOAK_S={run.duration_s:.0f} SOAK_IMAGES={run.images}`).
-The suite runs its own three-node RabbitMQ cluster and {run.replicas} replicas of every
-function and of the gateway. For {run.duration_s:.0f} s it uploads a request of good images
-(the sample photos and distinct generated ones) every few seconds, alternately to each gateway
-replica; an upload that fails is sent again to the other gateway with the same
-`Idempotency-Key`. Meanwhile, every uniform({low:.0f}, {high:.0f}) s (seeded), one target is
-killed with SIGKILL: a replica of a function or of the gateway, the relay, or a broker node
-(the kinds drawn in turn from a shuffled deck). A process is started again {pause_low:.0f}–
-{pause_high:.0f} s later; a node too, and the next node is killed only once every quorum
-queue has all its members online again, so one node at most is ever down. The first replica of
-each function and of the gateway is never killed: its RSS (VmRSS, sampled every 2 s) is
-followed over the whole run. Afterwards every request must be final and pass the faults
-suite's checks (records, one original and one output object per image, the output CSV, one
-signed webhook event, no dead letter), the queues must drain with every replica consuming
-again, and the reconciler may have re-issued only images whose message the broker held back.
 
-{table(run)}"""
+def _kill_list(run: Run) -> str:
+    """Every kill, in order: when, what, how long it was down."""
+    head = (
+        "The kills, in order (a node is down until its AMQP port answers again, then rejoins "
+        "its queues' Raft groups; a kill due while the target before it is still coming back, "
+        "or before every quorum queue has its members online again, waits for that):"
+    )
+    lines = [head, "", "| at | target | down | node rejoined | waited for quorum |"]
+    lines.append("|---|---|---|---|---|")
+    for k in sorted(run.kills, key=lambda k: k.at):
+        node = k.kind == "broker"
+        rejoined = "" if k.rejoined_s is None else f"{k.rejoined_s:.1f} s"
+        waited = f"{k.waited_s:.1f} s" if node else ""
+        lines.append(f"| {k.at:.0f} s | {k.target} | {k.down_s:.1f} s | {rejoined} | {waited} |")
+    return "\n".join(lines) + "\n"
