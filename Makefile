@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup chromium up down demo test test-unit test-integration cluster lint fmt typecheck clean bench bench-smoke typecheck-bench lock
+.PHONY: setup chromium up down demo test test-unit test-integration cluster soak lint fmt typecheck clean bench bench-smoke typecheck-bench lock
 
 setup: $(STAMP)  ## venv with the service and its dev tools; RabbitMQ if the machine has none
 
@@ -54,6 +54,13 @@ test-integration: setup
 
 cluster: setup  ## kill a RabbitMQ node under 1,000 images: 3-node cluster, 2 replicas of everything
 	$(BIN)/pytest tests/cluster
+
+# The soak of issue 13; `make test` runs a short one (60 s, 300 images) and keeps its report in
+# pytest's temporary folder. SOAK_S and SOAK_IMAGES override these; SOAK_SEED replays a run.
+SOAK_S ?= 600
+SOAK_IMAGES ?= 5000
+soak: setup  ## kill a random replica, the relay or a node every 5-15 s for 10 min under 5,000 images; writes docs/soak.md
+	SOAK_S=$(SOAK_S) SOAK_IMAGES=$(SOAK_IMAGES) SOAK_REPORT=docs/soak.md $(BIN)/pytest tests/soak
 
 lint: setup
 	$(BIN)/ruff check .

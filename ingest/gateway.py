@@ -167,6 +167,9 @@ async def _upload_csv(request: Request, tenant: str, form: FormData, file: Uploa
             return error(422, "this Idempotency-Key was used for a different upload")
         earlier = await clients.db.requests.get(claim.request_id)
         if earlier is not None:  # a retry of an accepted upload: same answer, no new work
+            # (but its CSV, if the first attempt recorded the request and stopped there)
+            if await uploads.resume(clients, earlier, file.file, csv, options):
+                log.warning("request %s: its CSV had not been stored; stored now", earlier.id)
             replay = Accepted(request_id=earlier.id, status=earlier.status)
             return ViewResponse(replay, status_code=202, headers={"Idempotent-Replayed": "true"})
         request_id = claim.request_id  # claimed earlier, but never accepted: finish it

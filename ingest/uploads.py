@@ -19,10 +19,11 @@ from ingest.options import FIELDS, parse_options
 from shared.metadata import CsvMeta
 from shared.names import INBOX_BUCKET
 from shared.netguard import BlockedURL, check_host
-from shared.records import Options, Source
+from shared.records import Options, RequestRecord, Source
 from shared.rules import RuleError, check_idempotency_key
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
+from shared.status import RequestStatus
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -123,12 +124,40 @@ async def accept(
     The request exists before its CSV does, so an immediate status query answers; the
     inbox event that follows finds it by the `request-id` metadata.
     """
-    key = f"uploads/{request_id}.csv"
-    source = Source(bucket=INBOX_BUCKET, key=key)
+    source = Source(bucket=INBOX_BUCKET, key=f"uploads/{request_id}.csv")
     await clients.db.requests.open(request_id, tenant, filename, options, source)
+    await _store(clients, tenant, request_id, source, file, csv, options)
+
+
+async def resume(
+    clients: Clients, earlier: RequestRecord, file: BinaryIO, csv: CheckedCsv, options: Options
+) -> bool:
+    """Store the CSV of an accepted upload whose request still waits for it: its gateway died,
+    or the store failed, between recording the request and storing the CSV, and this is the
+    retry with the same Idempotency-Key (so the same CSV and options). True if it did."""
+    source = earlier.source
+    if earlier.status != RequestStatus.PENDING or source is None:
+        return False
+    if await clients.store.describe(source.bucket, source.key) is not None:
+        return False  # stored: ingest has it, or will
+    await _store(clients, earlier.tenant, earlier.id, source, file, csv, options)
+    return True
+
+
+async def _store(
+    clients: Clients,
+    tenant: str,
+    request_id: str,
+    source: Source,
+    file: BinaryIO,
+    csv: CheckedCsv,
+    options: Options,
+) -> None:
     meta = CsvMeta.of(request_id, tenant, options)
     file.seek(0)
-    await clients.store.put_file(INBOX_BUCKET, key, file, csv.size, "text/csv", meta.to_metadata())
+    await clients.store.put_file(
+        source.bucket, source.key, file, csv.size, "text/csv", meta.to_metadata()
+    )
 
 
 def idempotency_key(raw: str | None) -> str | None:

@@ -7,11 +7,7 @@ CLUSTER_IMAGES sets how many images the run sends: 1,000 by default (`make test`
 """
 
 import os
-import shutil
-import signal
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pymongo
@@ -20,9 +16,9 @@ from pymongo.database import Database
 
 from deploy.local.rabbit import RabbitCluster
 from deploy.local.stack import Ports, Stack, StackConfig
+from tests.cluster.lifecycle import private_cluster, running
 from tests.faults.corpus import Corpus
-from tests.faults.servers import Origin, WebhookReceiver
-from tests.server_thread import ServerThread
+from tests.faults.servers import Origin, WebhookReceiver, serving
 
 IMAGES = int(os.environ.get("CLUSTER_IMAGES", "1000"))
 REPLICAS = 2
@@ -35,19 +31,13 @@ FETCH_TIMEOUT_S = "3"
 # every image it re-issues.
 RECONCILE_INTERVAL_S = "5"
 STUCK_AFTER_S = "30"
-SERVERS = ("seaweed", "secantusdb", "images")  # stopped last, by Stack.stop()
 REPORT = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="package")
 def cluster() -> Iterator[RabbitCluster]:
-    """Three nodes of the suite's own, in a folder directly under /tmp: the server runs as the
-    rabbitmq user, which cannot enter pytest's root-only temporary folders."""
-    folder = Path(tempfile.mkdtemp(prefix="imgpipe-cluster-"))
-    try:
-        yield RabbitCluster.create(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with private_cluster("imgpipe-cluster-") as nodes:
+        yield nodes
 
 
 @pytest.fixture(scope="package")
@@ -65,15 +55,8 @@ def stack(cluster: RabbitCluster, tmp_path_factory: pytest.TempPathFactory) -> I
         rabbit=cluster,
         replicas=REPLICAS,
     )
-    running = Stack(config)
-    running.start()
-    yield running
-    # The functions, gateways and relay first, while the servers they use still answer.
-    try:
-        for name in [n for n in reversed(running.procs) if n not in SERVERS]:
-            running.kill(name, signal.SIGTERM)
-    finally:
-        running.stop()
+    with running(config) as started:
+        yield started
 
 
 @pytest.fixture(scope="package")
@@ -91,12 +74,8 @@ def servers() -> Iterator[tuple[Origin, WebhookReceiver]]:
     corpus = Corpus()
     corpus.add_samples()
     corpus.generate(IMAGES + 20)
-    thread = ServerThread()
-    origin, hooks = Origin(corpus), WebhookReceiver()
-    origin.base = thread.serve(origin.app())
-    hooks.base = thread.serve(hooks.app())
-    yield origin, hooks
-    thread.close()
+    with serving(corpus) as servers:
+        yield servers
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

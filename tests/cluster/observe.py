@@ -1,8 +1,12 @@
 """What the cluster suite reads from RabbitMQ and from the processes: where each queue's
-members and leader are, and how much work each replica did (its Prometheus counters)."""
+members and leader are, whether a restarted node is back in them, how much work each replica
+did (its Prometheus counters) and what the reconcilers did (their logs)."""
 
+import asyncio
 import json
+import re
 import subprocess
+import time
 import urllib.request
 from dataclasses import dataclass
 
@@ -10,9 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.rabbit import RabbitNode
 from deploy.local.stack import FUNCTIONS, Stack, replica_name
+from tests.faults.scenario import RECONCILER_MARKS
 
 # A replica's work: messages a function handled (any outcome), requests a gateway answered.
 MESSAGES, HTTP_REQUESTS = "imgpipe_messages", "imgpipe_http_requests"
+STUCK_IMAGE = re.compile(r"image (\S+) is stuck")  # notifier/reconcile.py's log line
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,31 @@ def raft_states(node: RabbitNode, queue: str) -> dict[str, str]:
     except (subprocess.SubprocessError, ValueError):
         return {}
     return {str(row["Node Name"]): str(row["Raft State"]) for row in rows}
+
+
+async def rejoined(
+    survivor: RabbitNode, victim: RabbitNode, since: float, queues: tuple[str, ...]
+) -> float | None:
+    """Seconds from the restart until the victim is back in the Raft group (leader or
+    follower) of every queue in `queues`, as a survivor sees them; None after two minutes."""
+    waiting = list(queues)
+    while waiting and time.monotonic() < since + 120:
+        state = await asyncio.to_thread(raft_states, survivor, waiting[0])
+        if state.get(victim.name) in ("leader", "follower"):
+            waiting.pop(0)
+        else:
+            await asyncio.sleep(0.5)
+    return None if waiting else time.monotonic() - since
+
+
+def reconciled(stack: Stack) -> tuple[set[str], list[str]]:
+    """What the notifiers' reconcilers did: the images they re-issued a step of, and their
+    other corrections (log lines)."""
+    logs = sorted(stack.logs.glob("notifier*.log"))
+    lines = [line for log in logs for line in log.read_text(errors="replace").splitlines()]
+    marked = [line for line in lines if any(mark in line for mark in RECONCILER_MARKS)]
+    images = {m[1] for line in marked if (m := STUCK_IMAGE.search(line))}
+    return images, [line for line in marked if not STUCK_IMAGE.search(line)]
 
 
 def replica_work(stack: Stack) -> dict[str, int]:

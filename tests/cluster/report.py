@@ -74,7 +74,7 @@ def table(run: Run) -> str:
         ("distinct webhook events, per request", ", ".join(map(str, run.webhooks))),
         ("work and delay queues drained afterwards", "yes" if run.drained else "NO"),
         (
-            "messages held back in a queue (dead-lettered, never confirmed by their target)",
+            "messages held back in a queue (neither ready nor delivered)",
             run.held_back or 0,
         ),
         (

@@ -4,14 +4,12 @@ queues) is killed with SIGKILL while images are in flight and messages wait for 
 then started again. Nothing may be lost or done twice, and every request gets one webhook."""
 
 import asyncio
-import re
 import shutil
 import time
 from collections import Counter
 from typing import Any
 
 import aiohttp
-import pymongo.errors
 import pytest
 from pymongo.database import Database
 
@@ -25,14 +23,14 @@ from tests.cluster.observe import (
     connections,
     held_back,
     placements,
-    raft_states,
+    reconciled,
+    rejoined,
     replica_work,
 )
+from tests.cluster.progress import progress, wait_delivered, wait_final
 from tests.cluster.report import Run, table
-from tests.faults.checks import FINAL
 from tests.faults.invariants import Probe, inspect_request
 from tests.faults.queues import Broker
-from tests.faults.scenario import RECONCILER_MARKS, finished
 from tests.faults.servers import Origin, WebhookReceiver
 from tests.faults.workload import Workload, build
 from tests.integration.client import own_settings, upload
@@ -47,7 +45,6 @@ DOWN_S = 20.0  # how long it stays down
 REJOINS = (ORIGINAL_STORED.name, *DELAY_QUEUES)  # the restarted node must be back in these
 STALLED_S = 90.0  # longer than the longest retry backoff and fetch timeouts together
 TENANT = "cluster"
-STUCK_IMAGE = re.compile(r"image (\S+) is stuck")  # notifier/reconcile.py's log line
 
 
 async def test_losing_a_queue_leader_loses_and_repeats_nothing(
@@ -88,11 +85,11 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
     assert set(DELAY_QUEUES) <= set(run.led), leaders
     await _lose_for_a_while(victim, survivor, db, ids, run)
 
-    await _wait_final(db, ids)
+    await wait_final(db, ids, STALLED_S)
     run.run_s = time.monotonic() - started
     probe = Probe(stack, Broker(survivor, survivor.amqp_url, RETRY_DELAYS_S), db, hooks, api_key)
     for request_id, workload in zip(ids, workloads, strict=True):
-        await _wait_delivered(hooks, request_id)
+        await wait_delivered(hooks, request_id)
         run.outcomes.append(await inspect_request(probe, request_id, workload))
         run.webhooks.append(len({d.event_id for d in hooks.for_request(request_id)}))
     run.drained = not await probe.broker.wait_idle()
@@ -101,7 +98,7 @@ async def test_losing_a_queue_leader_loses_and_repeats_nothing(
         shutil.copytree(node.dir / "log", stack.logs / f"rabbitmq-{node.name}", dirs_exist_ok=True)
     run.members_after = _replication(placements(survivor))
     run.work = await asyncio.to_thread(replica_work, stack)
-    run.reissued, run.reconciled_otherwise = _reconciled(stack)
+    run.reissued, run.reconciled_otherwise = reconciled(stack)
 
     text = table(run)
     path = tmp_path_factory.getbasetemp() / "cluster-results.md"
@@ -133,7 +130,7 @@ async def _moment(
     broker = Broker(watcher, watcher.amqp_url, RETRY_DELAYS_S)
     while True:
         await asyncio.sleep(0.2)
-        done, total = await _progress(db, ids)
+        done, total = await progress(db, ids)
         assert done < images, "the run finished before the node could be killed"
         if total == images and done >= total * KILL_AT:  # listing the queues takes a while
             listed = await asyncio.to_thread(broker.listed)
@@ -151,8 +148,8 @@ async def _lose_for_a_while(
     killed = time.monotonic()
     victim.kill()
     await _reconnected(survivor, run, killed)
-    progress = await _progress(db, ids)
-    if run.kill_to_reconnected is not None and await _wait_progress(db, ids, progress[0] + 1):
+    before = await progress(db, ids)
+    if run.kill_to_reconnected is not None and await _wait_progress(db, ids, before[0] + 1):
         run.reconnected_to_progress = time.monotonic() - killed - run.kill_to_reconnected
     during = await asyncio.to_thread(placements, survivor)
     run.new_leader = during[ORIGINAL_STORED.name].leader
@@ -162,17 +159,7 @@ async def _lose_for_a_while(
     restarting = time.monotonic()
     await asyncio.to_thread(victim.start)
     run.restart_s = time.monotonic() - restarting
-    run.rejoined_s = await _rejoined(survivor, victim, restarting, REJOINS)
-
-
-def _reconciled(stack: Stack) -> tuple[set[str], list[str]]:
-    """What the notifiers' reconcilers did: the images they re-issued a step of, and their
-    other corrections (log lines)."""
-    logs = sorted(stack.logs.glob("notifier*.log"))
-    lines = [line for log in logs for line in log.read_text(errors="replace").splitlines()]
-    marked = [line for line in lines if any(mark in line for mark in RECONCILER_MARKS)]
-    images = {m[1] for line in marked if (m := STUCK_IMAGE.search(line))}
-    return images, [line for line in marked if not STUCK_IMAGE.search(line)]
+    run.rejoined_s = await rejoined(survivor, victim, restarting, REJOINS)
 
 
 def _replication(found: dict[str, Placement]) -> dict[str, int]:
@@ -201,25 +188,11 @@ async def _submit(
     return request_id
 
 
-async def _progress(db: Any, ids: list[str]) -> tuple[int, int]:
-    """Images finished (done or failed) and images in all, over the run's requests."""
-    try:
-        docs = await asyncio.to_thread(lambda: list(db.requests.find({"_id": {"$in": ids}})))
-    except pymongo.errors.PyMongoError:
-        return 0, 1  # asked again at the next poll
-    return sum(finished(d) for d in docs), sum(d.get("total", 0) for d in docs)
-
-
-async def _statuses(db: Any, ids: list[str]) -> list[str]:
-    docs = await asyncio.to_thread(lambda: list(db.requests.find({"_id": {"$in": ids}})))
-    return [str(d.get("status")) for d in docs]
-
-
 async def _wait_progress(db: Any, ids: list[str], wanted: int, within: float = 60.0) -> bool:
     """Whether `wanted` images (or all) have finished within `within` seconds."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        now, total = await _progress(db, ids)
+        now, total = await progress(db, ids)
         if now >= min(wanted, total):
             return True
         await asyncio.sleep(0.1)
@@ -235,39 +208,3 @@ async def _reconnected(survivor: RabbitNode, run: Run, since: float) -> None:
             run.kill_to_reconnected = time.monotonic() - since
             return
         await asyncio.sleep(0.2)
-
-
-async def _rejoined(
-    survivor: RabbitNode, victim: RabbitNode, since: float, queues: tuple[str, ...]
-) -> float | None:
-    """Seconds from the restart until the victim is back in the Raft group (leader or
-    follower) of every queue in `queues`, as a survivor sees them; None after two minutes."""
-    waiting = list(queues)
-    while waiting and time.monotonic() < since + 120:
-        state = await asyncio.to_thread(raft_states, survivor, waiting[0])
-        if state.get(victim.name) in ("leader", "follower"):
-            waiting.pop(0)
-        else:
-            await asyncio.sleep(0.5)
-    return None if waiting else time.monotonic() - since
-
-
-async def _wait_final(db: Any, ids: list[str]) -> None:
-    """Until every request is final, or no image finished for STALLED_S (the checks then say
-    which images are missing)."""
-    progress, moved = -1, time.monotonic()
-    while not all(status in FINAL for status in await _statuses(db, ids)):
-        done, _ = await _progress(db, ids)
-        if done > progress:
-            progress, moved = done, time.monotonic()
-        if time.monotonic() - moved > STALLED_S:
-            return
-        await asyncio.sleep(0.5)
-
-
-async def _wait_delivered(hooks: WebhookReceiver, request_id: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if any(200 <= d.answered < 300 for d in hooks.for_request(request_id)):
-            return
-        await asyncio.sleep(0.1)

@@ -21,9 +21,8 @@ from tests.faults.invariants import Probe
 from tests.faults.queues import Broker
 from tests.faults.report import table
 from tests.faults.scenario import Scenarios
-from tests.faults.servers import Origin, WebhookReceiver
+from tests.faults.servers import Origin, WebhookReceiver, serving
 from tests.faults.workload import TOTAL
-from tests.server_thread import ServerThread
 
 RETRY_DELAYS_S = "0.2,0.5,1,2"  # 5 attempts in all, about 3.7 s of backoff
 FETCH_TIMEOUT_S = "3"
@@ -83,12 +82,8 @@ def servers() -> Iterator[tuple[Origin, WebhookReceiver]]:
     corpus = Corpus()
     corpus.add_samples()
     corpus.generate(TOTAL + 20)
-    thread = ServerThread()
-    origin, hooks = Origin(corpus), WebhookReceiver()
-    origin.base = thread.serve(origin.app())
-    hooks.base = thread.serve(hooks.app())
-    yield origin, hooks
-    thread.close()
+    with serving(corpus) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="package")

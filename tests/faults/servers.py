@@ -10,12 +10,16 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from standardwebhooks import Webhook
 
 from tests.faults.corpus import Corpus
+from tests.server_thread import ServerThread
 
 _HTML = b"<!DOCTYPE html><html><head><title>Not here</title></head><body>moved</body></html>"
 
@@ -110,6 +114,9 @@ class Delivery:
     answered: int
     headers: dict[str, str]  # names lower-cased
     raw: bytes
+    # What the reference verifier said as it arrived ("" when it passed), like a subscriber;
+    # None when the receiver was given no secret (the checks then verify it themselves).
+    refused: str | None = None
 
     @property
     def body(self) -> dict[str, Any]:
@@ -130,9 +137,12 @@ class Delivery:
 
 @dataclass
 class WebhookReceiver:
-    """Records every delivery to /hook/TAG; answers 500 to the first `fail_first[TAG]`."""
+    """Records every delivery to /hook/TAG; answers 500 to the first `fail_first[TAG]`. With
+    the stack's `secret` it verifies each delivery on receipt: a check made minutes later
+    would find its timestamp outside the scheme's 5 minutes of tolerance."""
 
     base: str = ""
+    secret: str = ""
     fail_first: dict[str, int] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,9 +162,33 @@ class WebhookReceiver:
     async def _receive(self, request: web.Request) -> web.Response:
         tag = request.match_info["tag"]
         raw = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        refused = None if not self.secret else _refused(self.secret, raw, headers)
         with self._lock:
             earlier = sum(1 for d in self.deliveries if d.tag == tag)
             answer = 500 if earlier < self.fail_first.get(tag, 0) else 200
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.deliveries.append(Delivery(tag, time.monotonic(), answer, headers, raw))
+            self.deliveries.append(Delivery(tag, time.monotonic(), answer, headers, raw, refused))
         return web.Response(status=answer, text="ok" if answer == 200 else "not now")
+
+
+def _refused(secret: str, raw: bytes, headers: dict[str, str]) -> str:
+    """Why the reference verifier refuses a delivery now; "" if it accepts it."""
+    try:
+        Webhook(secret).verify(raw, headers)
+    except Exception as exc:  # the library's WebhookVerificationError, or a missing header
+        return repr(exc)
+    return ""
+
+
+@contextmanager
+def serving(corpus: Corpus, webhook_secret: str = "") -> Iterator[tuple[Origin, WebhookReceiver]]:
+    """An origin serving `corpus` and a webhook receiver (verifying on receipt with
+    `webhook_secret`, when given), on a thread of their own."""
+    thread = ServerThread()
+    origin, hooks = Origin(corpus), WebhookReceiver(secret=webhook_secret)
+    try:
+        origin.base = thread.serve(origin.app())
+        hooks.base = thread.serve(hooks.app())
+        yield origin, hooks
+    finally:
+        thread.close()

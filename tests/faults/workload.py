@@ -2,7 +2,8 @@
 
 About 5 % are permanently bad (404, an HTML page, garbage, a JPEG that does not decode), a
 few never recover (always 503: given up after the last retry), and the rest succeed, some
-only after 5xx answers, connection resets, a cut body or a timeout.
+only after 5xx answers, connection resets, a cut body or a timeout (build()). good() makes one
+of well-behaved URLs only, for runs whose faults are all on the service's side.
 """
 
 import random
@@ -74,6 +75,21 @@ def build(origin: Origin, tag: str, total: int = TOTAL) -> Workload:
         *samples,
         *(Expected(url("img", 0), "done") for _ in range(plain)),
     ]
+    return _grouped(rng, tag, images)
+
+
+def good(origin: Origin, tag: str, total: int) -> Workload:
+    """`total` URLs that all succeed at the first try: the sample photos (when `total` has
+    room for them) and distinct generated images, shuffled and grouped like build()'s."""
+    rng = random.Random(tag)
+    samples = origin.corpus.samples[: max(0, total - 1)]
+    names = rng.sample(origin.corpus.generated, total - len(samples))
+    images = [Expected(origin.url("img", 0, tag, name), "done") for name in samples + names]
+    return _grouped(rng, tag, images)
+
+
+def _grouped(rng: random.Random, tag: str, images: list[Expected]) -> Workload:
+    """The images shuffled and grouped into rows of 1–3 URLs."""
     rng.shuffle(images)
     rows: list[list[str]] = []
     at = 0

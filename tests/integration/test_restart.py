@@ -4,6 +4,7 @@ database holds a big run starts again (`make down`, then `make up`)."""
 import signal
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,20 @@ def until(check: Any, what: str, within: float) -> Any:
 
 
 def sample_request_completes(stack: Stack, key: str) -> None:
+    status, body = post_csv(stack, key, make_csv([["1", "After the restart", sample_url(stack)]]))
+    assert status == 202, body
+    request_completes(stack, key, body["request_id"])
+
+
+def sample_url(stack: Stack) -> str:
     name = next(p.name for p in sorted(SAMPLE_IMAGES.iterdir()) if p.suffix == ".jpg")
-    url = f"http://127.0.0.1:{stack.config.ports.images}/{name}"
-    data = make_csv([["1", "After the restart", url]])
+    return f"http://127.0.0.1:{stack.config.ports.images}/{name}"
+
+
+def post_csv(
+    stack: Stack, key: str, data: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """Upload `data` as the CSV; the answer's status and body (JSON when accepted)."""
     boundary = "imgpipe-boundary"
     body = (
         (
@@ -65,13 +77,20 @@ def sample_request_completes(stack: Stack, key: str) -> None:
         headers={
             "Authorization": f"Bearer {key}",
             "Content-Type": f"multipart/form-data; boundary={boundary}",
+            **(headers or {}),
         },
     )
-    with urllib.request.urlopen(upload, timeout=60) as response:
-        request_id = orjson.loads(response.read())["request_id"]
+    try:
+        with urllib.request.urlopen(upload, timeout=60) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
+
+def request_completes(stack: Stack, key: str, request_id: str) -> None:
     def completed() -> bool:
-        return get(f"{gateway(stack)}/api/status/{request_id}", key)[1]["status"] == "completed"
+        status = get(f"{gateway(stack)}/api/status/{request_id}", key)[1]["status"]
+        return bool(status == "completed")
 
     until(completed, "the request completes", 60)
 
@@ -111,3 +130,20 @@ def test_the_stack_starts_again_after_a_big_run(stack: Stack) -> None:
     stack.start()  # `make up`: the same directory, its data recovered
     until(lambda: get(f"{gateway(stack)}/readyz")[0] == 200, "the gateway is ready", 90)
     sample_request_completes(stack, key)
+
+
+def test_an_upload_retried_after_its_csv_was_not_stored_completes(stack: Stack) -> None:
+    """The gateway records the request, then stores its CSV: when the store fails in between
+    (or the gateway dies there), the retry with the same Idempotency-Key stores it, so the
+    request it answers with is processed instead of waiting for a CSV that never comes."""
+    key = stack.create_key("restart", "restart")
+    data = make_csv([["1", "Stored on the retry", sample_url(stack)]])
+    same = {"Idempotency-Key": f"retry-{uuid.uuid4()}"}
+    stack.kill("seaweed", signal.SIGTERM)
+    status, _ = post_csv(stack, key, data, same)
+    assert status == 500  # the request was recorded, its CSV not stored
+    stack.revive("seaweed")
+    status, body = post_csv(stack, key, data, same)
+    assert status == 202, body
+    request_completes(stack, key, body["request_id"])
+    assert "its CSV had not been stored; stored now" in (stack.logs / "gateway.log").read_text()
