@@ -15,9 +15,15 @@ DEFAULT_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
 JITTER = 0.2  # a retry waits between (1 - JITTER) and 1 times its level's delay
 
 
+# "wait", not "delay": the earlier `imgpipe.delay.*` queues had a message TTL and dead-lettering,
+# and RabbitMQ refuses to redeclare a queue with other arguments, so new functions could not
+# start on a broker that has them (deploy/README.md, Changing the topology).
+DELAY_QUEUE_PREFIX = "imgpipe.wait."
+
+
 def delay_queue(delay_s: float) -> str:
     """Name of the delay queue (and of its fanout exchange) for one level."""
-    return f"imgpipe.delay.{round(delay_s * 1000)}ms"
+    return f"{DELAY_QUEUE_PREFIX}{round(delay_s * 1000)}ms"
 
 
 def next_delay(attempt: int, delays: Sequence[float], wanted: float | None = None) -> float | None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from shared.retry import DELAY_QUEUE_PREFIX
 from tests.cluster.conftest import STUCK_AFTER_S
 from tests.faults.checks import Outcome
 
@@ -48,7 +49,7 @@ def _s(value: float | None) -> str:
 
 
 def _led(run: Run) -> str:
-    delay = [q for q in run.led if q.startswith("imgpipe.delay.")]
+    delay = [q for q in run.led if q.startswith(DELAY_QUEUE_PREFIX)]
     work = [q for q in run.led if q not in delay and not q.endswith(".dead")]
     return (
         f"{len(run.led)} of {run.members_before.get('quorum', 0)}: {len(work)} work queues "

@@ -29,8 +29,8 @@ def test_wanted_delay(attempt: int, wanted: float, expected: float | None) -> No
 
 
 def test_queue_names_are_per_level() -> None:
-    assert delay_queue(0.2) == "imgpipe.delay.200ms"
-    assert delay_queue(30) == "imgpipe.delay.30000ms"
+    assert delay_queue(0.2) == "imgpipe.wait.200ms"
+    assert delay_queue(30) == "imgpipe.wait.30000ms"
 
 
 def test_wait_is_jittered_below_the_level() -> None:
