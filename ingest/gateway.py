@@ -33,7 +33,6 @@ from ingest.report import (
     LinkFor,
     OutputsKept,
     etag,
-    group_by_row,
     output_row,
     product_view,
     request_view,
@@ -200,10 +199,7 @@ async def status(request: Request) -> Response:
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag})
     images, link = clients.db.images, _linker(clients)
-    pairs = group_by_row(
-        images.rows(found.id, offset, limit),
-        images.of_request(found.id, first_row=offset, row_count=limit),
-    )
+    pairs = images.by_row(found.id, offset, limit)
     products = [product_view(row, imgs, link, kept) async for row, imgs in pairs]
     more = len(products) == limit and await images.has_row(found.id, offset + limit)
     page = ProductsPage(offset=offset, limit=limit, next_offset=offset + limit if more else None)
@@ -252,7 +248,7 @@ async def download(request: Request) -> Response:
         """Row by row from the database: memory stays flat for any size of request."""
         out = OutputCsv(found.header, srcsets=bool(found.sizes.widths))
         yield out.header_line()
-        async for row, slots in group_by_row(images.rows(found.id), images.of_request(found.id)):
+        async for row, slots in images.by_row(found.id):
             yield out.line(output_row(row, slots, link, kept))
 
     filename = f"{found.id}-output.csv"

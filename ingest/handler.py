@@ -1,7 +1,7 @@
 """ingest: a CSV landed in the inbox bucket → record its rows and images, fan out fetches.
 
-Safe to run twice for the same object: rows and images are keyed by position, and a request
-whose fan-out finished is left alone.
+Safe to run twice for the same object: rows are keyed by position, and a request whose
+fan-out finished is left alone.
 """
 
 import asyncio
@@ -22,11 +22,11 @@ from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed
 from shared.metadata import CsvMeta, OriginalMeta
 from shared.names import REQUEST_FAILED_ROUTING_KEY, fetch_routing_key
-from shared.records import ImageRecord, Options, RequestRecord, RowRecord, Source, image_id, row_id
+from shared.records import Options, RequestRecord, RowRecord, Source, row_id
 from shared.rules import REQUEST_ID, RuleError
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
-from shared.status import ImageStatus, RequestStatus
+from shared.status import RequestStatus
 from shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,9 @@ def read_inbox(event: ObjectCreated, settings: Settings) -> Inbox:
     )
 
 
-def records(request_id: str, rows: list[Row]) -> tuple[list[RowRecord], list[ImageRecord]]:
-    """The row and image records of a batch of parsed rows."""
-    row_records = [
+def records(request_id: str, rows: list[Row]) -> list[RowRecord]:
+    """The records of a batch of parsed rows: its images are the slots of their URLs."""
+    return [
         RowRecord(
             id=row_id(request_id, row.index),
             request_id=request_id,
@@ -103,22 +103,10 @@ def records(request_id: str, rows: list[Row]) -> tuple[list[RowRecord], list[Ima
             serial=row.serial,
             product=row.product,
             cells=row.cells,
+            urls=row.urls,
         )
         for row in rows
     ]
-    image_records = [
-        ImageRecord(
-            id=image_id(request_id, row.index, slot),
-            request_id=request_id,
-            row=row.index,
-            slot=slot,
-            url=url,
-            status=ImageStatus.PENDING,
-        )
-        for row in rows
-        for slot, url in enumerate(row.urls)
-    ]
-    return row_records, image_records
 
 
 def batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
@@ -231,14 +219,14 @@ async def _admit(request: RequestRecord, images: int, clients: Clients) -> None:
 async def _save_rows(
     request_id: str, event: ObjectCreated, clients: Clients, header: list[str], total: int
 ) -> None:
-    """Save the checked CSV's rows and images in batches (the second pass)."""
+    """Save the checked CSV's rows, with their image URLs, in batches (the second pass)."""
     limits = csv_limits(clients.settings)
     loop = asyncio.get_running_loop()
 
     def save(chunks: Iterable[bytes]) -> int:
         saved = 0
         for batch in batches(parse_csv(chunks, **limits)[1]):
-            write = clients.db.images.save(*records(request_id, batch))
+            write = clients.db.images.save(records(request_id, batch))
             asyncio.run_coroutine_threadsafe(write, loop).result()
             saved += sum(len(row.urls) for row in batch)
         return saved
@@ -309,7 +297,7 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
         window.clear()
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 
-    async for image in clients.db.images.pending(request):
+    async for image in clients.db.images.pending(request.id):
         window.append(FetchRequested.of(request, image))
         if len(window) == IN_FLIGHT:
             await send()

@@ -1,7 +1,7 @@
 """What the gateway shows: the status views and the output CSV rows, from the records (pure)."""
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,19 +42,6 @@ class OutputsKept:
 
 
 KEPT_FOREVER = OutputsKept(datetime.fromtimestamp(0, UTC))
-
-
-async def group_by_row(
-    rows: AsyncIterator[RowRecord], images: AsyncIterator[ImageRecord]
-) -> AsyncIterator[tuple[RowRecord, list[ImageRecord]]]:
-    """Pair each row with its images; both iterators are sorted by row (images by slot too)."""
-    pending = await anext(images, None)
-    async for row in rows:
-        slots = []
-        while pending is not None and pending.row == row.index:
-            slots.append(pending)
-            pending = await anext(images, None)
-        yield row, slots
 
 
 def image_view(

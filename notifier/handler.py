@@ -1,9 +1,6 @@
 """notifier: record each image's outcome; close the request and call its webhook at the end."""
 
-import asyncio
-import itertools
 import logging
-from dataclasses import dataclass
 from functools import partial
 
 import msgspec
@@ -11,6 +8,7 @@ import msgspec
 from notifier.batch import GroupCommit
 from notifier.webhook import deliver
 from shared import logs, timeline
+from shared.db.images import Outcome, PartlyFinished
 from shared.db.requests import Tally
 from shared.errors import PermanentError, RetryLater
 from shared.events import ImageFailed, ImageReused, ObjectCreated, RequestFailed, WebhookDue
@@ -18,7 +16,7 @@ from shared.metadata import CompressedMeta
 from shared.names import WEBHOOK_DUE_ROUTING_KEY, is_variant_key
 from shared.records import Output, RequestRecord, WebhookState
 from shared.runtime import Clients
-from shared.status import RequestStatus
+from shared.status import ImageStatus, RequestStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )
-    await _finish(Finished(meta.request_id, meta.image_id, output), clients)
+    await _finish(Outcome(meta.request_id, meta.image_id, output), clients)
 
 
 async def on_image_reused(message: ImageReused, clients: Clients) -> None:
@@ -56,36 +54,26 @@ async def on_image_reused(message: ImageReused, clients: Clients) -> None:
     output = msgspec.structs.replace(
         output, moments={**output.moments, "notify_started": timeline.now_ms()}
     )
-    await _finish(Finished(message.request_id, message.image_id, output), clients)
+    await _finish(Outcome(message.request_id, message.image_id, output), clients)
 
 
 async def on_image_failed(message: ImageFailed, clients: Clients) -> None:
-    await _finish(Finished(message.request_id, message.image_id, None, message.reason), clients)
+    await _finish(Outcome(message.request_id, message.image_id, None, message.reason), clients)
 
 
-@dataclass(frozen=True)
-class Finished:
-    """An image's outcome: done with `output`, or failed (output None) for `reason`."""
-
-    request_id: str
-    image_id: str
-    output: Output | None
-    reason: str = ""
-
-
-async def _finish(outcome: Finished, clients: Clients) -> None:
+async def _finish(outcome: Outcome, clients: Clients) -> None:
     """Record the outcome with those arriving meanwhile (notifier/batch.py): images come by
-    the thousand, and each burst costs one count per request, not one per image."""
+    the thousand, and each burst costs one write for its images and one count per request."""
     logs.bind(request_id=outcome.request_id, image_id=outcome.image_id)
     if id(clients) not in _GROUPS:
         _GROUPS[id(clients)] = GroupCommit(partial(_record, clients=clients))
     await _GROUPS[id(clients)].add(outcome)
 
 
-_GROUPS: dict[int, GroupCommit[Finished]] = {}  # per process's clients
+_GROUPS: dict[int, GroupCommit[Outcome]] = {}  # per process's clients
 
 
-async def _record(outcomes: list[Finished], clients: Clients) -> None:
+async def _record(outcomes: list[Outcome], clients: Clients) -> None:
     """Record each image once, then count those newly finished per request and close the
     requests whose counts say every image finished.
 
@@ -93,43 +81,34 @@ async def _record(outcomes: list[Finished], clients: Clients) -> None:
     stopped before closing: its request is looked at again. The counts decide when to look,
     so a 100,000-image request is not searched for pending images at every burst.
     """
-    images = clients.db.images
+    failure: PartlyFinished | None = None
+    try:
+        finished = await clients.db.images.finish(outcomes)
+    except PartlyFinished as exc:  # those written are counted; the burst is retried
+        finished, failure = exc.finished, exc
     tallies: dict[str, Tally] = {o.request_id: Tally() for o in outcomes}
-    # A re-run's unchanged images (revalidated, their output reused) are recorded in one
-    # write: nothing of theirs is new, so how many it finished is all the counts need.
-    unchanged: dict[str, list[tuple[str, Output]]] = {}
-    others: list[Finished] = []
-    for o in outcomes:
-        if o.output is not None and o.output.revalidated and o.output.reused:
-            unchanged.setdefault(o.request_id, []).append((o.image_id, o.output))
-        else:
-            others.append(o)
-    for request_id, finished in unchanged.items():
-        tallies[request_id].add_revalidated(await images.finish_many_done(finished))
-    # Each written image is counted even if another's write failed (the burst is retried
-    # then, and a retried image finished already is not counted again).
-    written = await asyncio.gather(
-        *(_record_one(o, clients) for o in others), return_exceptions=True
-    )
-    for outcome in itertools.compress(others, [w is True for w in written]):
-        tallies[outcome.request_id].add(outcome.output)
+    for outcome in outcomes:
+        if outcome.image_id in finished:
+            tallies[outcome.request_id].add(outcome.output)
     for request_id, tally in tallies.items():
         if tally.increments():
             request = await clients.db.requests.count(request_id, tally)
+            if request is None:
+                await _drop_if_gone(request_id, clients)
         else:
             request = await clients.db.requests.get(request_id)
         if request is not None and request.done + request.failed >= request.total:
-            await close_if_finished(request_id, clients)
-    for failure in written:
-        if isinstance(failure, BaseException):
-            raise failure
+            await close_if_finished(request, clients)
+    if failure is not None:
+        raise failure
 
 
-async def _record_one(outcome: Finished, clients: Clients) -> bool:
-    """Record one image's outcome; True only for the call that finished it."""
-    if outcome.output is None:
-        return await clients.db.images.finish_failed(outcome.image_id, outcome.reason)
-    return await clients.db.images.finish_done(outcome.image_id, outcome.output)
+async def _drop_if_gone(request_id: str, clients: Clients) -> None:
+    """Outcomes just written for a request deleted or expired meanwhile (a late duplicate):
+    remove them, as its deletion removed the others."""
+    request = await clients.db.requests.get(request_id)
+    if request is None or request.status == RequestStatus.EXPIRED:
+        await clients.db.images.delete_of_request(request_id)
 
 
 async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
@@ -141,13 +120,13 @@ async def on_request_failed(message: RequestFailed, clients: Clients) -> None:
         await call_webhook(closed, clients)
 
 
-async def close_if_finished(request_id: str, clients: Clients) -> None:
+async def close_if_finished(request: RequestRecord, clients: Clients) -> None:
     """Give the request its final status once no image is pending; then call its webhook."""
-    if await clients.db.images.any_pending(request_id):
+    counts = await clients.db.images.count(request.id)
+    if counts.get(ImageStatus.DONE, 0) + counts.get(ImageStatus.FAILED, 0) < request.total:
         return
-    counts = await clients.db.images.count(request_id)
-    revalidated, reused = await clients.db.images.count_reuse(request_id)
-    closed = await clients.db.requests.close_finished(request_id, counts, revalidated, reused)
+    revalidated, reused = await clients.db.images.count_reuse(request.id)
+    closed = await clients.db.requests.close_finished(request.id, counts, revalidated, reused)
     if closed is not None:  # only the handler that closed the request calls the webhook
         log.info("request %s: %d done, %d failed", closed.status, closed.done, closed.failed)
         await call_webhook(closed, clients)

@@ -94,7 +94,7 @@ async def _reconcile_request(request: RequestRecord, clients: Clients) -> None:
                 "request %s: counts corrected to %d done, %d failed", request.id, done, failed
             )
             await clients.db.requests.raise_counts(request.id, done, failed)
-        await close_if_finished(request.id, clients)
+        await close_if_finished(request, clients)
         if done + failed < request.total:
             await _reissue_images(request, clients)
     await clients.db.requests.touch(request.id)
@@ -121,7 +121,7 @@ async def _reissue_images(request: RequestRecord, clients: Clients) -> None:
     expired = last_progress < datetime.now(UTC) - deadline
     originals = set(await clients.store.keys(ORIGINALS_BUCKET, f"{request.id}/"))
     compressed = set(await clients.store.keys(COMPRESSED_BUCKET, f"{request.id}/"))
-    async for image in clients.db.images.pending(request):
+    async for image in clients.db.images.pending(request.id):
         if expired:
             reason = f"no progress for {settings.request_deadline_s:.0f} s; gave up"
             failed = ImageFailed(request.id, image.id, reason)

@@ -133,6 +133,9 @@ class RowRecord(Record, frozen=True, kw_only=True):
     serial: str
     product: str
     cells: tuple[str, ...]
+    # Its image URLs, a slot each. A row stored before rows kept them has none: each of its
+    # images has a document of its own from the start (shared/db/images.py).
+    urls: tuple[str, ...] = ()
 
 
 class StoredVariant(Record, frozen=True, kw_only=True):
@@ -282,6 +285,12 @@ class IdempotencyClaim(Record, frozen=True, kw_only=True):
 
 def image_id(request_id: str, row: int, slot: int) -> str:
     return f"{request_id}.{row}.{slot}"
+
+
+def image_place(image_id: str) -> tuple[str, int, int]:
+    """(request, row, slot) of an image id; ValueError if it is not one."""
+    request_id, row, slot = image_id.rsplit(".", 2)
+    return request_id, int(row), int(slot)
 
 
 def row_id(request_id: str, index: int) -> str:

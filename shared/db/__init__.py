@@ -54,7 +54,6 @@ class Database:
         await db["images"].create_index(
             [("request_id", ASCENDING), ("row", ASCENDING), ("slot", ASCENDING)]
         )
-        await db["images"].create_index([("request_id", ASCENDING), ("status", ASCENDING)])
         # Outputs a request made that later ones reuse are kept when it is deleted.
         await db["images"].create_index([("compressed_key", ASCENDING)])
         await db["requests"].create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
@@ -65,17 +64,21 @@ class Database:
 
     async def forget(self, request_id: str) -> None:
         """Every record of a request: images and rows, the keys bound to it, then the request
-        itself (last, so that a deletion cut short can be asked again)."""
+        itself (last, so that a deletion cut short can be asked again), then any image a late
+        duplicate outcome wrote meanwhile (the notifier removes those written after)."""
         await self.images.delete_of_request(request_id)
         await self.keys.release_claims_of(request_id)
         await self.requests.delete(request_id)
+        await self.images.delete_of_request(request_id)
 
     async def expire(self, request: RequestRecord, at: datetime, kept_days: int) -> None:
         """Like `forget`, but the request's document becomes a tombstone (status expired), so
-        its links can say what happened; replaced last, so an expiry cut short is redone."""
+        its links can say what happened; replaced last, so an expiry cut short is redone (and
+        then, as `forget` does, any image a late duplicate outcome wrote meanwhile)."""
         await self.images.delete_of_request(request.id)
         await self.keys.release_claims_of(request.id)
         await self.requests.tombstone(request, at, kept_days)
+        await self.images.delete_of_request(request.id)
 
     async def usage(self, tenant: str, moment: datetime) -> Usage:
         """What counts against the tenant's limits at `moment` (shared/quotas.py)."""

@@ -1,22 +1,55 @@
-"""A request's CSV rows and its images: written in batches by ingest, finished one by one."""
+"""A request's CSV rows and its images' outcomes.
 
-from collections.abc import AsyncIterator, Sequence
+Ingest writes the rows in batches, each with its image URLs; an image gets a document of its
+own only when it finishes (one insert, in a burst with others). A pending image is a slot of a
+row with no document: fan-out writes nothing per image, and finishing one is the cheapest
+write there is (an insert, not an update that finds and rewrites the document and its index
+entries). Rows stored before rows kept their URLs have a document per image from the start,
+status pending: they are read and finished too.
+"""
 
-from pymongo import ASCENDING, UpdateOne
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.db.codec import Document, document, in_batches, now, record
 from shared.names import output_key_of
-from shared.records import ImageRecord, Output, RequestRecord, RowRecord, row_id
+from shared.records import ImageRecord, Output, RowRecord, image_place, row_id
 from shared.status import ImageStatus
 
 _PENDING = ImageStatus.PENDING.value
-ROWS_PAGE = 1000  # rows whose images one query reads, when going through a whole request
-# Rows to go through for a request stored before its row count was (the most a CSV may have
-# had then; an empty range costs a query that finds nothing).
-_UNKNOWN_ROWS = 100_000
+ROWS_PAGE = 1000  # rows read at once, with their images' documents, going through a request
 _DUPLICATE_KEY = 11000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one image finished: done with `output`, or failed (output None) for `reason`."""
+
+    request_id: str
+    image_id: str
+    output: Output | None
+    reason: str = ""
+
+    def document(self) -> Document:
+        _, row, slot = image_place(self.image_id)
+        if self.output is None:
+            fields: Document = {"status": ImageStatus.FAILED.value, "error": self.reason}
+        else:
+            fields = {**document(self.output), "status": ImageStatus.DONE.value}
+        place = {"_id": self.image_id, "request_id": self.request_id, "row": row, "slot": slot}
+        return {**place, **fields, "finished_at": now()}
+
+
+class PartlyFinished(Exception):
+    """A burst's write failed for some images: `finished` are those it did finish."""
+
+    def __init__(self, finished: set[str], cause: BulkWriteError) -> None:
+        super().__init__(str(cause))
+        self.finished = finished
 
 
 def _between(first: int, count: int) -> Document:
@@ -24,26 +57,39 @@ def _between(first: int, count: int) -> Document:
     return {"$gte": first, **({"$lt": first + count} if count else {})}
 
 
+def images_of(row: RowRecord, docs: dict[tuple[int, int], Document]) -> list[ImageRecord]:
+    """The row's images by slot: its documents where they have one, else pending."""
+    slots = sorted({*range(len(row.urls)), *(slot for (r, slot) in docs if r == row.index)})
+    images = []
+    for slot in slots:
+        doc = docs.get((row.index, slot))
+        url = row.urls[slot] if slot < len(row.urls) else (doc or {}).get("url", "")
+        if doc is None:
+            doc = {"_id": f"{row.request_id}.{row.index}.{slot}", "status": _PENDING}
+        fields = {"request_id": row.request_id, "row": row.index, "slot": slot, "url": url}
+        images.append(record({**doc, **fields}, ImageRecord))
+    return images
+
+
 class Images:
     def __init__(self, rows: AsyncCollection[Document], images: AsyncCollection[Document]) -> None:
         self._rows = rows
         self._images = images
 
-    async def save(self, rows: Sequence[RowRecord], images: Sequence[ImageRecord]) -> None:
-        """Insert a batch of rows and images; re-running a batch changes nothing.
+    async def save(self, rows: Sequence[RowRecord]) -> None:
+        """Insert a batch of rows; re-running a batch changes nothing.
 
         Inserts, not upserts (several times cheaper on a store that checks each upsert's
-        filter): a document already there (a redelivered CSV) is a duplicate key, left as it
-        is, and only that error is forgiven."""
-        for collection, records in ((self._rows, rows), (self._images, images)):
-            if not records:
-                continue
-            try:
-                await collection.insert_many([document(r) for r in records], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                    raise
+        filter): a row already there (a redelivered CSV) is a duplicate key, left as it is,
+        and only that error is forgiven."""
+        if not rows:
+            return
+        try:
+            await self._rows.insert_many([document(r) for r in rows], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
 
     async def rows(
         self, request_id: str, first: int = 0, count: int = 0
@@ -58,32 +104,42 @@ class Images:
     async def has_row(self, request_id: str, index: int) -> bool:
         return await self._rows.find_one({"_id": row_id(request_id, index)}, {"_id": 1}) is not None
 
-    async def of_request(
-        self, request_id: str, first_row: int = 0, row_count: int = 0
-    ) -> AsyncIterator[ImageRecord]:
-        """The request's images by row and slot (or those of a page of rows)."""
-        query: Document = {"request_id": request_id}
-        if first_row or row_count:
-            query["row"] = _between(first_row, row_count)
-        cursor = self._images.find(query).sort([("row", ASCENDING), ("slot", ASCENDING)])
-        async for doc in cursor:
-            yield record(doc, ImageRecord)
+    async def by_row(
+        self, request_id: str, first: int = 0, count: int = 0
+    ) -> AsyncIterator[tuple[RowRecord, list[ImageRecord]]]:
+        """The request's rows in order, each with its images by slot (`first`/`count`: a
+        page of rows; 0: all), read ROWS_PAGE rows and their documents at a time."""
+        end = first + count if count else None
+        while end is None or first < end:
+            page = ROWS_PAGE if end is None else min(ROWS_PAGE, end - first)
+            rows = [row async for row in self.rows(request_id, first, page)]
+            if not rows:
+                return
+            docs = await self._documents(request_id, rows[0].index, rows[-1].index + 1)
+            for row in rows:
+                yield row, images_of(row, docs)
+            first = rows[-1].index + 1
 
-    async def pending(self, request: RequestRecord) -> AsyncIterator[ImageRecord]:
-        """The request's pending images by row and slot, read a page of rows at a time.
+    async def _documents(
+        self, request_id: str, first_row: int, end_row: int
+    ) -> dict[tuple[int, int], Document]:
+        query = {"request_id": request_id, "row": {"$gte": first_row, "$lt": end_row}}
+        return {(doc["row"], doc["slot"]): doc async for doc in self._images.find(query)}
 
-        Not one query on the status: a store may answer that by reading every pending image
-        of the request first (SecantusDB does, for seconds on a 100,000-image request, while
-        its one lock stalls every other caller); a page of rows is bounded work on any store.
-        """
-        for first in range(0, request.rows or _UNKNOWN_ROWS, ROWS_PAGE):
-            async for image in self.of_request(request.id, first, ROWS_PAGE):
+    async def pending(self, request_id: str) -> AsyncIterator[ImageRecord]:
+        """The request's pending images by row and slot, read a page of rows at a time."""
+        async for _, images in self.by_row(request_id):
+            for image in images:
                 if image.status == ImageStatus.PENDING:
                     yield image
 
     async def is_pending(self, image_id: str) -> bool:
-        query = {"_id": image_id, "status": _PENDING}
-        return await self._images.find_one(query, {"_id": 1}) is not None
+        """Whether the image is still to finish: its row is there and it has no outcome."""
+        doc = await self._images.find_one({"_id": image_id}, {"status": 1})
+        if doc is not None:
+            return bool(doc["status"] == _PENDING)
+        request_id, row, _ = image_place(image_id)
+        return await self.has_row(request_id, row)
 
     async def borrowed(self, request_id: str) -> set[str]:
         """Other requests' outputs (and their variants) this one's images reused."""
@@ -109,12 +165,9 @@ class Images:
         await self._images.delete_many({"request_id": request_id})
         await self._rows.delete_many({"request_id": request_id})
 
-    async def any_pending(self, request_id: str) -> bool:
-        query = {"request_id": request_id, "status": _PENDING}
-        return await self._images.find_one(query, {"_id": 1}) is not None
-
     async def count(self, request_id: str) -> dict[ImageStatus, int]:
-        """How many of the request's images are in each status."""
+        """How many of the request's images finished done and failed (pending ones have no
+        document: the request's total minus these)."""
         pipeline: list[Document] = [
             {"$match": {"request_id": request_id}},
             {"$group": {"_id": "$status", "n": {"$sum": 1}}},
@@ -131,36 +184,32 @@ class Images:
         reused = await self._images.count_documents({"request_id": request_id, "reused": True})
         return revalidated, reused
 
-    async def finish_done(self, image_id: str, output: Output) -> bool:
-        """Record an image's output once; True only for the call that finished it."""
-        return await self._finish(image_id, ImageStatus.DONE, document(output))
+    async def finish(self, outcomes: Iterable[Outcome]) -> set[str]:
+        """Record a burst of outcomes in one write; the ids of the images it finished (one
+        finished before is left as it is). PartlyFinished if some could not be written."""
+        docs = [o.document() for o in outcomes]
+        if not docs:
+            return set()
+        try:
+            await self._images.insert_many(docs, ordered=False)
+            return {doc["_id"] for doc in docs}
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            not_inserted = {docs[e["index"]]["_id"] for e in errors}
+            finished = {doc["_id"] for doc in docs} - not_inserted
+            there = [docs[e["index"]] for e in errors if e.get("code") == _DUPLICATE_KEY]
+            for doc in there:
+                if await self._finish_stored_pending(doc):
+                    finished.add(doc["_id"])
+            if len(there) < len(errors):
+                raise PartlyFinished(finished, exc) from exc
+            return finished
 
-    async def finish_many_done(self, finished: Sequence[tuple[str, Output]]) -> int:
-        """Record several images' outputs in one write; how many it finished (an image
-        finished already is left as it is)."""
-        writes = [
-            UpdateOne(
-                {"_id": image_id, "status": _PENDING},
-                {
-                    "$set": {
-                        **document(output),
-                        "status": ImageStatus.DONE.value,
-                        "finished_at": now(),
-                    }
-                },
-            )
-            for image_id, output in finished
-        ]
-        result = await self._images.bulk_write(writes, ordered=False)
-        return result.modified_count
-
-    async def finish_failed(self, image_id: str, reason: str) -> bool:
-        """Record why an image failed, once; True only for the call that finished it."""
-        return await self._finish(image_id, ImageStatus.FAILED, {"error": reason})
-
-    async def _finish(self, image_id: str, status: ImageStatus, fields: Document) -> bool:
+    async def _finish_stored_pending(self, doc: Document) -> bool:
+        """An image whose document was there already: finish it if that says pending (a row
+        stored before rows kept their URLs); else it finished before."""
+        fields = {name: value for name, value in doc.items() if name != "_id"}
         result = await self._images.update_one(
-            {"_id": image_id, "status": _PENDING},
-            {"$set": {**fields, "status": status.value, "finished_at": now()}},
+            {"_id": doc["_id"], "status": _PENDING}, {"$set": fields}
         )
         return result.modified_count == 1

@@ -45,12 +45,6 @@ class Tally:
         self.reused += output.reused
         self.bytes_stored += stored_bytes(output)
 
-    def add_revalidated(self, images: int) -> None:
-        """`images` more done, each revalidated with its earlier output: nothing stored."""
-        self.done += images
-        self.revalidated += images
-        self.reused += images
-
     def increments(self) -> dict[str, int]:
         return {name: n for name, n in dataclasses.asdict(self).items() if n}
 

@@ -71,7 +71,10 @@ def read_state(probe: Probe, request_id: str) -> State:
         return [str(o.object_name) for o in objects]
 
     request = probe.mongo.requests.find_one({"_id": request_id}) or {}
-    images = probe.mongo.images.find({"request_id": request_id}).sort([("row", 1), ("slot", 1)])
+    rows = probe.mongo.rows.find({"request_id": request_id}).sort("index", 1)
+    outcomes = {
+        (d["row"], d["slot"]): d for d in probe.mongo.images.find({"request_id": request_id})
+    }
     output = None
     if request.get("status") in ("completed", "completed_with_errors"):
         gateway = f"http://127.0.0.1:{probe.stack.config.ports.gateway}"
@@ -81,7 +84,21 @@ def read_state(probe: Probe, request_id: str) -> State:
         )
         with urllib.request.urlopen(download, timeout=30) as response:
             output = response.read().decode("utf-8-sig")
-    found = list(images)
+    # An image is a slot of its row's URLs; it has a document once it finished.
+    found = [
+        {
+            **outcomes.get((row["index"], slot), {"status": "pending"}),
+            "_id": f"{request_id}.{row['index']}.{slot}",
+            "row": row["index"],
+            "slot": slot,
+            "url": url,
+        }
+        for row in list(rows)
+        for slot, url in enumerate(row.get("urls", []))
+    ]
+    slots = {(i["row"], i["slot"]) for i in found}
+    # Documents of no row's slot: nothing should write those.
+    found += [{**d, "url": d.get("url", "")} for at, d in outcomes.items() if at not in slots]
 
     def exists(key: str) -> bool:
         try:

@@ -9,38 +9,153 @@ from deploy.local.stack import Stack
 from ingest.csvfile import Row
 from ingest.handler import records
 from shared.db import Database
+from shared.db import images as images_module
 from shared.db.codec import IN_QUERY_VALUES
-from shared.records import ImageRecord, SourceRecord, source_id
+from shared.db.images import Outcome
+from shared.records import Output, SourceRecord, image_id, source_id
+from shared.status import ImageStatus
 
 pytestmark = pytest.mark.integration
 
 
-async def test_saving_a_batch_again_changes_nothing_and_saves_what_was_missing(
-    stack: Stack,
-) -> None:
-    """A redelivered CSV saves its batches again: rows and images already there are
-    duplicate keys, forgiven and left as they are; any missing are inserted."""
-    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
-    request_id = uuid.uuid4().hex
-    rows = [
+def rows_of(count: int, urls_each: int = 1) -> list[Row]:
+    return [
         Row(
             index=n,
             line=n + 2,
             serial=str(n),
             product=f"P{n}",
-            urls=(f"http://x/{n}.jpg",),
+            urls=tuple(f"http://x/{n}-{k}.jpg" for k in range(urls_each)),
             cells=("a",),
         )
-        for n in range(3)
+        for n in range(count)
     ]
-    row_records, image_records = records(request_id, rows)
+
+
+def done(n: int) -> Output:
+    return Output(compressed_key=f"k/{n}.jpg", bytes_in=100, bytes_out=10 + n)
+
+
+async def test_saving_a_batch_again_changes_nothing_and_saves_what_was_missing(
+    stack: Stack,
+) -> None:
+    """A redelivered CSV saves its batches again: rows already there are duplicate keys,
+    forgiven and left as they are; any missing are inserted. Their images are pending."""
+    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
+    request_id = uuid.uuid4().hex
+    row_records = records(request_id, rows_of(3, urls_each=2))
     try:
-        await db.images.save(row_records[:2], image_records[:2])
-        await db.images.save(row_records, image_records)  # again, with one more of each
-        saved = [image async for image in db.images.of_request(request_id)]
-        assert [i.id for i in saved] == [i.id for i in image_records]
-        assert all(isinstance(i, ImageRecord) and i.status == "pending" for i in saved)
-        assert len([r async for r in db.images.rows(request_id)]) == 3
+        await db.images.save(row_records[:2])
+        await db.images.save(row_records)  # again, with one more
+        pairs = [pair async for pair in db.images.by_row(request_id)]
+        assert [row for row, _ in pairs] == row_records
+        images = [image for _, row_images in pairs for image in row_images]
+        assert [i.id for i in images] == [
+            image_id(request_id, n, k) for n in range(3) for k in (0, 1)
+        ]
+        assert [i.url for i in images] == [url for r in row_records for url in r.urls]
+        assert all(i.status == ImageStatus.PENDING for i in images)
+        assert await db.images.is_pending(image_id(request_id, 2, 1))
+        assert not await db.images.is_pending(image_id(request_id, 3, 0))  # no such row
+    finally:
+        await db.images.delete_of_request(request_id)
+        await db.close()
+
+
+async def test_an_image_finishes_once_and_the_counts_follow(stack: Stack) -> None:
+    """An outcome is written once: a second one for the same image (a duplicate message)
+    finishes nothing, and what the first wrote stays."""
+    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
+    request_id = uuid.uuid4().hex
+    await db.images.save(records(request_id, rows_of(4)))
+    ids = [image_id(request_id, n, 0) for n in range(4)]
+    try:
+        first = [Outcome(request_id, ids[0], done(0)), Outcome(request_id, ids[1], None, "404")]
+        assert await db.images.finish(first) == {ids[0], ids[1]}
+        again = [Outcome(request_id, ids[0], done(99)), Outcome(request_id, ids[2], done(2))]
+        assert await db.images.finish(again) == {ids[2]}
+        assert await db.images.finish([]) == set()
+
+        images = [i async for i in db.images.pending(request_id)]
+        assert [i.id for i in images] == [ids[3]]
+        assert [await db.images.is_pending(i) for i in ids] == [False, False, False, True]
+        assert await db.images.count(request_id) == {ImageStatus.DONE: 2, ImageStatus.FAILED: 1}
+        statuses = {i.id: i async for _, row in db.images.by_row(request_id) for i in row}
+        assert statuses[ids[0]].bytes_out == 10  # the first outcome's
+        assert (statuses[ids[1]].status, statuses[ids[1]].error) == (ImageStatus.FAILED, "404")
+        assert statuses[ids[1]].url == "http://x/1-0.jpg"
+    finally:
+        await db.images.delete_of_request(request_id)
+        await db.close()
+
+
+async def test_images_stored_pending_by_earlier_code_read_and_finish(stack: Stack) -> None:
+    """Rows stored before rows kept their URLs have a pending document per image: they are
+    read as such and finished once, like the others."""
+    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
+    request_id = uuid.uuid4().hex
+    mongo = db._db
+    ids = [image_id(request_id, 0, k) for k in (0, 1)]
+    await mongo["rows"].insert_one(
+        {
+            "_id": f"{request_id}:0",
+            "request_id": request_id,
+            "index": 0,
+            "serial": "1",
+            "product": "P",
+            "cells": ["1", "P", "a, b"],
+        }
+    )
+    await mongo["images"].insert_many(
+        [
+            {
+                "_id": ids[k],
+                "request_id": request_id,
+                "row": 0,
+                "slot": k,
+                "url": url,
+                "status": "pending",
+            }
+            for k, url in enumerate(("http://old/a.jpg", "http://old/b.jpg"))
+        ]
+    )
+    try:
+        assert await db.images.is_pending(ids[0])
+        assert await db.images.finish([Outcome(request_id, ids[0], done(0))]) == {ids[0]}
+        assert await db.images.finish([Outcome(request_id, ids[0], done(1))]) == set()
+        assert not await db.images.is_pending(ids[0])
+        ((_, images),) = [pair async for pair in db.images.by_row(request_id)]
+        assert [(i.url, i.status) for i in images] == [
+            ("http://old/a.jpg", ImageStatus.DONE),
+            ("http://old/b.jpg", ImageStatus.PENDING),
+        ]
+        assert images[0].compressed_key == "k/0.jpg"
+    finally:
+        await db.images.delete_of_request(request_id)
+        await db.close()
+
+
+async def test_a_page_of_rows_reads_its_own_outcomes(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging (the status's `offset`/`limit`, and whole requests read a page at a time)
+    pairs each row with its own images across page boundaries."""
+    monkeypatch.setattr(images_module, "ROWS_PAGE", 3)
+    db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
+    request_id = uuid.uuid4().hex
+    await db.images.save(records(request_id, rows_of(8, urls_each=2)))
+    finished = [Outcome(request_id, image_id(request_id, n, 1), done(n)) for n in (2, 3, 7)]
+    await db.images.finish(finished)
+    try:
+        everything = [
+            (row.index, [i.status for i in imgs])
+            async for row, imgs in db.images.by_row(request_id)
+        ]
+        assert [index for index, _ in everything] == list(range(8))
+        assert {index for index, s in everything if s == ["pending", "done"]} == {2, 3, 7}
+        page = [(row.index, len(imgs)) async for row, imgs in db.images.by_row(request_id, 2, 5)]
+        assert page == [(n, 2) for n in range(2, 7)]
+        assert [r async for r in db.images.by_row(request_id, 8, 5)] == []
     finally:
         await db.images.delete_of_request(request_id)
         await db.close()

@@ -194,20 +194,19 @@ def make_row(index: int, urls: tuple[str, ...]) -> Row:
     )
 
 
-def documents(request_id: str, rows: list[Row]) -> tuple[list[Any], list[Any]]:
-    """The row and image documents the records are stored as (through BSON, as MongoDB has them)."""
-    row_records, image_records = records(request_id, rows)
+def documents(request_id: str, rows: list[Row]) -> list[Any]:
+    """The row documents the records are stored as (through BSON, as MongoDB has them)."""
 
     def stored(rec: Record) -> Any:
         return bson.decode(bson.encode(document(rec)))
 
-    return [stored(r) for r in row_records], [stored(i) for i in image_records]
+    return [stored(r) for r in records(request_id, rows)]
 
 
 def test_documents() -> None:
     rows = [make_row(0, (A, B)), make_row(1, ()), make_row(2, (A, A, C))]
 
-    row_docs, image_docs = documents(RID, rows)
+    row_docs = documents(RID, rows)
 
     assert row_docs[0] == {
         "_id": f"{RID}:0",
@@ -216,36 +215,22 @@ def test_documents() -> None:
         "serial": "1",
         "product": "Product 1",
         "cells": ["1", "Product 1", f"{A}, {B}", "extra"],
+        "urls": [A, B],  # a slot each: the images, pending until their outcome is written
     }
     assert [d["_id"] for d in row_docs] == [f"{RID}:0", f"{RID}:1", f"{RID}:2"]
     assert row_docs[1]["cells"] == ["2", "Product 2", "", "extra"]
-    assert image_docs[0] == {
-        "_id": f"{RID}.0.0",
-        "request_id": RID,
-        "row": 0,
-        "slot": 0,
-        "url": A,
-        "status": "pending",
-    }
-    # Slots in URL order, a row without URLs has no images, duplicates keep their own slot.
-    assert [(d["_id"], d["row"], d["slot"], d["url"]) for d in image_docs] == [
-        (f"{RID}.0.0", 0, 0, A),
-        (f"{RID}.0.1", 0, 1, B),
-        (f"{RID}.2.0", 2, 0, A),
-        (f"{RID}.2.1", 2, 1, A),
-        (f"{RID}.2.2", 2, 2, C),
-    ]
-    assert {type(d["status"]) for d in image_docs} == {str}  # plain text in the database
+    assert "urls" not in row_docs[1]  # a row without URLs has no images
+    assert row_docs[2]["urls"] == [A, A, C]  # in URL order, duplicates keep their own slot
 
 
 def test_documents_use_the_row_index_not_the_position() -> None:
-    row_docs, image_docs = documents(RID, [make_row(1000, (B,))])
+    row_docs = documents(RID, [make_row(1000, (B,))])
     assert row_docs[0]["_id"] == f"{RID}:1000"
-    assert image_docs[0]["_id"] == f"{RID}.1000.0"
+    assert row_docs[0]["index"] == 1000
 
 
 def test_documents_of_no_rows() -> None:
-    assert documents(RID, []) == ([], [])
+    assert documents(RID, []) == []
 
 
 # --- batches ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What the gateway shows: rows paired with their images, status views and output rows."""
+"""What the gateway shows: status views and output rows."""
 
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,7 +11,6 @@ from ingest.csvfile import OutputRow
 from ingest.report import (
     OutputsKept,
     etag,
-    group_by_row,
     image_view,
     output_row,
     product_view,
@@ -73,71 +72,6 @@ def image(index: int, slot: int, status: str = "pending", **fields: Any) -> Imag
         **fields,
     }
     return record(doc, ImageRecord)
-
-
-async def grouped(rows: list[RowRecord], images: list[ImageRecord]) -> list[tuple[int, list[str]]]:
-    """(row index, image ids) of each pair group_by_row yields."""
-    return [
-        (r.index, [i.id for i in slots])
-        async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
-    ]
-
-
-# --- group_by_row -------------------------------------------------------------------------
-
-
-async def test_rows_with_zero_one_and_three_images() -> None:
-    rows = [row(0), row(1), row(2), row(3)]
-    images = [image(1, 0), image(2, 0), image(2, 1), image(2, 2)]
-
-    assert await grouped(rows, images) == [
-        (0, []),
-        (1, [f"{RID}.1.0"]),
-        (2, [f"{RID}.2.0", f"{RID}.2.1", f"{RID}.2.2"]),
-        (3, []),  # a trailing row without images is still yielded
-    ]
-
-
-async def test_images_keep_their_sorted_order() -> None:
-    rows = [row(0), row(1)]
-    images = [image(0, 0), image(0, 1), image(0, 2), image(1, 0), image(1, 1)]
-
-    result = [
-        (r.index, [i.slot for i in slots])
-        async for r, slots in group_by_row(aiter_of(rows), aiter_of(images))
-    ]
-
-    assert result == [(0, [0, 1, 2]), (1, [0, 1])]
-
-
-async def test_yields_the_documents_themselves() -> None:
-    rows = [row(0)]
-    images = [image(0, 0, "done", compressed_key=f"{RID}/0-0.jpg")]
-
-    pairs = [pair async for pair in group_by_row(aiter_of(rows), aiter_of(images))]
-
-    assert pairs == [(rows[0], images)]
-    assert pairs[0][0] is rows[0]
-    assert pairs[0][1][0] is images[0]
-
-
-async def test_no_images_at_all() -> None:
-    assert await grouped([row(0), row(1)], []) == [(0, []), (1, [])]
-
-
-async def test_no_rows() -> None:
-    assert await grouped([], [image(0, 0)]) == []
-
-
-async def test_sparse_row_indexes() -> None:
-    rows = [row(0), row(5), row(9)]
-    images = [image(5, 0), image(9, 0), image(9, 1)]
-
-    assert await grouped(rows, images) == [
-        (0, []),
-        (5, [f"{RID}.5.0"]),
-        (9, [f"{RID}.9.0", f"{RID}.9.1"]),
-    ]
 
 
 # --- image_view ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ def test_each_outcome_counts_what_it_stored() -> None:
     tally.add(output(revalidated=True))  # 304, compressed from the stored original
     tally.add(output(reused=True))  # downloaded, an earlier output of the same bytes
     tally.add(None)  # failed
-    tally.add_revalidated(3)  # unchanged: nothing new
+    for _ in range(3):  # unchanged (304, its earlier output): nothing new
+        tally.add(output(revalidated=True, reused=True))
     assert tally.increments() == {
         "done": 6,
         "failed": 1,
@@ -26,5 +27,4 @@ def test_each_outcome_counts_what_it_stored() -> None:
 
 def test_nothing_finished_increments_nothing() -> None:
     tally = Tally()
-    tally.add_revalidated(0)
     assert tally.increments() == {}
