@@ -88,7 +88,8 @@ async def _record(outcomes: list[Outcome], clients: Clients) -> None:
         finished, failure = exc.finished, exc
     tallies: dict[str, Tally] = {o.request_id: Tally() for o in outcomes}
     for outcome in outcomes:
-        if outcome.image_id in finished:
+        if outcome.image_id in finished:  # counted once, though it may come twice
+            finished.discard(outcome.image_id)
             tallies[outcome.request_id].add(outcome.output)
     for request_id, tally in tallies.items():
         if tally.increments():

@@ -187,7 +187,11 @@ class Images:
     async def finish(self, outcomes: Iterable[Outcome]) -> set[str]:
         """Record a burst of outcomes in one write; the ids of the images it finished (one
         finished before is left as it is). PartlyFinished if some could not be written."""
-        docs = [o.document() for o in outcomes]
+        # One document per image, the first outcome's: a duplicate may share its burst.
+        first: dict[str, Outcome] = {}
+        for outcome in outcomes:
+            first.setdefault(outcome.image_id, outcome)
+        docs = [outcome.document() for outcome in first.values()]
         if not docs:
             return set()
         try:

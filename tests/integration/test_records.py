@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from deploy.local.stack import Stack
 from ingest.csvfile import Row
@@ -67,19 +68,24 @@ async def test_an_image_finishes_once_and_the_counts_follow(stack: Stack) -> Non
     finishes nothing, and what the first wrote stays."""
     db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
     request_id = uuid.uuid4().hex
-    await db.images.save(records(request_id, rows_of(4)))
-    ids = [image_id(request_id, n, 0) for n in range(4)]
+    await db.images.save(records(request_id, rows_of(5)))
+    ids = [image_id(request_id, n, 0) for n in range(5)]
     try:
         first = [Outcome(request_id, ids[0], done(0)), Outcome(request_id, ids[1], None, "404")]
         assert await db.images.finish(first) == {ids[0], ids[1]}
         again = [Outcome(request_id, ids[0], done(99)), Outcome(request_id, ids[2], done(2))]
         assert await db.images.finish(again) == {ids[2]}
         assert await db.images.finish([]) == set()
+        twice = [Outcome(request_id, ids[4], None, "a"), Outcome(request_id, ids[4], done(4))]
+        assert await db.images.finish(twice) == {ids[4]}  # the first of the two is written
+        assert await db.images.count(request_id) == {
+            ImageStatus.DONE: 2,
+            ImageStatus.FAILED: 2,
+        }
 
         images = [i async for i in db.images.pending(request_id)]
         assert [i.id for i in images] == [ids[3]]
-        assert [await db.images.is_pending(i) for i in ids] == [False, False, False, True]
-        assert await db.images.count(request_id) == {ImageStatus.DONE: 2, ImageStatus.FAILED: 1}
+        assert [await db.images.is_pending(i) for i in ids] == [False, False, False, True, False]
         statuses = {i.id: i async for _, row in db.images.by_row(request_id) for i in row}
         assert statuses[ids[0]].bytes_out == 10  # the first outcome's
         assert (statuses[ids[1]].status, statuses[ids[1]].error) == (ImageStatus.FAILED, "404")
@@ -94,7 +100,8 @@ async def test_images_stored_pending_by_earlier_code_read_and_finish(stack: Stac
     read as such and finished once, like the others."""
     db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
     request_id = uuid.uuid4().hex
-    mongo = db._db
+    env = stack.config.env()
+    mongo = AsyncMongoClient(env["MONGO_URL"])[env["MONGO_DB"]]  # the older shape, directly
     ids = [image_id(request_id, 0, k) for k in (0, 1)]
     await mongo["rows"].insert_one(
         {
@@ -133,6 +140,7 @@ async def test_images_stored_pending_by_earlier_code_read_and_finish(stack: Stac
     finally:
         await db.images.delete_of_request(request_id)
         await db.close()
+        await mongo.client.close()
 
 
 async def test_a_page_of_rows_reads_its_own_outcomes(

@@ -81,3 +81,39 @@ async def test_a_caller_cancelled_while_its_write_fails_holds_up_no_one() -> Non
     failed = await asyncio.wait_for(asyncio.gather(kept, return_exceptions=True), timeout=5)
     assert [type(e) for e in failed] == [ConnectionError]
     await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_items_trickling_in_share_a_write_until_the_linger_ends() -> None:
+    writes: list[list[int]] = []
+
+    async def write(items: list[int]) -> None:
+        writes.append(items)
+
+    group = GroupCommit(write, step_s=0.1, linger_s=0.6)
+    tasks = []
+    for n in range(5):  # each well within a step of the last
+        tasks.append(asyncio.create_task(group.add(n)))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert writes == [[0, 1, 2, 3, 4]]
+
+    writes.clear()
+    tasks = []
+    for n in range(12):  # still arriving when the linger's limit comes: the rest go next
+        tasks.append(asyncio.create_task(group.add(n)))
+        await asyncio.sleep(0.08)
+    await asyncio.gather(*tasks)
+    assert len(writes) >= 2 and sorted(n for w in writes for n in w) == list(range(12))
+
+
+async def test_a_lone_item_waits_one_step() -> None:
+    written = asyncio.Event()
+
+    async def write(items: list[int]) -> None:
+        written.set()
+
+    group = GroupCommit(write, step_s=0.2, linger_s=10)
+    task = asyncio.create_task(group.add(1))
+    await asyncio.sleep(0.05)
+    assert not written.is_set()  # still lingering
+    await asyncio.wait_for(task, timeout=2)  # one quiet step, not the 10 s limit
