@@ -27,8 +27,8 @@ from shared.status import ImageStatus, RequestStatus
 
 
 class Record(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A stored record: frozen; fields at their default are not stored (a pending image's
-    document holds only what it has). Subclasses repeat frozen and kw_only: msgspec applies
+    """A stored record: frozen; fields at their default are not stored (a row without
+    image URLs has no `urls`). Subclasses repeat frozen and kw_only: msgspec applies
     kw_only to a class's own fields, and mypy reads frozen per class."""
 
 
@@ -178,7 +178,8 @@ class Output(Record, frozen=True, kw_only=True, omit_defaults=False):
 
 
 class ImageRecord(Record, frozen=True, kw_only=True):
-    """One URL slot of a row: the image's status and, once it finished, its outcome."""
+    """One URL slot of a row: the image's status and, once it finished, its outcome (stored
+    then, as its document; a pending image is its row's URL, shared/db/images.py)."""
 
     id: str = msgspec.field(name="_id")  # "<request>.<row>.<slot>"
     request_id: str
