@@ -5,6 +5,8 @@ bucket event and fetch message (with the time it saw it) without changing any pr
 """
 
 import asyncio
+import shutil
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +27,7 @@ from shared.names import BUCKET_EVENTS_EXCHANGE, BUCKETS, FETCH_ROUTING_KEY, WOR
 
 _KEYS: dict[tuple[int, str], str] = {}  # (id(stack), tenant) → the benchmark's API key
 TENANT = "bench"  # the tenant every benchmark's requests belong to, unless it names another
+FAILED_LOGS = Path(__file__).resolve().parent.parent / ".stack" / "bench-failed-logs"
 
 
 @contextmanager
@@ -37,7 +40,13 @@ def local_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         running_stack(Path(tmp), "imgpipe-bench", env) as stack,
     ):
         api_key(stack)  # before any timing
-        yield stack
+        try:
+            yield stack
+        except BaseException:
+            # The stack's directory goes with it: keep its logs, to see what held a run up.
+            shutil.copytree(stack.logs, FAILED_LOGS, dirs_exist_ok=True)
+            print(f"bench: the stack's logs are kept in {FAILED_LOGS}", file=sys.stderr)
+            raise
 
 
 def gateway(stack: Stack) -> str:
