@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError
 
 from shared.db.codec import Document, document, in_batches, now, record
 from shared.names import output_key_of
-from shared.records import ImageRecord, Output, RowRecord, image_place, row_id
+from shared.records import ImageRecord, Output, RowRecord, image_id, image_place, row_id
 from shared.status import ImageStatus
 
 _PENDING = ImageStatus.PENDING.value
@@ -65,7 +65,7 @@ def images_of(row: RowRecord, docs: dict[tuple[int, int], Document]) -> list[Ima
         doc = docs.get((row.index, slot))
         url = row.urls[slot] if slot < len(row.urls) else (doc or {}).get("url", "")
         if doc is None:
-            doc = {"_id": f"{row.request_id}.{row.index}.{slot}", "status": _PENDING}
+            doc = {"_id": image_id(row.request_id, row.index, slot), "status": _PENDING}
         fields = {"request_id": row.request_id, "row": row.index, "slot": slot, "url": url}
         images.append(record({**doc, **fields}, ImageRecord))
     return images
