@@ -7,6 +7,7 @@ from bench import plots, procs, report_perceptual
 from bench.latency import HOPS, RELAY, WORK, LatencyResult
 from bench.quality import FORMATS, OURS, SEED, SETTINGS
 from bench.results import Results
+from shared.events import FETCHES_PER_MESSAGE
 from shared.settings import Settings
 
 FINDINGS = Path(__file__).with_name("findings.md")
@@ -590,8 +591,9 @@ def render(r: Results, out: Path) -> str:
         "written to the next function starting on it; the work in between is listed after. The "
         "relay's delay comes from the benchmark's own tap queue.\n\n" + latency(r),
         "## 4. Scale\n\nA CSV of URLs uploaded with the fetcher stopped, so only the gateway's "
-        "checks and ingest's fan-out are measured: time until the fetch queue holds every "
-        "message (its depth polled by passive declares).\n\n" + scale(r),
+        "checks and ingest's fan-out are measured: time until ingest records the fan-out "
+        "done, every fetch confirmed by the broker (polled in MongoDB; the fetches queued, "
+        f"{FETCHES_PER_MESSAGE} to a message, are then counted).\n\n" + scale(r),
         "### Compressor replicas\n\nWith the compressor stopped, a request's originals are fetched "
         "and their events queue up; then 1 (and in a second round 2) compressor processes are "
         "started with the stack's command and environment, first free to use every core, then each "

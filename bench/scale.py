@@ -18,8 +18,9 @@ from bench import procs
 from bench.pipeline import make_csv
 from bench.profile import Profiler
 from bench.servers import Servers
-from bench.stackrun import gateway, session, upload, wait_until
+from bench.stackrun import gateway, mongo, session, upload, wait_until
 from deploy.local.stack import Stack
+from shared.events import FetchBatch
 from shared.names import FETCH_BULK_REQUESTED, FETCH_REQUESTED
 
 PER_ROW = 2  # 50,000 rows for 100,000 URLs: inside the default row limit
@@ -32,7 +33,7 @@ class ScaleResult:
     urls: int
     csv_bytes: int
     accepted_s: float  # upload answered 202
-    published_s: float  # upload sent → every fetch message in the queue
+    published_s: float  # upload sent → ingest recorded its fan-out done (every fetch confirmed)
     peak_rss_mib: dict[str, float]
     status_s: float
     status_bytes: int
@@ -67,12 +68,11 @@ async def run(
     async with connection, session(stack) as http:
         channel = await connection.channel()
 
-        async def depth() -> int:
-            total = 0
-            for name in FETCH_QUEUES:
-                queue = await channel.declare_queue(name, passive=True)
-                total += int(queue.declaration_result.message_count or 0)
-            return total
+        requests = mongo(stack)["imgpipe"]["requests"]
+
+        async def fanned_out(request_id: str) -> bool:
+            doc = await asyncio.to_thread(requests.find_one, {"_id": request_id})
+            return doc is not None and doc.get("fanned_out") is True
 
         fan_out = ("gateway", "ingest")
         profiler = Profiler(stack, profile_dir, fan_out) if profile_dir is not None else None
@@ -84,12 +84,12 @@ async def run(
         accepted = time.monotonic() - start
 
         async def all_published() -> bool:
-            return await depth() >= count
+            return await fanned_out(request_id)
 
         times: dict[str, list[float]] = {}
         reads = asyncio.create_task(_poll_reads(http, stack, request_id, times))
         try:
-            await wait_until(all_published, f"{count} fetch messages", within, every=0.1)
+            await wait_until(all_published, f"the fan-out of {count} URLs", within, every=0.05)
         finally:
             reads.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,8 +110,14 @@ async def run(
             body = await response.read()
             status_code = response.status
         status_s = time.monotonic() - start
+        queued = 0
         for name in FETCH_QUEUES:
-            await (await channel.get_queue(name, ensure=False)).purge()
+            queue = await channel.get_queue(name, ensure=False)
+            while (message := await queue.get(fail=False, no_ack=True)) is not None:
+                queued += len(FetchBatch.decode(message.body).fetches)
+        requests.database.client.close()
+    if queued != count:
+        raise RuntimeError(f"{queued} fetches queued for {count} URLs")
     return ScaleResult(
         urls=count,
         csv_bytes=len(csv),

@@ -7,7 +7,8 @@ that queue holds more than BULK_PAUSE_BACKLOG originals: the big request's backl
 its lane queue, which small requests (the normal lane, never held) already overtake.
 
 A held message stays unacked with this fetcher: if the process dies, the broker delivers it
-again; nothing is lost and nothing is acked before it is done.
+again; nothing is lost and nothing is acked before it is done. Each fetch of a batch waits at
+the gate on its own, so a batch's fetches pass as the compressor drains, not all at once.
 """
 
 import asyncio
@@ -78,9 +79,13 @@ class Gate:
         stands for its image): it no longer counts towards the depth."""
         self._passed = max(0, self._passed - 1)
 
-    async def wait(self) -> float:
-        """Wait while `holds` says so, then let one fetch through; returns the seconds waited."""
-        start = self._clock()
+    async def wait(self, since: float | None = None) -> float:
+        """Wait while `holds` says so, then let one fetch through; returns the seconds held.
+
+        `since` (this clock's time) counts the hold from then: the fetches of one message
+        share one LONGEST_HOLD_S, so the message is settled well inside the consumer timeout.
+        """
+        start = self._clock() if since is None else since
         while holds(await self.depth(), self._bound, self._clock() - start):
             await self._sleep(POLL_S)
         self._passed += 1
@@ -96,12 +101,13 @@ class CompressorBacklog:
         self._channel: AbstractRobustChannel | None = None
         self._gate: Gate | None = None
 
-    async def hold(self, clients: Clients) -> None:
-        """Wait before a bulk-lane fetch while the compressor's queue is deeper than the bound."""
+    async def hold(self, clients: Clients, since: float) -> None:
+        """Wait before a bulk-lane fetch while the compressor's queue is deeper than the bound;
+        `since` (time.monotonic()) is when its message's fetches began to wait."""
         if self._gate is None:
             connection = clients.connection
             self._gate = Gate(lambda: self._ready(connection), clients.settings.bulk_pause_backlog)
-        held = await self._gate.wait()
+        held = await self._gate.wait(since)
         if held >= LONGEST_HOLD_S:
             log.warning("released a bulk-lane fetch after %.0f s: the compressor is behind", held)
 

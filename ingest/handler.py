@@ -19,7 +19,7 @@ from ingest.csvfile import parse_rows as parse_csv
 from ingest.options import parse_options
 from shared import logs, quotas, reuse, timeline
 from shared.errors import NotYet
-from shared.events import FetchRequested, ObjectCreated, RequestFailed
+from shared.events import FetchRequested, ObjectCreated, RequestFailed, batches_of
 from shared.metadata import CsvMeta, OriginalMeta
 from shared.names import REQUEST_FAILED_ROUTING_KEY, fetch_routing_key
 from shared.records import Options, RequestRecord, RowRecord, Source, row_id
@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
 # A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed);
-# the owner renews it every IN_FLIGHT messages. A takeover of a live owner only repeats work
+# the owner renews it every IN_FLIGHT fetches. A takeover of a live owner only repeats work
 # (fetches of pending images are idempotent), so the lease can be short.
 FANOUT_LEASE_S = 5.0
-IN_FLIGHT = 500  # fetch messages awaiting their broker confirms at once
+IN_FLIGHT = 1000  # fetches looked up together and awaiting their broker confirms at once
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
 
@@ -281,7 +281,8 @@ async def knowing(
 
 
 async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, int]) -> None:
-    """One fetch message per image still pending, then remember the fan-out finished."""
+    """A fetch for every image still pending, FETCHES_PER_MESSAGE to a message, then
+    remember the fan-out finished."""
     # A big request gets a bulk lane of its own while there are lanes to spare; assigned here,
     # not before, so a takeover of a fan-out whose owner crashed finds (or makes) it too.
     if request.total >= clients.settings.bulk_request_images:
@@ -291,9 +292,9 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
     window: list[FetchRequested] = []
 
     async def send() -> None:
-        sending = await knowing(request.tenant, window, clients)
+        sending = batches_of(await knowing(request.tenant, window, clients))
         # Confirms awaited together, not one by one: several times the publish rate.
-        await asyncio.gather(*(clients.publisher.publish(routing_key, m) for m in sending))
+        await asyncio.gather(*(clients.publisher.publish(routing_key, b) for b in sending))
         window.clear()
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 

@@ -9,7 +9,7 @@ from notifier.handler import (
     on_webhook_due,
 )
 from notifier.reconcile import reconcile_forever
-from shared.consumer import Route, run
+from shared.consumer import GivenUp, Route, run
 from shared.events import ImageFailed, ImageReused, RequestFailed, WebhookDue, decode_bucket_event
 from shared.names import IMAGE_COMPRESSED, IMAGE_FAILED, IMAGE_REUSED, REQUEST_FAILED, WEBHOOK_DUE
 from shared.runtime import Clients
@@ -36,8 +36,8 @@ async def webhook_due(clients: Clients, body: bytes) -> None:
     await on_webhook_due(WebhookDue.decode(body), clients)
 
 
-async def webhook_given_up(clients: Clients, body: bytes, reason: str) -> None:
-    await give_up_webhook(WebhookDue.decode(body), reason, clients)
+async def webhook_given_up(clients: Clients, body: bytes, given_up: GivenUp) -> None:
+    await give_up_webhook(WebhookDue.decode(body), str(given_up), clients)
 
 
 run(

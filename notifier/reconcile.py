@@ -19,7 +19,13 @@ from enum import Enum
 
 from notifier.handler import call_webhook, close_if_finished
 from notifier.sweep import Sweeper
-from shared.events import FetchRequested, ImageFailed, RequestFailed
+from shared.events import (
+    FETCHES_PER_MESSAGE,
+    FetchRequested,
+    ImageFailed,
+    RequestFailed,
+    batches_of,
+)
 from shared.names import (
     COMPRESSED_BUCKET,
     FAILED_ROUTING_KEY,
@@ -121,6 +127,17 @@ async def _reissue_images(request: RequestRecord, clients: Clients) -> None:
     expired = last_progress < datetime.now(UTC) - deadline
     originals = set(await clients.store.keys(ORIGINALS_BUCKET, f"{request.id}/"))
     compressed = set(await clients.store.keys(COMPRESSED_BUCKET, f"{request.id}/"))
+    # The lane ingest gave the request (none for a small one): re-issued fetches wait their
+    # turn there, not ahead of other big requests. Sent a batch at a time as they are found:
+    # a million-image request's fetches are never all in memory.
+    lane = fetch_routing_key(request.fetch_lane)
+    fetches: list[FetchRequested] = []
+
+    async def send() -> None:
+        for batch in batches_of(fetches):
+            await clients.publisher.publish(lane, batch)
+        fetches.clear()
+
     async for image in clients.db.images.pending(request.id):
         if expired:
             reason = f"no progress for {settings.request_deadline_s:.0f} s; gave up"
@@ -130,12 +147,12 @@ async def _reissue_images(request: RequestRecord, clients: Clients) -> None:
         step, key = next_step(image.id, originals, compressed)
         log.warning("image %s is stuck: %s", image.id, step.value)
         if key is None:
-            # The lane ingest gave the request (none for a small one): re-issued fetches wait
-            # their turn there, not ahead of other big requests.
-            lane = fetch_routing_key(request.fetch_lane)
-            await clients.publisher.publish(lane, FetchRequested.of(request, image))
+            fetches.append(FetchRequested.of(request, image))
+            if len(fetches) == FETCHES_PER_MESSAGE:
+                await send()
             continue
         bucket = COMPRESSED_BUCKET if step is Step.ANNOUNCE_COMPRESSED else ORIGINALS_BUCKET
         obj = await clients.store.describe(bucket, key)
         if obj is not None:
             await clients.publisher.announce(obj)
+    await send()

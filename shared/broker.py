@@ -20,7 +20,7 @@ from aiormq.abc import FieldTable
 from yarl import URL
 
 from shared.events import (
-    FetchRequested,
+    FetchBatch,
     ImageFailed,
     ImageReused,
     ObjectCreated,
@@ -186,7 +186,7 @@ class Publisher:
     async def publish(
         self,
         routing_key: str,
-        message: FetchRequested | ImageFailed | ImageReused | RequestFailed | WebhookDue,
+        message: FetchBatch | ImageFailed | ImageReused | RequestFailed | WebhookDue,
     ) -> None:
         exchange = await self._channel.get_exchange(WORK_EXCHANGE, ensure=False)
         await exchange.publish(

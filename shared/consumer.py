@@ -20,7 +20,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from shared import logs, metrics
 from shared.broker import own_headers, queue_arguments, run_until_stopped, stop_on_signals
 from shared.delays import DUE_HEADER, hold_and_release, now_ms
-from shared.errors import NotYet, PermanentError, RetryLater
+from shared.errors import NotYet, PermanentError, RetryLater, RetryPart
 from shared.names import DEAD_LETTER_EXCHANGE, QUEUES
 from shared.retry import delay_queue, next_delay, wait_ms
 from shared.runtime import Clients, open_clients
@@ -42,7 +42,22 @@ class Route:
     """
 
     handle: Callable[[Clients, bytes], Awaitable[None]]
-    give_up: Callable[[Clients, bytes, str], Awaitable[None]] | None = None
+    give_up: Callable[[Clients, bytes, "GivenUp"], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """Why a message was given up: its last failure's reason, after `attempts` attempts."""
+
+    reason: str
+    attempts: int
+
+    def of(self, reason: str) -> str:
+        """`reason` (one item's, in a batch; else the message's) as the image shows it."""
+        return f"{reason or self.reason} (after {self.attempts} attempts)"
+
+    def __str__(self) -> str:
+        return self.of(self.reason)
 
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
@@ -65,11 +80,13 @@ async def consume(
         message: AbstractIncomingMessage,
         exchange: str,
         headers: dict[str, object],
+        body: bytes | None = None,
     ) -> None:
-        """Publish a copy of `message` (confirmed), addressed back to this queue."""
+        """Publish a copy of `message` (confirmed), addressed back to this queue; with `body`
+        in place of its own (the part of it still to do)."""
         target = await channel.get_exchange(exchange, ensure=False)
         copy = aio_pika.Message(
-            message.body,
+            message.body if body is None else body,
             headers={**own_headers(message), **headers},  # type: ignore[dict-item]
             content_type=message.content_type,
             type=message.type,
@@ -92,22 +109,23 @@ async def consume(
             metrics.FAILURES.labels(queue_name, type(exc).__name__).inc()
             reason = (str(exc) or type(exc).__name__)[:1000]
             wanted = exc.delay if isinstance(exc, RetryLater) else None
+            rest = exc.body if isinstance(exc, RetryPart) else message.body
             if isinstance(exc, NotYet):  # waits, but does not count as a failed attempt
                 attempt -= 1
             delay = next_delay(max(attempt, 1), delays, wanted)
             if delay is None:
                 log.error("%s: giving up after %d attempts: %s", queue_name, attempt, reason)
-                reason = f"{reason} (after {attempt} attempts)"
+                given_up = GivenUp(reason, attempt)
                 if route.give_up is not None:
-                    await route.give_up(clients, message.body, reason)
-                await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: reason})
+                    await route.give_up(clients, rest, given_up)
+                await forward(message, DEAD_LETTER_EXCHANGE, {REASON_HEADER: str(given_up)}, rest)
                 return "given_up"
             log.warning(
                 "%s: attempt %d failed (%s); next in %.1f s", queue_name, attempt, reason, delay
             )
             due = now_ms() + wait_ms(delay)  # a holder releases it then (shared/delays.py)
             headers = {ATTEMPT_HEADER: attempt + 1, REASON_HEADER: reason, DUE_HEADER: due}
-            await forward(message, delay_queue(delay), headers)
+            await forward(message, delay_queue(delay), headers, rest)
             return "retried"
         return "ok"
 

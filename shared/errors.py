@@ -6,7 +6,8 @@
 - raises anything else  → try again later: a transient fault (network, store, database) may
   pass. Retries back off through delay queues (shared/retry.py); when they are used up the
   function's give-up hook runs (e.g. the image is recorded as failed) and the message is
-  dead-lettered with its reason. RetryLater asks for a minimum delay (Retry-After).
+  dead-lettered with its reason. RetryLater asks for a minimum delay (Retry-After);
+  RetryPart retries only the part of a message that failed.
 
 Per-image problems (404, not an image) are not message errors: they are recorded as a failed
 image and the message is acked.
@@ -23,6 +24,15 @@ class RetryLater(Exception):
     def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)
         self.delay = delay
+
+
+class RetryPart(RetryLater):
+    """Part of a message's work failed: try again later with `body`, a message of just that
+    part (a batch's failed items), not the whole message."""
+
+    def __init__(self, reason: str, body: bytes, delay: float | None = None) -> None:
+        super().__init__(reason, delay)
+        self.body = body
 
 
 class NotYet(RetryLater):

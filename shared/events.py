@@ -5,12 +5,12 @@ Two kinds of message travel through RabbitMQ:
   (https://min.io/docs/minio/linux/administration/monitoring/bucket-notifications.html), which
   follows the S3 event message structure
   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html);
-- our own messages (FetchRequested, ImageFailed), versioned by `schema_version`.
+- our own messages (FetchBatch, ImageFailed, …), versioned by `schema_version`.
 
 Handlers only ever see these classes; wire quirks are fixed here, once.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 from urllib.parse import quote_plus, unquote_plus
@@ -124,23 +124,37 @@ class _Message:
 
     @classmethod
     def decode(cls, body: bytes) -> Self:
+        return cls.from_fields(_envelope(body, cls.__name__))
+
+    @classmethod
+    def from_fields(cls, data: Mapping[str, Any]) -> Self:
+        """The message of these field values, each checked; a missing one takes its default."""
         try:
-            data = orjson.loads(body)
-            if data.get("type") != cls.__name__:
-                raise PermanentError(f"not a {cls.__name__} message: type {data.get('type')!r}")
-            version = data.get("schema_version")
-            if type(version) is not int or version != SCHEMA_VERSION:  # True == 1: check type
-                raise PermanentError(f"{cls.__name__}: unsupported schema_version {version!r}")
             values = {
                 f.name: data[f.name] if f.name in data or f.default is MISSING else f.default
                 for f in fields(cls)  # type: ignore[arg-type]
             }
-        except (orjson.JSONDecodeError, KeyError, AttributeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise PermanentError(f"not a {cls.__name__} message: {exc!r}") from exc
         for f in fields(cls):  # type: ignore[arg-type]
             if not _of_type(values[f.name], f.type):
                 raise PermanentError(f"{cls.__name__}.{f.name} must be of type {f.type}")
         return cls(**values)
+
+
+def _envelope(body: bytes, *types: str) -> dict[str, Any]:
+    """A message's JSON object, checked to be one of `types` in our schema version."""
+    try:
+        data = orjson.loads(body)
+        kind = data.get("type")
+    except (orjson.JSONDecodeError, AttributeError) as exc:
+        raise PermanentError(f"not a {types[0]} message: {exc!r}") from exc
+    if kind not in types:
+        raise PermanentError(f"not a {types[0]} message: type {kind!r}")
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1: check type
+        raise PermanentError(f"{kind}: unsupported schema_version {version!r}")
+    return data  # type: ignore[no-any-return]
 
 
 def _of_type(value: object, expected: object) -> bool:
@@ -221,6 +235,54 @@ def _record(text: str, kind: type[R]) -> R | None:
         return msgspec.json.decode(text, type=kind) if text else None
     except msgspec.ValidationError as exc:
         raise PermanentError(f"bad {kind.__name__} in a message: {exc}") from None
+
+
+# Fetches per message: one broker message per image would cost RabbitMQ and ingest more CPU
+# than the rest of a big CSV's fan-out together (issue 13); a batch is also the most one
+# redelivery after a fetcher crash asks again.
+FETCHES_PER_MESSAGE = 100
+
+
+@dataclass(frozen=True)
+class FetchBatch:
+    """Fetches of one request's images in one message (ingest and the reconciler send them).
+
+    A batch retried holds only the fetches that failed, each with why (`errors`, in order;
+    empty in a batch as first sent).
+    """
+
+    fetches: tuple[FetchRequested, ...]
+    errors: tuple[str, ...] = ()
+
+    def encode(self) -> bytes:
+        header = {"schema_version": SCHEMA_VERSION, "type": type(self).__name__}
+        # orjson writes dataclasses itself, in C: asdict per fetch would cost more than it.
+        return orjson.dumps({**header, "fetches": self.fetches, "errors": self.errors})
+
+    @classmethod
+    def decode(cls, body: bytes) -> "FetchBatch":
+        """A batch; a lone FetchRequested (sent before batches were) is a batch of one."""
+        data = _envelope(body, cls.__name__, FetchRequested.__name__)
+        if data["type"] == FetchRequested.__name__:
+            return cls((FetchRequested.from_fields(data),))
+        fetches, errors = data.get("fetches"), data.get("errors", [])
+        if not isinstance(fetches, list) or not all(isinstance(f, dict) for f in fetches):
+            raise PermanentError("FetchBatch.fetches must be a list of fetches")
+        if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+            raise PermanentError("FetchBatch.errors must be a list of strings")
+        if errors and len(errors) != len(fetches):
+            raise PermanentError("FetchBatch.errors must have one reason per fetch")
+        return cls(tuple(map(FetchRequested.from_fields, fetches)), tuple(errors))
+
+    def reasons(self) -> list[tuple[FetchRequested, str]]:
+        """Each fetch with why it failed last ("" where the batch does not say)."""
+        return [(f, self.errors[n] if self.errors else "") for n, f in enumerate(self.fetches)]
+
+
+def batches_of(fetches: Sequence[FetchRequested]) -> list[FetchBatch]:
+    """The fetches in order, FETCHES_PER_MESSAGE to a message."""
+    step = FETCHES_PER_MESSAGE
+    return [FetchBatch(tuple(fetches[n : n + step])) for n in range(0, len(fetches), step)]
 
 
 @dataclass(frozen=True)

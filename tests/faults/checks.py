@@ -13,6 +13,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from shared.errors import PermanentError
+from shared.events import FetchBatch
 from shared.names import (
     IMAGE_COMPRESSED,
     IMAGE_FAILED,
@@ -195,6 +197,8 @@ def check_dead_letter(letter: DeadLetter, state: State, workload: Workload, out:
         out.problems.append(f"{letter.queue}: dead-lettered: {letter.reason}")
     elif not ids:
         out.problems.append(f"{letter.queue}: dead letter of the request itself: {letter.reason}")
+    # A batch of fetches says why each of its fetches failed last (shared/events.py FetchBatch).
+    own = {f.image_id: e for f, e in _fetch_batch(letter.body).reasons() if e}
     for image_id in ids:
         image = images.get(image_id, {})
         expected = workload.expected_for(image["url"]).status if image else "?"
@@ -203,8 +207,16 @@ def check_dead_letter(letter: DeadLetter, state: State, workload: Workload, out:
                 f"{letter.queue}: dead letter for {image_id} ({image.get('status')}, "
                 f"expected {expected}): {letter.reason}"
             )
-        elif letter.reason not in (image.get("error") or ""):
+        elif (reason := own.get(image_id, letter.reason)) not in (image.get("error") or ""):
             out.problems.append(
-                f"{letter.queue}: {image_id} dead-lettered with {letter.reason!r}, "
+                f"{letter.queue}: {image_id} dead-lettered with {reason!r}, "
                 f"recorded as {image.get('error')!r}"
             )
+
+
+def _fetch_batch(body: bytes) -> FetchBatch:
+    """The fetches of a dead letter (none if it is not a fetch batch)."""
+    try:
+        return FetchBatch.decode(body)
+    except PermanentError:
+        return FetchBatch(())

@@ -9,11 +9,14 @@ import pytest
 
 from shared.errors import PermanentError
 from shared.events import (
+    FETCHES_PER_MESSAGE,
     SCHEMA_VERSION,
+    FetchBatch,
     FetchRequested,
     ImageFailed,
     ObjectCreated,
     RequestFailed,
+    batches_of,
     decode_bucket_event,
     encode_bucket_event,
     user_metadata,
@@ -448,3 +451,61 @@ def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
     assert (nothing.looked_up, nothing.known_source(), nothing.known_result()) == (True, None, None)
     with pytest.raises(PermanentError):
         replace(plain, result='{"id": 1}').known_result()
+
+
+def test_a_batch_round_trips_with_every_field_of_its_fetches() -> None:
+    from datetime import UTC, datetime
+
+    from shared.records import SourceRecord
+
+    source = SourceRecord(
+        id="s",
+        tenant="acme",
+        url="https://a.example/y.png",
+        etag='"1"',
+        original_key="r/0-1.png",
+        content_type="image/png",
+        extension="png",
+        stored_at=datetime(2026, 12, 7, tzinfo=UTC),
+    )
+    fetches = (
+        FetchRequested(RID, f"{RID}.0.0", "https://a.example/x.jpg", 80, "webp", 7, "high"),
+        FetchRequested(RID, f"{RID}.0.1", "https://a.example/y.png", 35, tenant="acme"),
+    )
+    batch = FetchBatch((fetches[0], fetches[1].knowing(source, None)))
+    assert FetchBatch.decode(batch.encode()) == batch
+    retried = FetchBatch(fetches, ("HTTP 503", "timed out"))
+    assert FetchBatch.decode(retried.encode()).reasons() == [
+        (fetches[0], "HTTP 503"),
+        (fetches[1], "timed out"),
+    ]
+    assert FetchBatch(fetches).reasons() == [(fetches[0], ""), (fetches[1], "")]
+
+
+def test_a_lone_fetch_sent_before_batches_is_a_batch_of_one() -> None:
+    fetch = FetchRequested(RID, f"{RID}.0.0", "https://a.example/x.jpg", 80)
+    assert FetchBatch.decode(fetch.encode()) == FetchBatch((fetch,))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"fetches": "x"}, "must be a list of fetches"),
+        ({"fetches": [1]}, "must be a list of fetches"),
+        ({"fetches": [{"request_id": RID}]}, "not a FetchRequested message"),
+        ({"fetches": [], "errors": [1]}, "must be a list of strings"),
+        ({"fetches": [], "errors": ["a"]}, "one reason per fetch"),
+    ],
+)
+def test_a_malformed_batch_is_permanent(fields: dict[str, object], problem: str) -> None:
+    body = orjson.dumps({"schema_version": SCHEMA_VERSION, "type": "FetchBatch", **fields})
+    with pytest.raises(PermanentError, match=problem):
+        FetchBatch.decode(body)
+
+
+def test_fetches_are_batched_in_order() -> None:
+    fetches = [FetchRequested(RID, f"{RID}.{n}.0", "u", 80) for n in range(250)]
+    batches = batches_of(fetches)
+    assert [len(b.fetches) for b in batches] == [FETCHES_PER_MESSAGE, FETCHES_PER_MESSAGE, 50]
+    assert [f for b in batches for f in b.fetches] == fetches
+    assert batches_of([]) == []
