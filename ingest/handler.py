@@ -18,6 +18,7 @@ from ingest.csvfile import CsvError, Row
 from ingest.csvfile import parse_rows as parse_csv
 from ingest.options import parse_options
 from shared import logs, quotas, reuse, timeline
+from shared.db.images import ROWS_PER_DOC
 from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed, batches_of
 from shared.metadata import CsvMeta, OriginalMeta
@@ -31,7 +32,7 @@ from shared.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BATCH = 1000  # rows per database round trip: bounded memory for any CSV size
+BATCH = 10 * ROWS_PER_DOC  # rows per database round trip, whole pages: bounded memory for any CSV
 # A fan-out whose owner has not renewed its claim for this long is taken over (owner crashed);
 # the owner renews it every IN_FLIGHT fetches. A takeover of a live owner only repeats work
 # (fetches of pending images are idempotent), so the lease can be short.

@@ -12,7 +12,7 @@ from ingest.handler import records
 from shared.db import Database
 from shared.db import images as images_module
 from shared.db.codec import IN_QUERY_VALUES
-from shared.db.images import Outcome
+from shared.db.images import ROWS_PER_DOC, Outcome
 from shared.records import Output, SourceRecord, image_id, source_id
 from shared.status import ImageStatus
 
@@ -40,24 +40,33 @@ def done(n: int) -> Output:
 async def test_saving_a_batch_again_changes_nothing_and_saves_what_was_missing(
     stack: Stack,
 ) -> None:
-    """A redelivered CSV saves its batches again: rows already there are duplicate keys,
-    forgiven and left as they are; any missing are inserted. Their images are pending."""
+    """A redelivered CSV saves its batches again: pages of rows already there (a batch half
+    written before a crash) are duplicate keys, forgiven and left as they are; the missing
+    ones are inserted. Their images are pending."""
     db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
     request_id = uuid.uuid4().hex
-    row_records = records(request_id, rows_of(3, urls_each=2))
+    count = ROWS_PER_DOC + ROWS_PER_DOC // 2  # a full page and half of one
+    row_records = records(request_id, rows_of(count, urls_each=2))
     try:
-        await db.images.save(row_records[:2])
-        await db.images.save(row_records)  # again, with one more
+        await db.images.save(row_records[ROWS_PER_DOC:])  # the second page got in before
+        await db.images.save(row_records)  # again, whole
         pairs = [pair async for pair in db.images.by_row(request_id)]
         assert [row for row, _ in pairs] == row_records
         images = [image for _, row_images in pairs for image in row_images]
         assert [i.id for i in images] == [
-            image_id(request_id, n, k) for n in range(3) for k in (0, 1)
+            image_id(request_id, n, k) for n in range(count) for k in (0, 1)
         ]
         assert [i.url for i in images] == [url for r in row_records for url in r.urls]
         assert all(i.status == ImageStatus.PENDING for i in images)
-        assert await db.images.is_pending(image_id(request_id, 2, 1))
-        assert not await db.images.is_pending(image_id(request_id, 3, 0))  # no such row
+        assert await db.images.is_pending(image_id(request_id, count - 1, 1))
+        assert not await db.images.is_pending(image_id(request_id, count, 0))  # no such row
+        assert await db.images.has_row(request_id, ROWS_PER_DOC - 1)
+        assert await db.images.has_row(request_id, ROWS_PER_DOC)
+        assert not await db.images.has_row(request_id, count)
+        # A page of rows across two documents, from anywhere in the first.
+        first, many = ROWS_PER_DOC - 3, 7
+        page = [row async for row in db.images.rows(request_id, first, many)]
+        assert page == row_records[first : first + many]
     finally:
         await db.images.delete_of_request(request_id)
         await db.close()
@@ -127,6 +136,8 @@ async def test_images_stored_pending_by_earlier_code_read_and_finish(stack: Stac
         ]
     )
     try:
+        assert await db.images.has_row(request_id, 0)  # a row on its own, not in a page
+        assert not await db.images.has_row(request_id, 1)
         assert await db.images.is_pending(ids[0])
         assert await db.images.finish([Outcome(request_id, ids[0], done(0))]) == {ids[0]}
         assert await db.images.finish([Outcome(request_id, ids[0], done(1))]) == set()
