@@ -23,7 +23,7 @@ from shared.errors import NotYet
 from shared.events import FetchRequested, ObjectCreated, RequestFailed, batches_of
 from shared.metadata import CsvMeta, OriginalMeta
 from shared.names import REQUEST_FAILED_ROUTING_KEY, fetch_routing_key
-from shared.records import Options, RequestRecord, RowRecord, Source, row_id
+from shared.records import ImageRecord, Options, RequestRecord, RowRecord, Source, row_id
 from shared.rules import REQUEST_ID, RuleError
 from shared.runtime import Clients
 from shared.settings import Settings, csv_limits
@@ -259,26 +259,32 @@ async def _parse_object(
         await stream.aclose()
 
 
-async def knowing(
-    tenant: str, fetches: list[FetchRequested], clients: Clients
+async def fetches_of(
+    request: RequestRecord, images: list[ImageRecord], clients: Clients
 ) -> list[FetchRequested]:
-    """The fetches, each with what the tenant stored for its URL and the output made from it
-    with these settings (shared/reuse.py): two queries for the window, not two per image."""
-    if not tenant or not fetches:
-        return fetches
-    sources = await clients.db.sources.of_urls(tenant, [f.url for f in fetches])
+    """The images' fetches, each with what the tenant stored for its URL and the output made
+    from it with these settings (shared/reuse.py): two queries for the window, not two per
+    image."""
+    if not request.tenant:
+        return [FetchRequested.of(request, image) for image in images]
+    sources = await clients.db.sources.of_urls(request.tenant, [i.url for i in images])
     background = clients.settings.background
 
-    def result_of(fetch: FetchRequested) -> str | None:
-        source = sources.get(fetch.url)
+    def result_of(image: ImageRecord) -> str | None:
+        source = sources.get(image.url)
         if source is None or source.sha256 is None:
             return None
-        wanted = OriginalMeta.of_fetch(fetch, True, {})
-        return reuse.result_id(tenant, source.sha256, wanted, background)
+        wanted = OriginalMeta.of_fetch(FetchRequested.of(request, image), True, {})
+        return reuse.result_id(request.tenant, source.sha256, wanted, background)
 
-    ids = {f.image_id: result_of(f) for f in fetches}
+    ids = {image.id: result_of(image) for image in images}
     results = await clients.db.results.of_ids([i for i in ids.values() if i is not None])
-    return [f.knowing(sources.get(f.url), results.get(ids[f.image_id] or "")) for f in fetches]
+    return [
+        FetchRequested.of(
+            request, image, sources.get(image.url), results.get(ids[image.id] or ""), looked_up=True
+        )
+        for image in images
+    ]
 
 
 async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, int]) -> None:
@@ -290,18 +296,28 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
         lane = await clients.db.fanout.assign_lane(request.id)
         request = msgspec.structs.replace(request, fetch_lane=lane)
     routing_key = fetch_routing_key(request.fetch_lane)
-    window: list[FetchRequested] = []
 
-    async def send() -> None:
-        sending = batches_of(await knowing(request.tenant, window, clients))
+    async def send(window: list[ImageRecord]) -> None:
+        sending = batches_of(await fetches_of(request, window, clients))
         # Confirms awaited together, not one by one: several times the publish rate.
         await asyncio.gather(*(clients.publisher.publish(routing_key, b) for b in sending))
-        window.clear()
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 
-    async for image in clients.db.images.pending(request.id):
-        window.append(FetchRequested.of(request, image))
-        if len(window) == IN_FLIGHT:
-            await send()
-    await send()
+    # One window is sent while the next is read: the database and the broker work side by
+    # side. Windows go out in order, one after another.
+    window: list[ImageRecord] = []
+    sending: asyncio.Task[None] | None = None
+    try:
+        async for image in clients.db.images.pending(request.id):
+            window.append(image)
+            if len(window) == IN_FLIGHT:
+                if sending is not None:
+                    await sending
+                sending, window = asyncio.create_task(send(window)), []
+        if sending is not None:
+            await sending
+    finally:
+        if sending is not None and not sending.done():
+            sending.cancel()  # reading failed: the delivery is retried, fetches and all
+    await send(window)
     await clients.db.fanout.finish(request.id, {**moments, "fanned_out": timeline.now_ms()})

@@ -11,7 +11,7 @@ Handlers only ever see these classes; wire quirks are fixed here, once.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 from urllib.parse import quote_plus, unquote_plus
 
@@ -192,14 +192,6 @@ class FetchRequested(_Message):
     source: str = ""
     result: str = ""
 
-    def knowing(self, source: SourceRecord | None, result: ResultRecord | None) -> Self:
-        """This fetch, with what the tenant stored for its URL."""
-
-        def text(found: SourceRecord | ResultRecord | None) -> str:
-            return msgspec.json.encode(found).decode() if found is not None else ""
-
-        return replace(self, looked_up=True, source=text(source), result=text(result))
-
     def known_source(self) -> SourceRecord | None:
         return _record(self.source, SourceRecord)
 
@@ -207,9 +199,22 @@ class FetchRequested(_Message):
         return _record(self.result, ResultRecord)
 
     @classmethod
-    def of(cls, request: RequestRecord, image: ImageRecord) -> "FetchRequested":
+    def of(
+        cls,
+        request: RequestRecord,
+        image: ImageRecord,
+        source: SourceRecord | None = None,
+        result: ResultRecord | None = None,
+        *,
+        looked_up: bool = False,
+    ) -> "FetchRequested":
         """The fetch of one of the request's images, published now (by ingest or the
-        reconciler); it goes to fetch_routing_key(request.fetch_lane)."""
+        reconciler); it goes to fetch_routing_key(request.fetch_lane). `looked_up`: ingest
+        looked for what the tenant stored for its URL, and found `source` and `result`."""
+
+        def text(found: SourceRecord | ResultRecord | None) -> str:
+            return msgspec.json.encode(found).decode() if found is not None else ""
+
         level = level_of(request.quality)
         return cls(
             request.id,
@@ -227,6 +232,9 @@ class FetchRequested(_Message):
             metadata=request.metadata,
             animation=request.animation,
             tenant=request.tenant,
+            looked_up=looked_up,
+            source=text(source),
+            result=text(result),
         )
 
 

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -414,7 +415,8 @@ def test_encoded_bucket_event_decodes_to_the_same_object() -> None:
 def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
     from datetime import UTC, datetime
 
-    from shared.records import ResultRecord, SourceRecord
+    from shared.records import ImageRecord, RequestRecord, ResultRecord, SourceRecord
+    from shared.status import ImageStatus, RequestStatus
 
     at = datetime(2026, 12, 3, tzinfo=UTC)
     source = SourceRecord(
@@ -443,12 +445,23 @@ def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
         height=1,
         stored_at=at,
     )
-    plain = FetchRequested(RID, f"{RID}.0.1", "https://a.example/x.jpg", 80)
+    request = RequestRecord(id=RID, tenant="acme", status=RequestStatus.PROCESSING, created_at=at)
+    image = ImageRecord(
+        id=f"{RID}.0.1",
+        request_id=RID,
+        row=0,
+        slot=1,
+        url="https://a.example/x.jpg",
+        status=ImageStatus.PENDING,
+    )
+    plain = FetchRequested.of(request, image)
     assert (plain.looked_up, plain.known_source(), plain.known_result()) == (False, None, None)
-    sent = FetchRequested.decode(plain.knowing(source, result).encode())
+    known = FetchRequested.of(request, image, source, result, looked_up=True)
+    sent = FetchRequested.decode(known.encode())
     assert (sent.looked_up, sent.known_source(), sent.known_result()) == (True, source, result)
-    nothing = FetchRequested.decode(plain.knowing(None, None).encode())
+    nothing = FetchRequested.decode(FetchRequested.of(request, image, looked_up=True).encode())
     assert (nothing.looked_up, nothing.known_source(), nothing.known_result()) == (True, None, None)
+    assert (sent.tenant, sent.url, sent.image_id) == ("acme", image.url, image.id)
     with pytest.raises(PermanentError):
         replace(plain, result='{"id": 1}').known_result()
 
@@ -472,7 +485,12 @@ def test_a_batch_round_trips_with_every_field_of_its_fetches() -> None:
         FetchRequested(RID, f"{RID}.0.0", "https://a.example/x.jpg", 80, "webp", 7, "high"),
         FetchRequested(RID, f"{RID}.0.1", "https://a.example/y.png", 35, tenant="acme"),
     )
-    batch = FetchBatch((fetches[0], fetches[1].knowing(source, None)))
+    batch = FetchBatch(
+        (
+            fetches[0],
+            replace(fetches[1], looked_up=True, source=msgspec.json.encode(source).decode()),
+        )
+    )
     assert FetchBatch.decode(batch.encode()) == batch
     retried = FetchBatch(fetches, ("HTTP 503", "timed out"))
     assert FetchBatch.decode(retried.encode()).reasons() == [
