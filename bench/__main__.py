@@ -60,7 +60,7 @@ class Sizes:
     profiled_urls: int
     latency_requests: int
     replica_images: int
-    scale_urls: int
+    scale_urls: tuple[int, ...]  # one fan-out of each size, the first profiled
     rerun_urls: int
     fairness_small: int  # images of the small request timed beside a big one
     fairness_big: int  # images of the big one (another tenant's)
@@ -70,8 +70,8 @@ class Sizes:
     cpu_rounds: int  # the perceptual benchmark's CPU rounds (best of)
 
 
-FULL = Sizes(6, 306, 102, 34, 68, 100_000, 1_000, 5, 3_000, 1e9, (30, 70, 85), True, 2)
-SMOKE = Sizes(1, 10, 5, 2, 4, 500, 20, 2, 20, 0.5, (85,), False, 1)
+FULL = Sizes(6, 306, 102, 34, 68, (100_000, 1_000_000), 1_000, 5, 3_000, 1e9, (30, 70, 85), True, 2)
+SMOKE = Sizes(1, 10, 5, 2, 4, (500, 1_000), 20, 2, 20, 0.5, (85,), False, 1)
 
 
 def main() -> None:
@@ -84,10 +84,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--scale-urls",
-        type=int,
+        type=_counts,
         default=None,
-        help=f"URLs in the scale benchmark's CSV (default {FULL.scale_urls:,}; smoke "
-        f"{SMOKE.scale_urls:,})",
+        help="URLs in the scale benchmark's CSVs, comma-separated, one fan-out each (default "
+        f"{_text(FULL.scale_urls)}; smoke {_text(SMOKE.scale_urls)})",
     )
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -196,9 +196,25 @@ def _stack_benchmarks(
             scale_profile = (
                 profile_dir / "scale" if "profile" in only and not results.smoke else None
             )
-            results.scale = run(
-                "scale", asyncio.run, scale.run(stack, servers, sizes.scale_urls, scale_profile)
-            )
+            for n, count in enumerate(sizes.scale_urls):
+                profiled = scale_profile if n == 0 else None
+                results.scales.append(
+                    run(f"scale {count:,}", asyncio.run, scale.run(stack, servers, count, profiled))
+                )
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"counts must be positive: {text!r}")
+    return counts
+
+
+def _text(counts: tuple[int, ...]) -> str:
+    return ",".join(str(n) for n in counts)
 
 
 class _Timer:

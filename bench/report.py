@@ -7,6 +7,7 @@ from bench import plots, procs, report_perceptual
 from bench.latency import HOPS, RELAY, WORK, LatencyResult
 from bench.quality import FORMATS, OURS, SEED, SETTINGS
 from bench.results import Results
+from bench.scale import ScaleResult
 from shared.events import FETCHES_PER_MESSAGE
 from shared.settings import Settings
 
@@ -74,35 +75,28 @@ def summary(r: Results) -> str:
                 rows.append(
                     [f"3. p50 {name}", "≤ 20 ms", f"{p50:,.0f} ms", _met(p50, lambda v: v <= 20)]
                 )
-    if r.scale is not None:
-        s = r.scale
-        rows.append(
+    for s in r.scales:
+        fan_out_mb = max(s.peak_rss_mib.values(), default=0.0) * 1.048576
+        rows += [
             [
                 f"4. fan-out of {s.urls:,} URLs",
                 "≥ 10,000 URLs/s",
                 f"{s.urls_per_s:,.0f} URLs/s",
                 _met(s.urls_per_s, lambda v: v >= 10_000),
-            ]
-        )
-        if (peak := r.peak_rss()) is not None:
-            name, mib = peak
-            mb = mib * 1.048576
-            rows.append(
-                [
-                    "4. peak RSS of any function",
-                    "≤ 200 MB",
-                    f"{mb:,.0f} MB: {name}",
-                    _met(mb, lambda v: v <= 200),
-                ]
-            )
-        rows.append(
+            ],
             [
-                f"4. status of the {s.urls:,}-URL request",
-                "fast (paginated)",
+                f"13. peak RSS of any function during the {s.urls:,}-URL fan-out",
+                "≤ 200 MB",
+                f"{fan_out_mb:,.0f} MB",
+                _met(fan_out_mb, lambda v: v <= 200),
+            ],
+            [
+                f"13. status of the {s.urls:,}-URL request (its first page)",
+                "≤ 0.5 s",
                 f"{s.status_s:,.2f} s, {s.status_bytes / 1e6:,.1f} MB",
-                "",
-            ]
-        )
+                _met(s.status_s, lambda v: v <= 0.5),
+            ],
+        ]
         if s.slowest_read_s:
             worst = max(s.slowest_read_s.values())
             rows.append(
@@ -113,6 +107,17 @@ def summary(r: Results) -> str:
                     _met(worst, lambda v: v <= 2),
                 ]
             )
+    if r.scales and (peak := r.peak_rss()) is not None:
+        name, mib = peak
+        mb = mib * 1.048576
+        rows.append(
+            [
+                "4. peak RSS of any function (pipeline and fan-outs)",
+                "≤ 200 MB",
+                f"{mb:,.0f} MB: {name}",
+                _met(mb, lambda v: v <= 200),
+            ]
+        )
     for pinned, label in ((True, "one core each"), (False, "sharing the machine's cores")):
         speedup = r.replica_speedup(pinned)
         rows.append(
@@ -367,23 +372,26 @@ def _percentiles(lat: LatencyResult, name: str) -> list[object]:
 
 
 def scale(r: Results) -> str:
-    s = r.scale
-    if s is None:
+    if not r.scales:
         return "Not run."
+    header = ["URLs", "CSV bytes", "upload answered s", "all fetch messages queued s", "URLs/s"]
+    runs = [
+        [
+            f"{s.urls:,}",
+            f"{s.csv_bytes:,}",
+            f"{s.accepted_s:,.2f}",
+            f"{s.published_s:,.1f}",
+            f"{s.urls_per_s:,.0f}",
+        ]
+        for s in r.scales
+    ]
+    parts = [_table(header, runs)]
+    parts += [f"### {s.urls:,} URLs\n\n" + _scale_run(s) for s in r.scales]
+    return "\n\n".join(parts)
+
+
+def _scale_run(s: ScaleResult) -> str:
     lines = [
-        _table(
-            ["URLs", "CSV bytes", "upload answered s", "all fetch messages queued s", "URLs/s"],
-            [
-                [
-                    f"{s.urls:,}",
-                    f"{s.csv_bytes:,}",
-                    f"{s.accepted_s:,.2f}",
-                    f"{s.published_s:,.1f}",
-                    f"{s.urls_per_s:,.0f}",
-                ]
-            ],
-        ),
-        "",
         "CPU from the upload until every message was queued (seconds; cores busy on average):",
         "",
         _table(
@@ -545,7 +553,7 @@ def profile(r: Results) -> str:
     parts = []
     runs = [
         (r.profiled, "a second pipeline run of {} URLs"),
-        (r.scale, "the {:,}-URL fan-out (fetcher stopped)"),
+        (r.scales[0] if r.scales else None, "the {:,}-URL fan-out (fetcher stopped)"),
     ]
     for result, what in runs:
         if result is None or not result.profile:

@@ -29,7 +29,7 @@ class Results:
     profiled: PipelineResult | None = None
     latency: LatencyResult | None = None
     replicas: list[ReplicaRun] = field(default_factory=list)
-    scale: ScaleResult | None = None
+    scales: list[ScaleResult] = field(default_factory=list)  # one per CSV size, smallest first
     rerun: RerunResult | None = None
     fairness: FairnessResult | None = None
     durations_s: dict[str, float] = field(default_factory=dict)
@@ -74,9 +74,10 @@ class Results:
 
     def peak_rss(self) -> tuple[str, float] | None:
         """The largest peak RSS (MiB) of any function process over the pipeline and scale runs."""
+        runs = [("pipeline", self.pipeline), *((f"{s.urls:,} URLs", s) for s in self.scales)]
         peaks = {
             f"{name} ({run})": mib
-            for run, result in (("pipeline", self.pipeline), ("scale", self.scale))
+            for run, result in runs
             if result is not None
             for name, mib in result.peak_rss_mib.items()
         }

@@ -59,7 +59,8 @@ async def run(
     # Long enough for the fan-out at a quarter of its speed on these machines (a million URLs
     # take over a quarter of an hour at 1,000 a second).
     within = within or max(900.0, count / 250)
-    stack.kill("fetcher")
+    if "fetcher" in stack.procs:  # a second fan-out finds it stopped by the first
+        stack.kill("fetcher")
     urls = [f"{servers.base}/i/{n}/scale.jpg" for n in range(count)]
     csv = make_csv(urls, PER_ROW)
     for pid in stack.procs.values():
