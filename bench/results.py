@@ -32,6 +32,7 @@ class Results:
     scales: list[ScaleResult] = field(default_factory=list)  # one per CSV size, smallest first
     rerun: RerunResult | None = None
     fairness: FairnessResult | None = None
+    fairness_million: FairnessResult | None = None  # beside a 1,000,000-URL request
     durations_s: dict[str, float] = field(default_factory=dict)
     load_after: dict[str, str] = field(default_factory=dict)
     total_s: float = 0.0
