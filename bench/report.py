@@ -212,7 +212,7 @@ def fairness(r: Results) -> str:
 
 
 def _fairness_run(f: FairnessResult) -> str:
-    big = "it was not run to its end" if f.big_s is None else f"it took {f.big_s:,.1f} s"
+    big = "was not run to its end" if f.big_s is None else f"took {f.big_s:,.1f} s upload → webhook"
     return f"Beside a request of {f.big_images:,} images:\n\n" + _table(
         ["small request", "upload → webhook s", "originals queued for the compressor at its upload",
          f"the big request's images finished (of {f.big_images:,})"],
@@ -222,7 +222,7 @@ def _fairness_run(f: FairnessResult) -> str:
              f"{f.big_finished_before:,} at its upload, {f.big_finished_after:,} at its webhook"],
         ],
     ) + (
-        f"\n\nRatio {_f(f.ratio)}; the big request: {big} (upload → webhook)."
+        f"\n\nRatio {_f(f.ratio)}; the big request {big}."
     )  # fmt: skip
 
 
