@@ -75,7 +75,7 @@ fmt: setup
 typecheck: setup
 	$(BIN)/mypy shared ingest fetcher compressor notifier cli deploy
 
-bench: setup  ## the benchmarks (< 15 min): writes docs/benchmarks.md and its plots
+bench: setup chromium  ## the benchmarks (< 15 min): writes docs/benchmarks.md and its plots
 	$(BIN)/python -m bench
 
 bench-smoke: setup  ## every benchmark on tiny inputs (under a minute): proves they run

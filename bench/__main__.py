@@ -24,6 +24,7 @@ from bench import (
     fairness,
     latency,
     machine,
+    page,
     perceptual,
     pipeline,
     quality,
@@ -214,7 +215,7 @@ def _stack_benchmarks(
                 asyncio.run,
                 fairness.run(stack, servers, images, small, million, 3_000_000, to_the_end=False),
             )
-        if "scale" in only:  # last: it stops the fetcher and leaves a huge request behind
+        if "scale" in only:  # last: it stops the fetcher and leaves huge requests behind
             scale_profile = (
                 profile_dir / "scale" if "profile" in only and not results.smoke else None
             )
@@ -223,6 +224,10 @@ def _stack_benchmarks(
                 results.scales.append(
                     run(f"scale {count:,}", asyncio.run, scale.run(stack, servers, count, profiled))
                 )
+            biggest = results.scales[-1]
+            results.page = run(
+                "web page", asyncio.run, page.run(stack, biggest.request_id, biggest.urls)
+            )
 
 
 def _counts(text: str) -> tuple[int, ...]:

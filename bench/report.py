@@ -108,6 +108,16 @@ def summary(r: Results) -> str:
                     _met(worst, lambda v: v <= 2),
                 ]
             )
+    if r.page is not None:
+        slowest = max(r.page.opened_s, r.page.next_s)
+        rows.append(
+            [
+                f"13. web page on the {r.page.urls:,}-URL request: rows shown, opened and paged",
+                "usable (≤ 2 s, as reads during a fan-out)",
+                f"{r.page.opened_s:,.2f} s, next page {r.page.next_s:,.2f} s",
+                _met(slowest, lambda v: v <= 2),
+            ]
+        )
     if r.scales and (peak := r.peak_rss()) is not None:
         name, mib = peak
         mb = mib * 1.048576
@@ -392,6 +402,14 @@ def scale(r: Results) -> str:
     ]
     parts = [_table(header, runs)]
     parts += [f"### {s.urls:,} URLs\n\n" + _scale_run(s) for s in r.scales]
+    if r.page is not None:
+        parts.append(
+            f"### The web page on the {r.page.urls:,}-URL request\n\n"
+            "Chromium (Playwright) opens the request's progress view (the key in the tab's "
+            "session storage): its first 100 rows and counts show in "
+            f'{r.page.opened_s:,.2f} s; "Next rows" shows the next 100 in '
+            f'{r.page.next_s:,.2f} s. The page says: "{r.page.counts}".'
+        )
     return "\n\n".join(parts)
 
 

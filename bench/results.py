@@ -6,6 +6,7 @@ from bench import procs
 from bench.codec import CodecResult
 from bench.fairness import FairnessResult
 from bench.latency import LatencyResult
+from bench.page import PageResult
 from bench.perceptual import PerceptualResult
 from bench.pipeline import PipelineResult
 from bench.quality import OURS, SEED, ImageRow
@@ -30,6 +31,7 @@ class Results:
     latency: LatencyResult | None = None
     replicas: list[ReplicaRun] = field(default_factory=list)
     scales: list[ScaleResult] = field(default_factory=list)  # one per CSV size, smallest first
+    page: PageResult | None = None  # the web page on the largest of them
     rerun: RerunResult | None = None
     fairness: FairnessResult | None = None
     fairness_million: FairnessResult | None = None  # beside a 1,000,000-URL request

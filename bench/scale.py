@@ -30,6 +30,7 @@ FETCH_QUEUES = tuple(spec.name for spec in (FETCH_REQUESTED, *FETCH_BULK_REQUEST
 
 @dataclass(frozen=True)
 class ScaleResult:
+    request_id: str  # left processing, its fetches dropped (the page benchmark opens it)
     urls: int
     csv_bytes: int
     accepted_s: float  # upload answered 202
@@ -130,6 +131,7 @@ async def run(
     if queued != count:
         raise RuntimeError(f"{queued} fetches queued for {count} URLs")
     return ScaleResult(
+        request_id=request_id,
         urls=count,
         csv_bytes=len(csv),
         accepted_s=accepted,

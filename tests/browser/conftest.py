@@ -9,19 +9,7 @@ from playwright.async_api import Browser, async_playwright
 
 from deploy.local.stack import Stack
 from deploy.local.testing import running_stack
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: `playwright install` cannot download one here
-# Without the background-networking flags Chromium keeps calling home, which this network refuses.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="session")
