@@ -71,7 +71,9 @@ def read_state(probe: Probe, request_id: str) -> State:
         return [str(o.object_name) for o in objects]
 
     request = probe.mongo.requests.find_one({"_id": request_id}) or {}
-    rows = probe.mongo.rows.find({"request_id": request_id}).sort("index", 1)
+    # Rows are stored 100 to a document (a page: its `rows`); one on its own is its own row.
+    stored = probe.mongo.rows.find({"request_id": request_id}).sort("index", 1)
+    rows = [row for doc in stored for row in doc.get("rows", [doc])]
     outcomes = {
         (d["row"], d["slot"]): d for d in probe.mongo.images.find({"request_id": request_id})
     }
@@ -93,7 +95,7 @@ def read_state(probe: Probe, request_id: str) -> State:
             "slot": slot,
             "url": url,
         }
-        for row in list(rows)
+        for row in rows
         for slot, url in enumerate(row.get("urls", []))
     ]
     slots = {(i["row"], i["slot"]) for i in found}
