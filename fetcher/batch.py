@@ -56,7 +56,7 @@ async def fetch_all(batch: FetchBatch, lane: Lane, clients: Clients) -> None:
     failed: list[tuple[FetchRequested, Exception]] = []
     for message, outcome in zip(batch.fetches, outcomes, strict=True):
         if isinstance(outcome, Exception):
-            log.warning("fetch of %s failed: %s", message.image_id, outcome or repr(outcome))
+            log.warning("fetch of %s failed: %s", message.image_id, str(outcome) or repr(outcome))
             failed.append((message, outcome))
         elif isinstance(outcome, BaseException):
             raise outcome  # cancelled: the process is stopping; the broker redelivers it
