@@ -5,6 +5,7 @@ notifier) and "stand-ins" (SeaweedFS `weed`, SecantusDB, the event relay, Rabbit
 `beam.smp`), plus the benchmark's own process (image origin and webhook receiver).
 """
 
+import asyncio
 import os
 from dataclasses import dataclass
 
@@ -48,6 +49,18 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
         return 0.0
 
 
+def _machine_busy_s() -> float:
+    busy = psutil.cpu_times()
+    return float(sum(busy) - busy.idle - getattr(busy, "iowait", 0.0))
+
+
+async def busy_cores(over_s: float = 1.0) -> float:
+    """How many cores the whole machine kept busy, on average, over the next `over_s` s."""
+    before = _machine_busy_s()
+    await asyncio.sleep(over_s)
+    return (_machine_busy_s() - before) / over_s
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set (VmHWM) in MiB."""
     with open(f"/proc/{pid}/status") as status:
@@ -76,8 +89,7 @@ class CpuSnapshot:
         if (rabbit := rabbitmq_pid()) is not None:
             seconds["rabbitmq"] = cpu_seconds(rabbit, children=True)
         seconds["bench"] = cpu_seconds(os.getpid())
-        busy = psutil.cpu_times()
-        seconds[MACHINE] = float(sum(busy) - busy.idle - getattr(busy, "iowait", 0.0))
+        seconds[MACHINE] = _machine_busy_s()
         return cls(seconds)
 
     def since(self, earlier: "CpuSnapshot") -> dict[str, float]:

@@ -21,6 +21,11 @@ class PixelBudget:
     def free(self) -> int:
         return self._free
 
+    @property
+    def idle(self) -> bool:
+        """Nothing held and nothing waiting."""
+        return self._free == self.capacity and not self._waiters
+
     @asynccontextmanager
     async def hold(self, pixels: int) -> AsyncIterator[None]:
         """Wait until `pixels` are free (all of them for an image bigger than the budget,

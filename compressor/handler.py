@@ -8,6 +8,7 @@ from functools import cache, partial
 
 from compressor.budget import PixelBudget
 from compressor.compress import Compressed, compress, memory_weight, pixel_count
+from compressor.memory import TrimWhenIdle
 from compressor.reuse import record_of
 from shared import logs, reuse, timeline
 from shared.cpus import available_cpus
@@ -32,6 +33,11 @@ _CODEC_THREADS = ThreadPoolExecutor(available_cpus(), thread_name_prefix="codec"
 @cache
 def _pixel_budget(capacity: int) -> PixelBudget:
     return PixelBudget(capacity)
+
+
+@cache
+def _trim_when_idle(budget: PixelBudget) -> TrimWhenIdle:
+    return TrimWhenIdle(budget)
 
 
 def original_of(event: ObjectCreated) -> OriginalMeta:
@@ -137,8 +143,12 @@ async def compressed(data: bytes, original: OriginalMeta, clients: Clients) -> C
     )
     # Memory follows the pixels being worked on, so they are what is bounded.
     pixels = pixel_count(data, original.animation) * memory_weight(original.format)
-    async with _pixel_budget(settings.compress_pixels_in_flight).hold(pixels):
-        return await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
+    budget = _pixel_budget(settings.compress_pixels_in_flight)
+    try:
+        async with budget.hold(pixels):
+            return await asyncio.get_running_loop().run_in_executor(_CODEC_THREADS, work)
+    finally:
+        _trim_when_idle(budget).finished()
 
 
 async def record_failure(original: OriginalMeta, reason: str, clients: Clients) -> None:
