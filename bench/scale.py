@@ -71,8 +71,6 @@ async def run(
         stack.kill("fetcher")
     urls = [f"{servers.base}/i/{n}/scale.jpg" for n in range(count)]
     csv = make_csv(urls, PER_ROW)
-    for pid in stack.procs.values():
-        procs.reset_peak_rss(pid)
     connection = await aio_pika.connect(stack.config.amqp_url)
     async with connection, session(stack) as http:
         channel = await connection.channel()
@@ -88,6 +86,8 @@ async def run(
         # …and the images still in hand finished: a fan-out timed beside an earlier
         # benchmark's tail measures that tail (it held a core of two in make bench).
         await wait_until(_quiet, "the machine to go quiet", within)
+        for pid in stack.procs.values():  # peaks from here: the fan-out's
+            procs.reset_peak_rss(pid)
 
         requests = mongo(stack)["imgpipe"]["requests"]
 
