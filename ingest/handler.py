@@ -225,11 +225,18 @@ async def _save_rows(
     loop = asyncio.get_running_loop()
 
     def save(chunks: Iterable[bytes]) -> int:
-        saved = 0
-        for batch in batches(parse_csv(chunks, **limits)[1]):
-            write = clients.db.images.save(records(request_id, batch))
-            asyncio.run_coroutine_threadsafe(write, loop).result()
-            saved += sum(len(row.urls) for row in batch)
+        # Each batch is parsed while the one before is written: one write at a time, in order.
+        saved, writing = 0, None
+        try:
+            for batch in batches(parse_csv(chunks, **limits)[1]):
+                rows = records(request_id, batch)
+                if writing is not None:
+                    writing.result()
+                writing = asyncio.run_coroutine_threadsafe(clients.db.images.save(rows), loop)
+                saved += sum(len(row.urls) for row in batch)
+        finally:
+            if writing is not None:
+                writing.result()
         return saved
 
     await clients.db.requests.set_header(request_id, header)
