@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache, partial
 
+import msgspec
+
 from compressor.budget import PixelBudget
 from compressor.compress import Compressed, compress, memory_weight, pixel_count
 from compressor.memory import TrimWhenIdle
-from compressor.reuse import record_of
 from shared import logs, reuse, timeline
 from shared.cpus import available_cpus
 from shared.errors import ImageError
@@ -58,7 +59,7 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
     digest = reuse.source_digest(data)
     result_id = reuse.result_id(original.tenant, digest, original, clients.settings.background)
     if original.tenant and await reuse_output(
-        original, event.key, result_id, digest, len(data), clients
+        original, event, result_id, digest, len(data), clients
     ):
         return  # the same bytes with the same settings were compressed before
     try:
@@ -94,17 +95,43 @@ async def handle(event: ObjectCreated, clients: Clients) -> None:
         variants=",".join(f"{v.width}x{v.height}:{len(v.data)}" for v in result.variants),
         moments={**original.moments, "compress_started": started, "compressed": timeline.now_ms()},
     )
+    stored = _made_from(stored, original, event, digest, result_id)
     await clients.store.put(
         COMPRESSED_BUCKET, key, result.data, result.content_type, stored.to_metadata()
     )
     log.info("compressed: %d → %d bytes of %s", len(data), len(result.data), result.format)
-    if original.tenant:
-        record = record_of(result_id, original.tenant, digest, len(data), result, key, variant_keys)
-        await clients.db.results.remember(record)
+
+
+def _made_from(
+    stored: CompressedMeta,
+    original: OriginalMeta,
+    event: ObjectCreated,
+    digest: str,
+    result_id: str,
+) -> CompressedMeta:
+    """With what a tenant's image was made from, for the tenant's later requests: the notifier
+    records it with the image (shared/db/images.py)."""
+    if not original.tenant:
+        return stored
+    return msgspec.structs.replace(
+        stored,
+        tenant=original.tenant,
+        source_id=original.source_id,
+        origin_etag=original.origin_etag,
+        origin_last_modified=original.origin_last_modified,
+        sha256=digest,
+        source_type=event.content_type,
+        result_id=result_id,
+    )
 
 
 async def reuse_output(
-    original: OriginalMeta, key: str, result_id: str, digest: str, size: int, clients: Clients
+    original: OriginalMeta,
+    event: ObjectCreated,
+    result_id: str,
+    digest: str,
+    size: int,
+    clients: Clients,
 ) -> bool:
     """Record the image as an earlier output of the same bytes and settings, if one is stored
     (the same image at another URL, or one whose origin sends no validators)."""
@@ -115,11 +142,12 @@ async def reuse_output(
         return False
     moments = {**original.moments, "compress_started": timeline.now_ms()}
     output = await reuse.stored_output(
-        found, key, clients.store, revalidated=original.revalidated, moments=moments
+        found, event.key, clients.store, revalidated=original.revalidated, moments=moments
     )
     if output is None:
         return False
-    reused = ImageReused.of(original.request_id, original.image_id, output)
+    source = original.made_from(original.tenant, event.key, event.content_type, digest, size, now)
+    reused = ImageReused.of(original.request_id, original.image_id, output, source, found.id)
     await clients.publisher.publish(REUSED_ROUTING_KEY, reused)
     log.info("same source and settings as before: output %s reused", found.compressed_key)
     return True

@@ -16,7 +16,7 @@ from shared.errors import ImageError, RetryLater
 from shared.events import FetchRequested, ImageFailed, ImageReused
 from shared.metadata import OriginalMeta
 from shared.names import FAILED_ROUTING_KEY, ORIGINALS_BUCKET, REUSED_ROUTING_KEY, image_key
-from shared.records import SourceRecord, source_id
+from shared.records import SourceRecord
 from shared.runtime import Clients
 
 log = logging.getLogger(__name__)
@@ -53,38 +53,19 @@ async def handle(message: FetchRequested, clients: Clients) -> bool:
     except TransientFetchError as exc:  # 5xx, 429, timeouts, resets: the broker retries
         raise RetryLater(str(exc), exc.retry_after) from exc
     assert isinstance(answer, Downloaded)  # an unconditional request never answers 304
-    meta = OriginalMeta.of_fetch(message, revalidated, {**moments, "fetched": timeline.now_ms()})
+    # The origin's validators travel with the original, to be recorded with the image once it
+    # is done (the tenant's next fetch of this URL asks with them): no write of their own.
+    validators = answer.validators
+    moments["fetched"] = timeline.now_ms()
+    meta = OriginalMeta.of_fetch(
+        message, revalidated, moments, validators.etag, validators.last_modified
+    )
     key = image_key(message.image_id, answer.extension)
     await clients.store.put(
         ORIGINALS_BUCKET, key, answer.data, answer.content_type, meta.to_metadata()
     )
     log.info("original stored: %d bytes of %s", len(answer.data), answer.content_type)
-    if message.tenant and not revalidated:
-        if answer.validators:
-            await clients.db.sources.remember(source_of(message, answer, key))
-        elif known is not None:
-            # This answer replaces the one `known` describes and has no validators of its
-            # own: asking with the old ones could get a 304 standing for bytes it dropped.
-            await clients.db.sources.forget(message.tenant, message.url)
     return True
-
-
-def source_of(message: FetchRequested, image: Downloaded, key: str) -> SourceRecord:
-    """What to remember of a URL just downloaded, to ask next time whether it changed."""
-    assert image.validators is not None
-    return SourceRecord(
-        id=source_id(message.tenant, message.url),
-        tenant=message.tenant,
-        url=message.url,
-        etag=image.validators.etag,
-        last_modified=image.validators.last_modified,
-        original_key=key,
-        content_type=image.content_type,
-        extension=image.extension,
-        sha256=reuse.source_digest(image.data),
-        bytes=len(image.data),
-        stored_at=datetime.now(UTC),
-    )
 
 
 async def reuse_output(
@@ -120,7 +101,7 @@ async def reuse_output(
     )
     if output is None:
         return False
-    reused = ImageReused.of(message.request_id, message.image_id, output)
+    reused = ImageReused.of(message.request_id, message.image_id, output, known, found.id)
     await clients.publisher.publish(REUSED_ROUTING_KEY, reused)
     log.info("unchanged (304): output %s reused", found.compressed_key)
     return True

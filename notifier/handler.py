@@ -1,6 +1,7 @@
 """notifier: record each image's outcome; close the request and call its webhook at the end."""
 
 import logging
+from datetime import UTC, datetime
 from functools import partial
 
 import msgspec
@@ -45,7 +46,9 @@ async def on_image_compressed(event: ObjectCreated, clients: Clients) -> None:
         variants=meta.stored_variants(event.key),
         moments=meta.moments,
     )
-    await _finish(Outcome(meta.request_id, meta.image_id, output), clients)
+    source = meta.source(datetime.now(UTC))
+    outcome = Outcome(meta.request_id, meta.image_id, output, "", source, meta.result_id or None)
+    await _finish(outcome, clients)
 
 
 async def on_image_reused(message: ImageReused, clients: Clients) -> None:
@@ -54,7 +57,10 @@ async def on_image_reused(message: ImageReused, clients: Clients) -> None:
     output = msgspec.structs.replace(
         output, moments={**output.moments, "notify_started": timeline.now_ms()}
     )
-    await _finish(Outcome(message.request_id, message.image_id, output), clients)
+    source, result_id = message.source_record(), message.result_id or None
+    await _finish(
+        Outcome(message.request_id, message.image_id, output, "", source, result_id), clients
+    )
 
 
 async def on_image_failed(message: ImageFailed, clients: Clients) -> None:

@@ -306,21 +306,36 @@ class ImageFailed(_Message):
 class ImageReused(_Message):
     """An image's output is one stored before (shared/reuse.py): the notifier records it as
     done, as it does on a compressed copy's bucket event. `output` is the Output record's JSON
-    (a record checks its own fields; messages here carry flat values only)."""
+    (a record checks its own fields; messages here carry flat values only); `source` the
+    SourceRecord's the image was made from ("": none) and `result_id` its output's, recorded
+    with it for the tenant's later requests (shared/db/sources.py, results.py)."""
 
     request_id: str
     image_id: str
     output: str
+    source: str = ""
+    result_id: str = ""
 
     @classmethod
-    def of(cls, request_id: str, image_id: str, output: Output) -> "ImageReused":
-        return cls(request_id, image_id, msgspec.json.encode(output).decode())
+    def of(
+        cls,
+        request_id: str,
+        image_id: str,
+        output: Output,
+        source: SourceRecord | None = None,
+        result_id: str = "",
+    ) -> "ImageReused":
+        made_from = "" if source is None else msgspec.json.encode(source).decode()
+        return cls(request_id, image_id, msgspec.json.encode(output).decode(), made_from, result_id)
 
     def output_record(self) -> Output:
         output = _record(self.output, Output)
         if output is None:
             raise PermanentError("ImageReused without an output")
         return output
+
+    def source_record(self) -> SourceRecord | None:
+        return _record(self.source, SourceRecord)
 
 
 @dataclass(frozen=True)

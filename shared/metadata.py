@@ -12,6 +12,7 @@ moments (shared/timeline.py) travel beside them as `t-<moment>`.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Self
 
 import msgspec
@@ -20,7 +21,7 @@ from shared import timeline
 from shared.errors import PermanentError
 from shared.events import FetchRequested, ObjectCreated
 from shared.names import variant_key
-from shared.records import Options, Sizes, StoredVariant
+from shared.records import Options, Sizes, SourceRecord, StoredVariant, source_id
 from shared.rules import (
     AUTO_QUALITY,
     Animation,
@@ -121,7 +122,54 @@ class CsvMeta(_Meta, frozen=True, kw_only=True):
         }
 
 
-class OriginalMeta(_Meta, frozen=True, kw_only=True):
+# Longer, or not printable ASCII, and a validator is not kept: it must travel as a header.
+_VALIDATOR_CHARS = 256
+
+
+def header_safe(value: str | None) -> str | None:
+    """An origin's validator (ETag, Last-Modified) if it can travel as object metadata."""
+    if value and len(value) <= _VALIDATOR_CHARS and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+class _FromSource(_Meta, frozen=True, kw_only=True):
+    """Where a tenant's image came from, as its source_id (shared/records.py), and the origin's
+    validators for its bytes: recorded with the image when it is done, so that the next fetch
+    of the URL asks whether it changed (shared/db/sources.py). Empty without a tenant."""
+
+    source_id: str = ""
+    # Not "etag": S3 stores and answers each object's own ETag beside its user metadata.
+    origin_etag: str | None = None
+    origin_last_modified: str | None = None
+
+    def made_from(
+        self,
+        tenant: str,
+        original_key: str,
+        content_type: str,
+        sha256: str,
+        size: int,
+        stored_at: datetime,
+    ) -> SourceRecord | None:
+        """The source record of the tenant's image made from these bytes (None: no tenant)."""
+        if not (tenant and self.source_id and sha256):
+            return None
+        return SourceRecord(
+            id=self.source_id,
+            tenant=tenant,
+            etag=self.origin_etag,
+            last_modified=self.origin_last_modified,
+            original_key=original_key,
+            content_type=content_type,
+            extension=original_key.rsplit(".", 1)[-1],
+            sha256=sha256,
+            bytes=size,
+            stored_at=stored_at,
+        )
+
+
+class OriginalMeta(_FromSource, frozen=True, kw_only=True):
     request_id: str
     image_id: str
     quality: int  # the fixed quality (with a level: the default, for older compressors)
@@ -139,10 +187,20 @@ class OriginalMeta(_Meta, frozen=True, kw_only=True):
 
     @classmethod
     def of_fetch(
-        cls, message: FetchRequested, revalidated: bool, moments: dict[str, int]
+        cls,
+        message: FetchRequested,
+        revalidated: bool,
+        moments: dict[str, int],
+        etag: str | None = None,
+        last_modified: str | None = None,
     ) -> "OriginalMeta":
-        """What the compressor is asked to make of a fetched image (its settings travel on)."""
+        """What the compressor is asked to make of a fetched image (its settings travel on),
+        the origin having given `etag` and `last_modified` for it."""
+        tenant = message.tenant
         return cls(
+            source_id=source_id(tenant, message.url) if tenant else "",
+            origin_etag=header_safe(etag) if tenant else None,
+            origin_last_modified=header_safe(last_modified) if tenant else None,
             request_id=message.request_id,
             image_id=message.image_id,
             quality=message.quality,
@@ -183,11 +241,17 @@ class VariantMeta(_Meta, frozen=True, kw_only=True):
     width: int
 
 
-class CompressedMeta(_Meta, frozen=True, kw_only=True):
+class CompressedMeta(_FromSource, frozen=True, kw_only=True):
     request_id: str
     image_id: str
     source_bytes: int
     original_key: str | None = None
+    # A tenant's image: the source's SHA-256 and type, and the result id of the output's
+    # settings (shared/reuse.py), recorded with the image for later requests to reuse.
+    tenant: str = ""
+    sha256: str = ""
+    source_type: str = ""
+    result_id: str = ""
     # None on objects written before the compressor recorded format and quality.
     format: Format | None = None
     quality: int | None = None
@@ -201,6 +265,15 @@ class CompressedMeta(_Meta, frozen=True, kw_only=True):
     # The variants written before this object: "320x180:6134,640x360:16584" (width x height:
     # bytes), each at names.variant_key(this key, width).
     variants: str = ""
+
+    def source(self, stored_at: datetime) -> SourceRecord | None:
+        """What the image was made from, for the tenant's next fetch of its URL."""
+        if not self.original_key:
+            return None
+        return self.made_from(
+            self.tenant, self.original_key, self.source_type, self.sha256, self.source_bytes,
+            stored_at,
+        )  # fmt: skip
 
     def stored_variants(self, key: str) -> tuple[StoredVariant, ...]:
         """The variants of the output stored at `key`; PermanentError for a garbled list."""

@@ -210,13 +210,12 @@ class ImageRecord(Record, frozen=True, kw_only=True):
 
 
 class SourceRecord(Record, frozen=True, kw_only=True):
-    """The original the fetcher last downloaded from one URL for one tenant, and the origin's
-    validators for it: the next fetch asks whether it changed (issue 14). Never shared
-    between tenants."""
+    """What a tenant's image was made from: the original downloaded from its URL and the
+    origin's validators for it, recorded with the image's outcome (shared/db/sources.py); the
+    next fetch of the URL asks whether it changed (issue 14). Never shared between tenants."""
 
     id: str = msgspec.field(name="_id")  # source_id(tenant, url)
     tenant: str
-    url: str
     etag: str | None = None
     last_modified: str | None = None
     original_key: str  # in original-images
@@ -231,25 +230,24 @@ class SourceRecord(Record, frozen=True, kw_only=True):
 
 class ResultRecord(Record, frozen=True, kw_only=True):
     """A compressed output stored for one tenant, by what it was made from and how (the
-    source bytes' SHA-256 and the output settings): the same again reuses it (issue 14)."""
+    source bytes' SHA-256 and the output settings): the same again reuses it (issue 14). Read
+    from the image that made it or reused it last (shared/db/results.py)."""
 
-    id: str = msgspec.field(name="_id")  # compressor/reuse.py result_id()
+    id: str = msgspec.field(name="_id")  # shared/reuse.py result_id()
     tenant: str
     source_sha256: str
     source_bytes: int
     compressed_key: str  # in compressed-images
     variants: tuple[StoredVariant, ...] = ()
-    format: Format
-    content_type: str
-    source_format: str
-    quality: int
+    format: Format | None = None  # None on images recorded before formats were
+    quality: int | None = None
     kept_source: bool = False
     score: float | None = None
-    score_whole: bool = True
-    width: int
-    height: int
+    score_whole: bool | None = None
+    width: int | None = None
+    height: int | None = None
     frames: int | None = None
-    stored_at: datetime
+    stored_at: datetime  # when the output was made (a reused one's: its first image's)
 
 
 def source_id(tenant: str, url: str) -> str:

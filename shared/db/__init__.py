@@ -4,11 +4,14 @@ One repository per concern, each a short module:
 - `requests` (requests.py): a request's life, from pending to its webhook;
 - `fanout` (fanout.py): ingest's claim on a request's fan-out, and its bulk fetch lane;
 - `images` (images.py): the rows of a request's CSV and its images (one per URL slot);
+- `sources`, `results` (sources.py, results.py): what a tenant's done images were made from
+  and the outputs they point at, read from those images for reuse (issue 14);
 - `keys` (keys.py): API keys and uploads' idempotency keys;
 - `leases` (leases.py): named leases (one reconciler at a time);
 - `tenants` (tenants.py): each tenant's limits and its images per day.
 
-Collections: `requests` (one document per request), `rows` (`_id` "<request>:<row>"),
+Collections: `requests` (one document per request), `rows` (`_id` "<request>:rows-<first
+row>", ROWS_PER_DOC rows each),
 `images` (`_id` "<request>.<row>.<slot>"), `api_keys`, `idempotency_keys`, `leases`,
 `tenants`, `tenant_days` (`_id` "<tenant>:<YYYY-MM-DD>"). A
 100,000-image request never has to fit in one document, and every write is keyed by a
@@ -17,7 +20,7 @@ deterministic id, so redelivered messages rewrite, never duplicate.
 
 from datetime import datetime
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 
 from shared.db.codec import Document
 from shared.db.fanout import FanOut
@@ -44,8 +47,8 @@ class Database:
         self.images = Images(db["rows"], db["images"])
         self.keys = ApiKeys(db["api_keys"], db["idempotency_keys"])
         self.leases = Leases(db["leases"])
-        self.sources = Sources(db["sources"])
-        self.results = Results(db["results"])
+        self.sources = Sources(db["images"])
+        self.results = Results(db["images"])
         self.tenants = Tenants(db["tenants"], db["tenant_days"])
 
     async def ensure_indexes(self) -> None:
@@ -56,6 +59,9 @@ class Database:
         )
         # Outputs a request made that later ones reuse are kept when it is deleted.
         await db["images"].create_index([("compressed_key", ASCENDING)])
+        # A URL's latest source, a result's latest image (sources.py, results.py).
+        await db["images"].create_index([("source._id", ASCENDING), ("finished_at", DESCENDING)])
+        await db["images"].create_index([("result_id", ASCENDING), ("finished_at", DESCENDING)])
         await db["requests"].create_index([("tenant", ASCENDING), ("source.key", ASCENDING)])
         await db["requests"].create_index([("tenant", ASCENDING), ("created_at", ASCENDING)])
         await db["api_keys"].create_index([("tenant", ASCENDING)])

@@ -19,7 +19,15 @@ from pymongo.errors import BulkWriteError
 
 from shared.db.codec import Document, document, in_batches, now, record
 from shared.names import output_key_of
-from shared.records import ImageRecord, Output, RowRecord, image_id, image_place, row_id
+from shared.records import (
+    ImageRecord,
+    Output,
+    RowRecord,
+    SourceRecord,
+    image_id,
+    image_place,
+    row_id,
+)
 from shared.status import ImageStatus
 
 _PENDING = ImageStatus.PENDING.value
@@ -32,12 +40,18 @@ _DUPLICATE_KEY = 11000
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one image finished: done with `output`, or failed (output None) for `reason`."""
+    """How one image finished: done with `output`, or failed (output None) for `reason`.
+
+    A tenant's done image also records what it was made from (`source`) and the id of its
+    output's settings (`result_id`, shared/reuse.py): later requests of the tenant find them
+    there (shared/db/sources.py, results.py), so they cost no writes of their own."""
 
     request_id: str
     image_id: str
     output: Output | None
     reason: str = ""
+    source: SourceRecord | None = None
+    result_id: str | None = None
 
     def document(self) -> Document:
         _, row, slot = image_place(self.image_id)
@@ -45,6 +59,10 @@ class Outcome:
             fields: Document = {"status": ImageStatus.FAILED.value, "error": self.reason}
         else:
             fields = {**document(self.output), "status": ImageStatus.DONE.value}
+            if self.source is not None:
+                fields["source"] = document(self.source)
+                if self.result_id is not None and self.source.sha256 is not None:
+                    fields["result_id"] = self.result_id
         place = {"_id": self.image_id, "request_id": self.request_id, "row": row, "slot": slot}
         return {**place, **fields, "finished_at": now()}
 

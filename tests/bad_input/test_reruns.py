@@ -18,6 +18,7 @@ from pymongo.database import Database
 
 from deploy.local.stack import Stack
 from shared.names import COMPRESSED_BUCKET, ORIGINALS_BUCKET
+from shared.records import source_id
 from tests.bad_input.cases import RERUNS, Rerun
 from tests.bad_input.checks import (
     assert_keeps_serving,
@@ -165,7 +166,8 @@ async def test_a_304_to_an_unconditional_request_fails_the_image_and_stores_noth
     for image in (first, last):
         assert original_keys(store, image["request_id"]) == set()
         assert compressed_keys(store, image["request_id"]) == set()
-    assert mongo["sources"].count_documents({"url": versioned(servers, tag)}) == 0
+    made_from = source_id(TENANT, versioned(servers, tag))
+    assert mongo["images"].count_documents({"source._id": made_from}) == 0
 
 
 async def test_a_304_after_the_original_expired_reuses_the_output(
@@ -247,14 +249,15 @@ async def test_a_result_claimed_for_other_bytes_is_not_reused(
     theirs = await ask(http, stack, versioned(servers, other))
     (their_output,) = compressed_keys(store, theirs["request_id"])
     ours = hashlib.sha256(picture(1, tag)).hexdigest()
-    claimed = mongo["results"].update_one(
-        {"tenant": TENANT, "source_sha256": ours},
+    # The result is read from the image that made it (shared/db/results.py).
+    claimed = mongo["images"].update_one(
+        {"source.tenant": TENANT, "source.sha256": ours, "status": "done"},
         {
             "$set": {
                 "compressed_key": their_output,
                 "width": theirs["width"],
                 "height": theirs["height"],
-                "source_bytes": len(picture(2, other)),
+                "bytes_in": len(picture(2, other)),
             }
         },
     )

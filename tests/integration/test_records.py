@@ -182,35 +182,57 @@ async def test_a_page_of_rows_reads_its_own_outcomes(
 
 async def test_lookups_of_many_urls_find_each_stored_one(stack: Stack) -> None:
     """A fan-out window asks for more URLs than one `$in` query holds (IN_QUERY_VALUES):
-    every stored source is found, those of another tenant and those never stored are not."""
+    every source a done image recorded is found, the URL's latest standing for it; those of
+    another tenant, of failed images and of URLs never fetched are not."""
     db = Database(stack.config.env()["MONGO_URL"], stack.config.env()["MONGO_DB"])
     tenant, other = f"t-{uuid.uuid4().hex[:8]}", f"o-{uuid.uuid4().hex[:8]}"
     urls = [f"http://origin/{uuid.uuid4().hex}/{n}.jpg" for n in range(2 * IN_QUERY_VALUES + 50)]
+    first, second = f"a{uuid.uuid4().hex[:15]}", f"b{uuid.uuid4().hex[:15]}"
 
-    def source(owner: str, url: str) -> SourceRecord:
+    def source(owner: str, url: str, etag: str | None) -> SourceRecord:
         return SourceRecord(
             id=source_id(owner, url),
             tenant=owner,
-            url=url,
-            etag='"e"',
+            etag=etag,
             original_key=f"{owner}/x.jpg",
             content_type="image/jpeg",
             extension="jpg",
+            sha256="ab" * 32,
+            bytes=5,
             stored_at=datetime.now(UTC),
         )
 
+    def done(request_id: str, n: int, made_from: SourceRecord) -> Outcome:
+        output = Output(compressed_key=f"{request_id}/{n}-0.jpg", bytes_in=5, bytes_out=3)
+        return Outcome(request_id, f"{request_id}.{n}.0", output, "", made_from, f"r{n}")
+
     stored = urls[::2]  # every other URL, across every batch
     try:
-        for url in stored:
-            await db.sources.remember(source(tenant, url))
-        await db.sources.remember(source(other, urls[1]))
+        await db.images.finish(
+            done(first, n, source(tenant, url, '"1"')) for n, url in enumerate(urls) if n % 2 == 0
+        )
+        # Later: the first of them again (its origin now sends no validators), another
+        # tenant's image of urls[1], and a failed image of urls[3].
+        await db.images.finish(
+            [
+                done(second, 0, source(tenant, urls[0], None)),
+                done(second, 1, source(other, urls[1], '"o"')),
+                Outcome(second, f"{second}.3.0", None, "HTTP 404"),
+            ]
+        )
         found = await db.sources.of_urls(tenant, urls)
         assert sorted(found) == sorted(stored)
         assert all(found[url].tenant == tenant for url in stored)
+        assert found[urls[0]].etag is None and found[urls[2]].etag == '"1"'
+        assert await db.sources.get(tenant, urls[0]) == found[urls[0]]
         theirs = await db.sources.of_urls(other, urls)
-        assert list(theirs) == [urls[1]] and theirs[urls[1]].tenant == other
+        assert list(theirs) == [urls[1]] and theirs[urls[1]].etag == '"o"'
+        results = await db.results.of_ids(["r2", "r0", "r1", "nothing"])
+        assert sorted(results) == ["r0", "r1", "r2"]
+        # r0: made by `first`, reused by `second` later: the latest stands for it.
+        assert results["r0"].compressed_key == f"{second}/0-0.jpg"
+        assert await db.results.get("r0") == results["r0"]
     finally:
-        for url in urls:
-            await db.sources.forget(tenant, url)
-        await db.sources.forget(other, urls[1])
+        await db.images.delete_of_request(first)
+        await db.images.delete_of_request(second)
         await db.close()

@@ -15,6 +15,7 @@ from shared.events import (
     FetchBatch,
     FetchRequested,
     ImageFailed,
+    ImageReused,
     ObjectCreated,
     RequestFailed,
     batches_of,
@@ -422,7 +423,6 @@ def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
     source = SourceRecord(
         id="s",
         tenant="acme",
-        url="https://a.example/x.jpg",
         etag='"1"',
         original_key="r/0-0.jpg",
         content_type="image/jpeg",
@@ -438,8 +438,6 @@ def test_a_fetch_carries_what_ingest_found_stored_for_its_url() -> None:
         source_bytes=5,
         compressed_key="r/0-0.jpg",
         format="jpeg",
-        content_type="image/jpeg",
-        source_format="JPEG",
         quality=50,
         width=1,
         height=1,
@@ -474,7 +472,6 @@ def test_a_batch_round_trips_with_every_field_of_its_fetches() -> None:
     source = SourceRecord(
         id="s",
         tenant="acme",
-        url="https://a.example/y.png",
         etag='"1"',
         original_key="r/0-1.png",
         content_type="image/png",
@@ -527,3 +524,28 @@ def test_fetches_are_batched_in_order() -> None:
     assert [len(b.fetches) for b in batches] == [FETCHES_PER_MESSAGE, FETCHES_PER_MESSAGE, 50]
     assert [f for b in batches for f in b.fetches] == fetches
     assert batches_of([]) == []
+
+
+def test_a_reused_image_carries_what_it_was_made_from() -> None:
+    from datetime import UTC, datetime
+
+    from shared.records import Output, SourceRecord
+
+    source = SourceRecord(
+        id="s",
+        tenant="acme",
+        last_modified="Wed, 02 Dec 2026 10:00:00 GMT",
+        original_key="r/0-0.jpg",
+        content_type="image/jpeg",
+        extension="jpg",
+        sha256="ab" * 32,
+        bytes=5,
+        stored_at=datetime(2026, 12, 7, tzinfo=UTC),
+    )
+    output = Output(compressed_key="q/0-0.jpg", bytes_in=5, bytes_out=3, reused=True)
+    sent = ImageReused.decode(ImageReused.of(RID, f"{RID}.0.0", output, source, "x").encode())
+    assert (sent.output_record(), sent.source_record(), sent.result_id) == (output, source, "x")
+    # One an older fetcher or compressor sent: no source, no result id.
+    fields = {"type": "ImageReused", "schema_version": SCHEMA_VERSION, "output": sent.output}
+    older = ImageReused.decode(msgspec.json.encode({**fields, "request_id": RID, "image_id": "i"}))
+    assert (older.source_record(), older.result_id) == (None, "")
