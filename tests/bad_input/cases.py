@@ -528,9 +528,9 @@ RERUNS: tuple[Rerun, ...] = (
           why="Reusing the output needs no original"),
     Rerun("rerun-304-all-gone", "image 1 with an ETag, 304 to If-None-Match; the first request "
           "deleted (`DELETE /api/requests/{id}`) before the second, taking its original and "
-          "output", "done", "image 1", hits=3,
-          why="The 304 has nothing left to stand for: downloaded again (a third, unconditional "
-          "request) and compressed"),
+          "output", "done", "image 1", hits=2,
+          why="Its validators went with it (they are recorded with its images): the second "
+          "request is unconditional, downloaded again and compressed"),
     Rerun("rerun-304-output-gone", "image 1 with an ETag, 304 to the second request; its "
           "output deleted from the store in between (as RETAIN_COMPRESSED_DAYS' expiry does), "
           "its original kept", "done", "image 1", revalidated=True,
@@ -541,7 +541,7 @@ RERUNS: tuple[Rerun, ...] = (
           "done", "each URL's own image", revalidated=True, reused=True, hits=4,
           why="Validators are kept per URL (and tenant): never mixed"),
     Rerun("rerun-tampered-result", "image 1 with an ETag, 304 to the second request; in "
-          "between, its `results` record in MongoDB made to claim image 2's output (its key, "
+          "between, its image's record in MongoDB made to claim image 2's output (its key, "
           "size and length) for image 1's SHA-256", "done", "image 1", revalidated=True,
           why="The fetcher and the compressor both check the stored length beside the hash: "
           "compressed afresh"),
