@@ -7,6 +7,7 @@ fan-out finished is left alone.
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,9 @@ BATCH = 10 * ROWS_PER_DOC  # rows per database round trip, whole pages: bounded 
 # (fetches of pending images are idempotent), so the lease can be short.
 FANOUT_LEASE_S = 5.0
 IN_FLIGHT = 1000  # fetches looked up together and awaiting their broker confirms at once
+# Windows of IN_FLIGHT being looked up and sent at once, while the next is read: a window
+# spends most of its time waiting on the database and the broker, not on this process.
+WINDOWS_IN_FLIGHT = 4
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
 
@@ -310,21 +314,23 @@ async def _fan_out(request: RequestRecord, clients: Clients, moments: dict[str, 
         await asyncio.gather(*(clients.publisher.publish(routing_key, b) for b in sending))
         await clients.db.fanout.renew(request.id)  # still alive: keep the lease
 
-    # One window is sent while the next is read: the database and the broker work side by
-    # side. Windows go out in order, one after another.
+    # Windows are sent side by side while the next is read: the database and the broker work
+    # at once. They may go out of order (a fetch stands on its own); the fan-out is done, and
+    # recorded so, only once every window is confirmed.
     window: list[ImageRecord] = []
-    sending: asyncio.Task[None] | None = None
+    sending: deque[asyncio.Task[None]] = deque()
     try:
         async for image in clients.db.images.pending(request.id):
             window.append(image)
             if len(window) == IN_FLIGHT:
-                if sending is not None:
-                    await sending
-                sending, window = asyncio.create_task(send(window)), []
-        if sending is not None:
-            await sending
+                if len(sending) == WINDOWS_IN_FLIGHT:
+                    await sending.popleft()
+                sending.append(asyncio.create_task(send(window)))
+                window = []
+        while sending:
+            await sending.popleft()
     finally:
-        if sending is not None and not sending.done():
-            sending.cancel()  # reading failed: the delivery is retried, fetches and all
+        for task in sending:
+            task.cancel()  # reading or sending failed: the delivery is retried, fetches and all
     await send(window)
     await clients.db.fanout.finish(request.id, {**moments, "fanned_out": timeline.now_ms()})
