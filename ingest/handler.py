@@ -41,7 +41,7 @@ FANOUT_LEASE_S = 5.0
 IN_FLIGHT = 1000  # fetches looked up together and awaiting their broker confirms at once
 # Windows of IN_FLIGHT being looked up and sent at once, while the next is read: a window
 # spends most of its time waiting on the database and the broker, not on this process.
-WINDOWS_IN_FLIGHT = 4
+WINDOWS_IN_FLIGHT = 8
 # Names the ids of CSVs dropped straight into the inbox (uuid5 of bucket/key#etag).
 _DROP_NAMESPACE = uuid.UUID("5b0c5a6e-8f1d-4c59-9d7e-3b1c0f9a2e11")
 
