@@ -31,12 +31,28 @@ def gateway(stack: Stack) -> str:
 
 
 def get(url: str, key: str | None = None) -> tuple[int, Any]:
+    """The answer's status and JSON body (a body that is not JSON: {"not_json": its start})."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as r:
-            return r.status, orjson.loads(r.read())
+            return r.status, _json(r.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+        return exc.code, _json(exc.read())
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {"not_json": body[:200].decode(errors="replace")}
+
+
+def ready(stack: Stack) -> bool:
+    """The gateway's /readyz says ready (a 503 while it starts, or an answer that is not the
+    gateway's, is not: the last one is logged for the assertion's message)."""
+    status, body = get(f"{gateway(stack)}/readyz")
+    print(f"/readyz: {status} {body}")
+    return status == 200 and body.get("ready") is True
 
 
 def until(check: Any, what: str, within: float) -> Any:
@@ -102,12 +118,12 @@ def test_services_wait_for_the_database_instead_of_exiting(stack: Stack) -> None
     stack.restart("fetcher")
     fetcher_log = stack.logs / "fetcher.log"
     until(lambda: "cannot reach the database yet" in fetcher_log.read_text(), "it says so", 30)
-    status, ready = get(f"{gateway(stack)}/readyz")
-    assert status == 503 and "waiting since start-up" in ready["failing"]["database"], ready
+    status, answer = get(f"{gateway(stack)}/readyz")
+    assert status == 503 and "waiting since start-up" in answer["failing"]["database"], answer
     stack.check_alive()  # neither exited
 
     stack.revive("secantusdb")
-    until(lambda: get(f"{gateway(stack)}/readyz")[0] == 200, "the gateway is ready", 90)
+    until(lambda: ready(stack), "the gateway is ready", 90)
     until(lambda: "the database is reachable" in fetcher_log.read_text(), "it says so", 30)
     sample_request_completes(stack, key)
 
@@ -128,7 +144,7 @@ def test_the_stack_starts_again_after_a_big_run(stack: Stack) -> None:
         mongo.close()
     stack.stop()  # `make down`
     stack.start()  # `make up`: the same directory, its data recovered
-    until(lambda: get(f"{gateway(stack)}/readyz")[0] == 200, "the gateway is ready", 90)
+    until(lambda: ready(stack), "the gateway is ready", 90)
     sample_request_completes(stack, key)
 
 
