@@ -8,13 +8,17 @@ builds up), the same kind of small request, on new URLs, is timed again. A big r
 million URLs is not run to its end: once its fan-out is done it is left to the benchmarks after
 (the scale benchmark stops the fetcher and empties the fetch queues first). Every URL serves
 its own bytes (bench/servers.py), so nothing is revalidated or reused. The compressor's queue
-depth is taken as the second small request is uploaded, and the big request's finished images
-as its webhook arrives: how much of the big request the small one overtook.
+depth is taken as the second small request is uploaded, the big request's finished images
+as its webhook arrives, and the big request's images compressed while the small one's were
+at the compressor (first original stored → last compressed): those it waited behind.
 """
 
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from pymongo.collection import Collection
 
 from bench.corpus import CorpusImage
 from bench.pipeline import corpus_urls, make_csv
@@ -38,6 +42,9 @@ class FairnessResult:
     big_finished_before: int  # the big request's images finished at the contended upload
     big_finished_after: int  # … and when the small request's webhook arrived
     big_s: float | None  # the big request, upload → webhook (None: not run to its end)
+    # The big request's images compressed from the small one's first original stored to its
+    # last compressed: those its images waited behind at the compressor.
+    big_ahead: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -45,8 +52,8 @@ class FairnessResult:
         return self.contended_s / self.idle_s if self.idle_s > 0 else 0.0
 
 
-async def _timed(stack: Stack, servers: Servers, urls: list[str]) -> float:
-    """Upload `urls` as the small tenant; seconds until the webhook."""
+async def _timed(stack: Stack, servers: Servers, urls: list[str]) -> tuple[float, str]:
+    """Upload `urls` as the small tenant; seconds until the webhook, and the request's id."""
     async with session(stack) as http:
         start = time.time()
         request_id = await upload(http, stack, make_csv(urls), webhook_url=servers.hook_url)
@@ -55,7 +62,19 @@ async def _timed(stack: Stack, servers: Servers, urls: list[str]) -> float:
         return servers.hook_for(request_id)
 
     end: float = await wait_until(hooked, "the small request's webhook", 600, every=0.02)
-    return end - start
+    return end - start, request_id
+
+
+def _waited_behind(images: Collection[dict[str, Any]], big_id: str, small_id: str) -> int:
+    """The big request's images compressed while the small one's were at the compressor: from
+    its first original stored to its last image compressed (the images' own moments)."""
+    moments = [doc.get("moments", {}) for doc in images.find({"request_id": small_id})]
+    stored = [m["original_stored"] for m in moments if "original_stored" in m]
+    compressed = [m["compressed"] for m in moments if "compressed" in m]
+    if not stored or not compressed:
+        return 0
+    window = {"$gt": min(stored), "$lte": max(compressed)}
+    return images.count_documents({"request_id": big_id, "moments.compressed": window})
 
 
 async def run(
@@ -70,7 +89,7 @@ async def run(
     """`first`: the URL numbers this run takes from; `to_the_end`: wait for the big request's
     webhook (else only for its fan-out, and leave it running)."""
     api_key(stack, BIG_TENANT)  # made now, before anything is timed
-    idle_s = await _timed(stack, servers, corpus_urls(servers, images, small, first))
+    idle_s, _ = await _timed(stack, servers, corpus_urls(servers, images, small, first))
     async with session(stack, BIG_TENANT) as http:
         start = time.time()
         urls = corpus_urls(servers, images, big, first + 100_000)
@@ -89,10 +108,14 @@ async def run(
         await wait_until(a_tenth_done, "a head start of the big request", 600, every=0.1)
         depth = await queue_depth(stack, ORIGINAL_STORED.name)
         before = await finished()
-        contended_s = await _timed(
+        contended_s, small_id = await _timed(
             stack, servers, corpus_urls(servers, images, small, first + 1_000)
         )
         after = await finished()
+        await asyncio.sleep(1.0)  # the big images compressed by then are recorded too
+        ahead = await asyncio.to_thread(
+            _waited_behind, client["imgpipe"]["images"], big_id, small_id
+        )
 
         async def fanned_out() -> bool:
             doc = await asyncio.to_thread(requests.find_one, {"_id": big_id})
@@ -116,4 +139,5 @@ async def run(
         big_finished_before=before,
         big_finished_after=after,
         big_s=None if big_end is None else big_end - start,
+        big_ahead=ahead,
     )

@@ -31,6 +31,7 @@ class Results:
     latency: LatencyResult | None = None
     replicas: list[ReplicaRun] = field(default_factory=list)
     scales: list[ScaleResult] = field(default_factory=list)  # one per CSV size, smallest first
+    profiled_scale: ScaleResult | None = None  # the smallest again, py-spy attached: its profile
     page: PageResult | None = None  # the web page on the largest of them
     rerun: RerunResult | None = None
     fairness: FairnessResult | None = None
