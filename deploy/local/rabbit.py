@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local.seaweed import free_port
+from deploy.local.seaweed import free_ports
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,10 @@ class RabbitCluster:
         """`size` nodes in folders under `dir`, which the rabbitmq user must be able to enter."""
         dir.mkdir(parents=True, exist_ok=True)
         _give_to_rabbitmq(dir)
+        ports = free_ports(2 * size)  # one pick: ports picked apart can be the same one
         return cls(
             tuple(
-                RabbitNode.create(dir / f"node{n}", free_port(), free_port())
+                RabbitNode.create(dir / f"node{n}", ports[2 * n - 2], ports[2 * n - 1])
                 for n in range(1, size + 1)
             )
         )

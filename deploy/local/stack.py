@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +32,6 @@ from pymongo.errors import PyMongoError
 from deploy.local.rabbit import RabbitCluster, RabbitNode
 from deploy.local.seaweed import (
     SeaweedPorts,
-    free_port,
     free_ports,
     remove_sockets,
     start_seaweed,
@@ -74,11 +73,13 @@ class Ports:
     def free(cls, replicas: int = 1) -> "Ports":
         """Free ports for `replicas` processes of each function and of the gateway."""
         names = [replica_name(f, n) for f in FUNCTIONS for n in range(1, replicas + 1)]
-        metrics = dict(zip(names, free_ports(len(names)), strict=True))
-        gateways = free_ports(replicas)
-        return cls(
-            gateways[0], free_port(), free_port(), SeaweedPorts.free(), metrics, gateways[1:]
-        )
+        weed = len(fields(SeaweedPorts))
+        # One pick for all: ports picked apart can be the same one (each pick frees its own).
+        picked = free_ports(len(names) + replicas + 2 + weed)
+        metrics = dict(zip(names, picked, strict=False))
+        gateways = picked[len(names) : len(names) + replicas]
+        mongo, images, *seaweed = picked[len(names) + replicas :]
+        return cls(gateways[0], mongo, images, SeaweedPorts(*seaweed), metrics, gateways[1:])
 
     @property
     def gateways(self) -> list[int]:

@@ -14,7 +14,7 @@ import pymongo
 import pytest
 
 from deploy.local.rabbit import RabbitNode
-from deploy.local.seaweed import free_port
+from deploy.local.seaweed import free_ports
 from deploy.local.stack import FUNCTIONS, Ports, Stack, StackConfig
 from tests.faults.corpus import Corpus
 from tests.faults.invariants import Probe
@@ -44,7 +44,7 @@ def rabbit_node() -> Iterator[RabbitNode]:
     """
     folder = Path(tempfile.mkdtemp(prefix="imgpipe-rabbit-"))
     try:
-        yield RabbitNode.create(folder, free_port(), free_port())
+        yield RabbitNode.create(folder, *free_ports(2))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

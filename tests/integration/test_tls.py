@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import aio_pika
@@ -27,7 +27,7 @@ import pytest
 import urllib3
 
 from deploy.local.rabbit import RabbitNode
-from deploy.local.seaweed import SeaweedPorts, free_port, start_seaweed, stop_seaweed
+from deploy.local.seaweed import SeaweedPorts, free_port, free_ports, start_seaweed, stop_seaweed
 from shared.broker import connect
 from shared.db import Database
 from shared.names import INBOX_BUCKET
@@ -135,7 +135,8 @@ def _settings(**env: str) -> Settings:
 @pytest.fixture(scope="module")
 def s3_https_port(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     dir = tmp_path_factory.mktemp("seaweed-tls")
-    ports, https = SeaweedPorts.free(), free_port()
+    *weed, https = free_ports(len(fields(SeaweedPorts)) + 1)  # one pick: all distinct
+    ports = SeaweedPorts(*weed)
     # The plain S3 port stays (start_seaweed's readiness probe uses it); the tests use HTTPS.
     tls = (f"-s3.port.https={https}", f"-s3.cert.file={pki.cert}", f"-s3.key.file={pki.key}")
     proc = start_seaweed(
@@ -192,7 +193,7 @@ def amqps_port(pki: Pki) -> Iterator[int]:
             "",
         ]
     )
-    node = RabbitNode.create(folder, free_port(), free_port(), config)
+    node = RabbitNode.create(folder, *free_ports(2), config)
     try:
         node.start()
         _wait_listening(port)
